@@ -1,0 +1,237 @@
+// The function config: the typed kind `RayTLS` (fields under `spec`) or a
+// ConfigMap whose `data` holds the same fields as flat strings. Absent config
+// means the defaults, which follow the django-ray setup.
+import type { Json } from './yamlEdit.js';
+
+export const CONFIG_API_VERSION = 'ray-tls.io/v1alpha1';
+export const CONFIG_KIND = 'RayTLS';
+
+export type Mode = 'per-pod' | 'shared';
+export type KeyAlgorithm = 'RSA' | 'ECDSA';
+
+export interface IssuerRef {
+  name: string;
+  kind: 'Issuer' | 'ClusterIssuer';
+  group: string;
+}
+
+export interface Config {
+  mode: Mode;
+  mountPath: string;
+  privateKey: { algorithm: KeyAlgorithm; size: number };
+  duration: string;
+  renewBefore: string;
+  clusterDomain: string;
+  ca: {
+    /** Issue the CA certificate from the user's issuer (an intermediate CA) instead of a self-signed root. */
+    issuerRef?: IssuerRef;
+    /** Use an existing CA Secret (ca.crt, tls.crt, tls.key) and emit no CA certificate. */
+    secretName?: string;
+    duration: string;
+  };
+  /** Image for the per-pod init container; defaults to the pod's own Ray image. */
+  initImage?: string;
+  /** Pods whose template labels match are Ray clients even without a `ray://` address. */
+  clientSelector: Record<string, string>;
+}
+
+export const DEFAULTS: Config = {
+  mode: 'per-pod',
+  mountPath: '/etc/ray/tls',
+  privateKey: { algorithm: 'RSA', size: 4096 },
+  duration: '8760h',
+  renewBefore: '720h',
+  clusterDomain: 'cluster.local',
+  ca: { duration: '43800h' },
+  clientSelector: {},
+};
+
+export interface ConfigProblem {
+  field: string;
+  message: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map((p) => `${p.field}: ${p.message}`).join('; '));
+  }
+}
+
+const KEY_SIZES: Record<KeyAlgorithm, number[]> = { RSA: [2048, 3072, 4096, 8192], ECDSA: [256, 384, 521] };
+const DNS_LABELS = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** Hours in a Go duration such as `8760h`, `720h0m0s` or `90m`; undefined when malformed. */
+export function durationHours(text: string): number | undefined {
+  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
+  if (!m || text === '') return undefined;
+  return Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60 + Number(m[3] ?? 0) / 3600;
+}
+
+type Raw = Record<string, Json>;
+
+const isObject = (v: Json | undefined): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** A reader that records every problem instead of stopping at the first. */
+class Reader {
+  readonly problems: ConfigProblem[] = [];
+  constructor(private readonly prefix: string) {}
+
+  fail(field: string, message: string): void {
+    this.problems.push({ field: `${this.prefix}${field}`, message });
+  }
+
+  unknown(raw: Raw, known: string[], at: string): void {
+    for (const key of Object.keys(raw)) {
+      if (!known.includes(key)) this.fail(at + key, `unknown field; known fields here: ${known.join(', ')}`);
+    }
+  }
+
+  string(raw: Raw, key: string, at: string, check?: (v: string) => string | undefined): string | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null) return undefined;
+    if (typeof v !== 'string' || v === '') {
+      this.fail(at + key, `must be a non-empty string, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    const problem = check?.(v);
+    if (problem) {
+      this.fail(at + key, problem);
+      return undefined;
+    }
+    return v;
+  }
+
+  number(raw: Raw, key: string, at: string): number | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null) return undefined;
+    const n = typeof v === 'string' && /^\d+$/.test(v) ? Number(v) : v;
+    if (typeof n !== 'number' || !Number.isInteger(n)) {
+      this.fail(at + key, `must be an integer, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return n;
+  }
+
+  object(raw: Raw, key: string, at: string): Raw | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null) return undefined;
+    if (!isObject(v)) {
+      this.fail(at + key, `must be a mapping, got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return v;
+  }
+}
+
+const duration = (v: string): string | undefined => {
+  const h = durationHours(v);
+  if (h === undefined) return `"${v}" is not a duration; write hours like 8760h (Go duration: h, m, s)`;
+  if (h < 1) return `"${v}" is shorter than one hour`;
+  return undefined;
+};
+
+/** Reads and validates a function config (undefined, `{}`, a ConfigMap, or a RayTLS). */
+export function readConfig(functionConfig: Json | undefined): Config {
+  if (functionConfig === undefined || functionConfig === null) return DEFAULTS;
+  if (!isObject(functionConfig)) throw new ConfigError([{ field: 'functionConfig', message: 'must be a mapping (a RayTLS or a ConfigMap)' }]);
+  const { kind, apiVersion } = functionConfig;
+  if (kind === undefined && Object.keys(functionConfig).length === 0) return DEFAULTS;
+  if (kind === 'ConfigMap') return readSpec(fromConfigMap(functionConfig), 'functionConfig.data.');
+  if (kind === CONFIG_KIND) {
+    if (apiVersion !== CONFIG_API_VERSION) {
+      throw new ConfigError([{ field: 'functionConfig.apiVersion', message: `must be ${CONFIG_API_VERSION}, got ${JSON.stringify(apiVersion)}` }]);
+    }
+    const reader = new Reader('functionConfig.');
+    reader.unknown(functionConfig, ['apiVersion', 'kind', 'metadata', 'spec'], '');
+    const spec = reader.object(functionConfig, 'spec', '') ?? {};
+    if (reader.problems.length) throw new ConfigError(reader.problems);
+    return readSpec(spec, 'functionConfig.spec.');
+  }
+  throw new ConfigError([
+    {
+      field: 'functionConfig.kind',
+      message: `${JSON.stringify(kind)} is not a config this function reads; use kind ${CONFIG_KIND} (apiVersion ${CONFIG_API_VERSION}) or a ConfigMap`,
+    },
+  ]);
+}
+
+/** ConfigMap keys are flat: `privateKey.size: "4096"`, `clientSelector: "app=x,tier=y"`. */
+function fromConfigMap(cm: Raw): Raw {
+  const data = isObject(cm.data) ? cm.data : {};
+  const spec: Raw = {};
+  for (const [key, value] of Object.entries(data)) {
+    if (key === 'clientSelector' && typeof value === 'string') {
+      spec.clientSelector = { matchLabels: Object.fromEntries(value.split(',').filter(Boolean).map((kv) => kv.split('=').map((s) => s.trim()))) };
+      continue;
+    }
+    const path = key.split('.');
+    let at = spec;
+    for (const part of path.slice(0, -1)) at = (isObject(at[part]) ? at[part] : (at[part] = {})) as Raw;
+    at[path[path.length - 1]] = value;
+  }
+  return spec;
+}
+
+function readSpec(spec: Raw, prefix: string): Config {
+  const r = new Reader(prefix);
+  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'initImage', 'clientSelector'], '');
+
+  const mode = r.string(spec, 'mode', '', (v) =>
+    v === 'per-pod' || v === 'shared' ? undefined : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default) or shared (one certificate, single-node clusters only)`,
+  ) as Mode | undefined;
+  const mountPath = r.string(spec, 'mountPath', '', (v) => (v.startsWith('/') && !v.includes('..') ? undefined : 'must be an absolute path such as /etc/ray/tls'));
+
+  const pk = r.object(spec, 'privateKey', '') ?? {};
+  r.unknown(pk, ['algorithm', 'size'], 'privateKey.');
+  const algorithm = (r.string(pk, 'algorithm', 'privateKey.', (v) => (v === 'RSA' || v === 'ECDSA' ? undefined : `"${v}" is not supported; use RSA or ECDSA`)) ??
+    DEFAULTS.privateKey.algorithm) as KeyAlgorithm;
+  const size = r.number(pk, 'size', 'privateKey.') ?? (algorithm === 'RSA' ? 4096 : 256);
+  if (!KEY_SIZES[algorithm].includes(size)) {
+    r.fail('privateKey.size', `${size} is not a valid ${algorithm} key size; use one of ${KEY_SIZES[algorithm].join(', ')}${algorithm === 'RSA' ? ' (2048 is the minimum)' : ''}`);
+  }
+
+  const dur = r.string(spec, 'duration', '', duration) ?? DEFAULTS.duration;
+  const renew = r.string(spec, 'renewBefore', '', duration) ?? DEFAULTS.renewBefore;
+  if ((durationHours(renew) ?? 0) >= (durationHours(dur) ?? Infinity)) r.fail('renewBefore', `${renew} must be shorter than duration ${dur}`);
+  const clusterDomain = r.string(spec, 'clusterDomain', '', (v) => (DNS_LABELS.test(v) ? undefined : `"${v}" is not a DNS domain such as cluster.local`));
+
+  const caRaw = r.object(spec, 'ca', '') ?? {};
+  r.unknown(caRaw, ['issuerRef', 'secretName', 'duration'], 'ca.');
+  const caSecret = r.string(caRaw, 'secretName', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
+  const refRaw = r.object(caRaw, 'issuerRef', 'ca.');
+  let issuerRef: IssuerRef | undefined;
+  if (refRaw) {
+    r.unknown(refRaw, ['name', 'kind', 'group'], 'ca.issuerRef.');
+    const name = r.string(refRaw, 'name', 'ca.issuerRef.');
+    if (!name) r.fail('ca.issuerRef.name', 'is required: the name of your Issuer or ClusterIssuer');
+    const kind = r.string(refRaw, 'kind', 'ca.issuerRef.', (v) => (v === 'Issuer' || v === 'ClusterIssuer' ? undefined : `"${v}" must be Issuer or ClusterIssuer`));
+    const group = r.string(refRaw, 'group', 'ca.issuerRef.');
+    if (name) issuerRef = { name, kind: (kind ?? 'ClusterIssuer') as IssuerRef['kind'], group: group ?? 'cert-manager.io' };
+  }
+  if (refRaw && caSecret) r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
+  const caDuration = r.string(caRaw, 'duration', 'ca.', duration) ?? DEFAULTS.ca.duration;
+
+  const initImage = r.string(spec, 'initImage', '');
+  const selRaw = r.object(spec, 'clientSelector', '') ?? {};
+  r.unknown(selRaw, ['matchLabels'], 'clientSelector.');
+  const labels = r.object(selRaw, 'matchLabels', 'clientSelector.') ?? {};
+  const clientSelector: Record<string, string> = {};
+  for (const [k, v] of Object.entries(labels)) {
+    if (typeof v !== 'string' || !k) r.fail(`clientSelector.matchLabels.${k}`, 'label values must be strings');
+    else clientSelector[k] = v;
+  }
+
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return {
+    mode: mode ?? DEFAULTS.mode,
+    mountPath: (mountPath ?? DEFAULTS.mountPath).replace(/\/+$/, ''),
+    privateKey: { algorithm, size },
+    duration: dur,
+    renewBefore: renew,
+    clusterDomain: clusterDomain ?? DEFAULTS.clusterDomain,
+    ca: { ...(issuerRef && { issuerRef }), ...(caSecret && { secretName: caSecret }), duration: caDuration },
+    ...(initImage && { initImage }),
+    clientSelector,
+  };
+}

@@ -1,0 +1,250 @@
+// The ResourceList codec (KRM Functions Specification). Items are located
+// without building one Document for the whole list: a line scan finds item
+// boundaries, only items that can matter are parsed, and every other byte is
+// copied through. Inputs the scan cannot prove safe (JSON, flow style,
+// directives) take the full parser, which splices into the source the same way.
+import { isMap, isSeq, parseDocument, type Document, type Node, type ParseOptions, type DocumentOptions, type YAMLMap, type YAMLSeq } from 'yaml';
+import { Editor, blockDocument, blockItem, type Json } from './yamlEdit.js';
+import { InputError } from './errors.js';
+import { toJson } from './yamlRead.js';
+
+export const PARSE: ParseOptions & DocumentOptions = { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false };
+
+/** One resource of the input, parsed, with the editor its node ranges point into. */
+export interface Item {
+  node: YAMLMap;
+  doc: Document;
+  editor: Editor;
+  /** Position in the input's items. */
+  position: number;
+}
+
+export interface Output {
+  newItems: Json[];
+  results: Json[];
+  dropped: Set<number>;
+  /** On an error nothing is changed: items pass through as they came, with the results. */
+  keepInput: boolean;
+}
+
+export interface Decoded {
+  items: Item[];
+  functionConfig: Json | undefined;
+  /** Builds the output: the input with every item's edits (unless `keepInput`), minus dropped items, then new items and the results. */
+  encode(out: Output): string;
+}
+
+/** Kinds whose items the function reads or changes; other items are copied unparsed. */
+export type Interesting = (kind: string) => boolean;
+
+const TOP_KEY = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/;
+
+export function decodeResourceList(input: string, interesting: Interesting): Decoded {
+  if (!input.trim()) throw new InputError('stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])');
+  return scanBlockList(input, interesting) ?? parseWholeList(input);
+}
+
+function lineStarts(text: string): number[] {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  if (starts[starts.length - 1] === text.length) starts.pop();
+  return starts;
+}
+
+interface Section {
+  key: string;
+  start: number;
+  end: number;
+}
+
+function kindOf(slice: string): string | undefined {
+  return /^[ -]*kind:[ \t]*["']?([A-Za-z]+)["']?[ \t]*(?:#.*)?$/m.exec(slice)?.[1];
+}
+
+/** The fast path; undefined when the input is not a block ResourceList at column 0. */
+function scanBlockList(input: string, interesting: Interesting): Decoded | undefined {
+  const starts = lineStarts(input);
+  const sections: Section[] = [];
+  const itemStarts: number[] = [];
+  let inItems = false;
+  for (let n = 0; n < starts.length; n++) {
+    const at = starts[n];
+    const c = input[at];
+    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '#') continue;
+    if (c === '-') {
+      const next = input[at + 1];
+      if (n === 0 && input.startsWith('---', at) && /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) continue;
+      if (!inItems || (next !== ' ' && next !== '\n' && next !== '\r')) return undefined;
+      itemStarts.push(at);
+      continue;
+    }
+    const lineEnd = input.indexOf('\n', at);
+    const line = input.slice(at, lineEnd === -1 ? input.length : lineEnd).replace(/\r$/, '');
+    const m = TOP_KEY.exec(line);
+    if (!m) return undefined;
+    if (sections.length) sections[sections.length - 1].end = at;
+    sections.push({ key: m[1], start: at, end: input.length });
+    inItems = m[1] === 'items';
+    if (inItems && m[2] !== undefined && !/^#/.test(m[2])) return undefined; // `items: []` and friends
+  }
+  const itemsSection = sections.find((s) => s.key === 'items');
+  if (!itemsSection || sections.filter((s) => s.key === 'items').length > 1) return undefined;
+
+  // Everything but the items, as one small document: apiVersion, kind, functionConfig, results.
+  const others = sections.filter((s) => s !== itemsSection && s.key !== 'results');
+  const header = parseDocument(others.map((s) => input.slice(s.start, s.end)).join(''), PARSE);
+  if (header.errors.length) return undefined; // let the full parser report it against the real input
+  checkResourceList(header.toJS() as Record<string, unknown>);
+  // Results describe one run: earlier ones are replaced, so a second run changes nothing.
+  const resultsSection = sections.find((s) => s.key === 'results');
+
+  const slices = itemStarts.map((start, i) => ({ start, end: i + 1 < itemStarts.length ? itemStarts[i + 1] : itemsSection.end }));
+  const items: Item[] = [];
+  const editors = new Map<number, Editor>();
+  slices.forEach((s, position) => {
+    const text = input.slice(s.start, s.end);
+    const kind = kindOf(text);
+    if (!kind || !interesting(kind)) return;
+    const doc = parseDocument(text, PARSE);
+    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
+    const seq = doc.contents;
+    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) throw new InputError(`items[${position}] is not a mapping`);
+    const editor = new Editor(text, wideSeqs(text));
+    editors.set(position, editor);
+    items.push({ node: seq.items[0] as YAMLMap, doc, editor, position });
+  });
+
+  return {
+    items,
+    functionConfig: toJson(header.get('functionConfig', true) as Node | undefined, header),
+    encode({ newItems, results, dropped, keepInput }) {
+      if (keepInput) newItems = [];
+      let out = input.slice(0, itemsSection.start);
+      const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
+      out += itemsLine;
+      slices.forEach((s, position) => {
+        if (keepInput) out += input.slice(s.start, s.end);
+        else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
+      });
+      if (newItems.length) {
+        if (!out.endsWith('\n')) out += '\n';
+        out += newItems.map((v) => blockItem(v, 0, false)).join('');
+      }
+      const rest = sections.filter((s) => s.start >= itemsSection.end && s !== resultsSection);
+      for (const s of rest) out += input.slice(s.start, s.end);
+      if (results.length) {
+        if (!out.endsWith('\n')) out += '\n';
+        out += 'results:\n' + results.map((r) => blockItem(r, 0, false)).join('');
+      }
+      return out;
+    },
+  };
+}
+
+/** kpt records each file's sequence style; otherwise follow the item's own first block sequence. */
+function wideSeqs(text: string): boolean {
+  const annotated = /internal\.config\.kubernetes\.io\/seqindent:[ \t]*["']?(wide|compact)/.exec(text);
+  if (annotated) return annotated[1] === 'wide';
+  const m = /\n( *)[\w"'.-]+:[ \t]*\r?\n( *)- /.exec(text);
+  return !!m && m[2].length > m[1].length;
+}
+
+function checkResourceList(root: Record<string, unknown> | null): void {
+  if (!root || typeof root !== 'object' || Array.isArray(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
+  if (root.kind !== 'ResourceList') {
+    const what = root.kind ? `a ${String(root.kind)}` : 'a document without kind';
+    throw new InputError(`input is ${what}, not a ResourceList: pipe a ResourceList (kpt fn source DIR | ray-tls), or run through kpt or kustomize`);
+  }
+  if (root.apiVersion !== undefined && !/^config\.kubernetes\.io\/v1(beta1|alpha1)?$/.test(String(root.apiVersion))) {
+    throw new InputError(`ResourceList apiVersion ${String(root.apiVersion)} is not supported: use config.kubernetes.io/v1`);
+  }
+}
+
+/** The fallback: one Document for the whole input, spliced into the source the same way. */
+function parseWholeList(input: string): Decoded {
+  const doc = parseDocument(input, PARSE);
+  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
+  const root = doc.contents;
+  if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
+  checkResourceList({ kind: toJson(root.get('kind', true) as Node, doc), apiVersion: toJson(root.get('apiVersion', true) as Node, doc) });
+  const editor = new Editor(input, wideSeqs(input));
+  const itemsNode = root.get('items', true) as Node | undefined;
+  if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null) throw new InputError('ResourceList items must be a list');
+  const items: Item[] = [];
+  (isSeq(itemsNode) ? itemsNode.items : []).forEach((node, position) => {
+    if (!isMap(node)) throw new InputError(`items[${position}] is not a mapping`);
+    items.push({ node, doc, editor, position });
+  });
+  const resultsNode = root.get('results', true) as Node | undefined;
+  return {
+    items,
+    functionConfig: toJson(root.get('functionConfig', true) as Node | undefined, doc),
+    encode({ newItems, results, dropped, keepInput }) {
+      if (keepInput) {
+        // Discard the item edits: only the results are added.
+        const plain = new Editor(input, editor.wideSeqs);
+        addResults(plain, root, resultsNode, results);
+        return plain.apply();
+      }
+      for (const position of dropped) {
+        const node = (itemsNode as YAMLSeq).items[position] as Node;
+        editor.remove(node, !!(itemsNode as YAMLSeq).flow);
+      }
+      if (newItems.length) {
+        if (isSeq(itemsNode)) editor.appendItems(itemsNode as YAMLSeq, newItems);
+        else if (itemsNode) editor.replace(itemsNode, newItems, !!root.flow);
+        else editor.addPair(root, 'items', newItems);
+      }
+      addResults(editor, root, resultsNode, results);
+      return editor.apply();
+    },
+  };
+}
+
+function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined, results: Json[]): void {
+  if (resultsNode) editor.replace(resultsNode, results, !!root.flow || isSeq(resultsNode) && !!(resultsNode as YAMLSeq).flow);
+  else if (results.length) editor.addPair(root, 'results', results);
+}
+
+/**
+ * The legacy kustomize exec-plugin protocol: a multi-document YAML stream in,
+ * the same stream out (each document is one item; their ids must survive).
+ */
+export function decodeStream(input: string, interesting: Interesting): Decoded {
+  const docs: { start: number; end: number }[] = [];
+  const starts = lineStarts(input);
+  let start = 0;
+  for (const at of starts) {
+    if (/^---[ \t]*(#.*)?\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) {
+      if (at > start) docs.push({ start, end: at });
+      start = at;
+    }
+  }
+  if (start < input.length) docs.push({ start, end: input.length });
+  const items: Item[] = [];
+  const editors = new Map<number, Editor>();
+  docs.forEach((d, position) => {
+    const text = input.slice(d.start, d.end);
+    const kind = kindOf(text);
+    if (!kind || !interesting(kind)) return;
+    const doc = parseDocument(text, PARSE);
+    if (doc.errors.length) throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
+    if (!isMap(doc.contents)) return;
+    const editor = new Editor(text, wideSeqs(text));
+    editors.set(position, editor);
+    items.push({ node: doc.contents, doc, editor, position });
+  });
+  return {
+    items,
+    functionConfig: undefined,
+    encode({ newItems, dropped, keepInput }) {
+      let out = '';
+      docs.forEach((d, position) => {
+        if (keepInput) out += input.slice(d.start, d.end);
+        else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(d.start, d.end);
+      });
+      if (!keepInput) for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
+      return out;
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// One run of the function, from input text to output text: pure, so tests and
+// every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
+import { parseDocument } from 'yaml';
+import { ConfigError, readConfig } from './config.js';
+import { POD_KINDS } from './discover.js';
+import { InputError } from './errors.js';
+import { decodeResourceList, decodeStream, PARSE, type Decoded } from './resourceList.js';
+import { formatResult, toJsonResult, type Result } from './results.js';
+import { transform } from './transform.js';
+import type { Json } from './yamlEdit.js';
+import { toJson } from './yamlRead.js';
+
+export interface RunOutput {
+  /** The ResourceList (or stream) for stdout; empty when the input could not be read. */
+  stdout: string;
+  /** Human-readable lines for stderr: errors and warnings. */
+  stderr: string[];
+  exitCode: number;
+  results: Result[];
+}
+
+const interesting = (kind: string) => POD_KINDS.has(kind) || kind === 'Service' || kind === 'Issuer' || kind === 'Certificate';
+
+/** Runs over a ResourceList; `legacyConfig` (a config file's text) selects the legacy exec-plugin stream protocol. */
+export function run(input: string, legacyConfig?: string): RunOutput {
+  let decoded: Decoded;
+  let functionConfig: Json | undefined;
+  try {
+    if (legacyConfig !== undefined) {
+      decoded = decodeStream(input, interesting);
+      const doc = parseDocument(legacyConfig, PARSE);
+      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
+      functionConfig = toJson(doc.contents, doc);
+    } else {
+      decoded = decodeResourceList(input, interesting);
+      functionConfig = decoded.functionConfig;
+    }
+  } catch (e) {
+    if (e instanceof InputError || (e instanceof Error && /alias|Excessive/i.test(e.message))) {
+      return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
+    }
+    throw e;
+  }
+
+  let results: Result[];
+  let outcome: ReturnType<typeof transform> | undefined;
+  try {
+    outcome = transform(decoded.items, readConfig(functionConfig));
+    results = outcome.results;
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config: ${p.message}`, field: { path: p.field } }));
+  }
+  const failed = results.some((r) => r.severity === 'error');
+  const stdout = decoded.encode({
+    newItems: outcome?.newItems ?? [],
+    dropped: outcome?.dropped ?? new Set(),
+    results: legacyConfig !== undefined ? [] : results.map(toJsonResult),
+    keepInput: failed,
+  });
+  return {
+    stdout,
+    stderr: results.filter((r) => r.severity !== 'info').map(formatResult),
+    exitCode: failed ? 1 : 0,
+    results,
+  };
+}

@@ -1,0 +1,106 @@
+// Idempotent upserts of named list entries (env, volumeMounts, volumes,
+// initContainers) through the splice editor. An entry that differs from ours
+// is ours to update only when the pod carries our marker; otherwise it is a
+// conflict the user must resolve, never a silent overwrite.
+import { isMap, isSeq, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import type { Editor, Json } from './yamlEdit.js';
+import { toJson } from './yamlRead.js';
+
+export interface Conflict {
+  field: string;
+  current: Json | undefined;
+  proposed: Json;
+  message: string;
+}
+
+export interface Target {
+  editor: Editor;
+  doc: Document;
+  /** True when the pod was rendered by ray-tls before: differing entries of ours get updated. */
+  owned: boolean;
+  conflicts: Conflict[];
+}
+
+export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
+  const ka = Object.keys(a);
+  const kb = Object.keys(b as object);
+  return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, Json>)[k], (b as Record<string, Json>)[k]));
+}
+
+interface Entry {
+  value: Json;
+  /** Fields that identify an existing entry as "the same one" (a mount by name, or by path). */
+  keys: string[];
+  /** Insert first (our init container must run before any other). */
+  first?: boolean;
+}
+
+/** Upserts `entries` into the list `parent[key]`; `field` names parent[key] for messages. */
+export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Entry[], field: string): void {
+  const listNode = parent.get(key, true) as Node | undefined;
+  const existing = isSeq(listNode) ? (listNode as YAMLSeq).items : [];
+  if (listNode !== undefined && !isSeq(listNode) && toJson(listNode, t.doc) !== null) {
+    t.conflicts.push({ field, current: toJson(listNode, t.doc), proposed: entries.map((e) => e.value), message: `${key} must be a list` });
+    return;
+  }
+  const values = existing.map((n) => toJson(n as Node, t.doc));
+  const append: Json[] = [];
+  let prepend: Json | undefined;
+  for (const entry of entries) {
+    const want = entry.value as Record<string, Json>;
+    const index = values.findIndex((v) => isObj(v) && entry.keys.some((k) => want[k] !== undefined && v[k] === want[k]));
+    if (index === -1) {
+      if (entry.first) prepend = entry.value;
+      else append.push(entry.value);
+      continue;
+    }
+    const have = values[index];
+    if (deepEqual(have, entry.value)) continue;
+    const at = `${field}[${index}]`;
+    if (!t.owned) {
+      const same = entry.keys.filter((k) => isObj(have) && have[k] === want[k]).map((k) => `${k} ${JSON.stringify(want[k])}`).join(' and ');
+      t.conflicts.push({ field: at, current: have, proposed: entry.value, message: `an entry with ${same} already exists with other settings` });
+      continue;
+    }
+    t.editor.replace(existing[index] as Node, entry.value, !!(listNode as YAMLSeq).flow);
+  }
+  if (prepend === undefined && append.length === 0) return;
+  if (isSeq(listNode)) {
+    if (prepend !== undefined) t.editor.prependItem(listNode as YAMLSeq, prepend);
+    t.editor.appendItems(listNode as YAMLSeq, append);
+  } else if (listNode !== undefined) {
+    t.editor.replace(listNode, [...(prepend !== undefined ? [prepend] : []), ...append], false);
+  } else {
+    t.editor.addPair(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
+  }
+}
+
+const isObj = (v: Json | undefined): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/** Sets `parent[key] = value` for a scalar map entry (annotations); returns false on a differing unowned value. */
+export function upsertValue(t: Target, parent: YAMLMap, key: string, value: Json, field: string): void {
+  const node = parent.get(key, true) as Node | undefined;
+  if (node === undefined) {
+    t.editor.addPair(parent, key, value);
+    return;
+  }
+  if (deepEqual(toJson(node, t.doc), value)) return;
+  t.editor.replace(node, value, parent.flow ?? false);
+  void field;
+}
+
+/** The map at parent[key], creating it with `value` when absent; undefined when created. */
+export function mapAt(t: Target, parent: YAMLMap, key: string, whenAbsent: Record<string, Json>): YAMLMap | undefined {
+  const node = parent.get(key, true) as Node | undefined;
+  if (isMap(node)) return node;
+  if (node === undefined || toJson(node, t.doc) === null) {
+    if (node === undefined) t.editor.addPair(parent, key, whenAbsent);
+    else t.editor.replace(node, whenAbsent, false);
+    return undefined;
+  }
+  return undefined;
+}

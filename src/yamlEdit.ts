@@ -1,0 +1,182 @@
+// Splices changes into YAML source text instead of re-serialising documents:
+// every byte the function does not change is copied through as it was
+// (comments, quoting, key order, indentation, kpt's head comments).
+import { isMap, isScalar, isSeq, stringify, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+
+interface Edit {
+  start: number;
+  end: number;
+  text: string;
+  order: number;
+}
+
+// YAML 1.1 quoting ("on", "0644" stay strings for Kubernetes tools), no folding.
+const BLOCK = { version: '1.1', lineWidth: 0, indentSeq: false, flowCollectionPadding: false, aliasDuplicateObjects: false } as const;
+
+/** Serialises a value as block YAML, each line after the first indented by `indent`. */
+function block(value: Json, indent: number, wideSeqs: boolean): string {
+  const text = stringify(value, { ...BLOCK, indentSeq: wideSeqs }).replace(/\n$/, '');
+  const pad = ' '.repeat(indent);
+  return text.split('\n').map((line, i) => (i === 0 || line === '' ? line : pad + line)).join('\n');
+}
+
+/** Serialises a value in flow style (for insertion into flow collections and JSON input). */
+function flow(value: Json): string {
+  return JSON.stringify(value);
+}
+
+function columnOf(text: string, offset: number): number {
+  return offset - (text.lastIndexOf('\n', offset - 1) + 1);
+}
+
+export class Editor {
+  private readonly edits: Edit[] = [];
+
+  /**
+   * @param text the source that the nodes' ranges point into
+   * @param wideSeqs whether block sequences are indented under their key (kpt's "wide" style)
+   */
+  constructor(readonly text: string, readonly wideSeqs = false) {}
+
+  get changed(): boolean {
+    return this.edits.length > 0;
+  }
+
+  private push(start: number, end: number, text: string): void {
+    this.edits.push({ start, end, text, order: this.edits.length });
+  }
+
+  /** Start of the line after a block node's content (block ranges end at a line start, or at EOF). */
+  private blockEnd(node: Node): { at: number; prefix: string } {
+    const end = node.range![1];
+    return end > 0 && this.text[end - 1] !== '\n' ? { at: end, prefix: '\n' } : { at: end, prefix: '' };
+  }
+
+  /** Offset of a flow collection's closing bracket. */
+  private closing(node: Node): number {
+    const end = node.range![1];
+    const close = isSeq(node) ? ']' : '}';
+    return this.text.lastIndexOf(close, end - 1);
+  }
+
+  /** Adds `key: value` to a map that lacks the key. */
+  addPair(map: YAMLMap, key: string, value: Json): void {
+    if (map.flow || map.items.length === 0) {
+      const at = this.closing(map);
+      if (at < 0) throw new Error('cannot locate the end of a flow mapping');
+      this.push(at, at, `${map.items.length ? ', ' : ''}${JSON.stringify(key)}: ${flow(value)}`);
+      return;
+    }
+    const first = map.items[0].key as Node;
+    const indent = columnOf(this.text, first.range![0]);
+    const pad = ' '.repeat(indent);
+    const { at, prefix } = this.blockEnd(map);
+    const isBlockColl = value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+    let body: string;
+    if (Array.isArray(value) && isBlockColl) {
+      const seqIndent = this.wideSeqs ? indent + 2 : indent;
+      body = `${key}:\n${' '.repeat(seqIndent)}${block(value, seqIndent, this.wideSeqs)}`;
+    } else if (isBlockColl) {
+      body = `${key}:\n${pad}  ${block(value, indent + 2, this.wideSeqs)}`;
+    } else {
+      body = block({ [key]: value }, indent, this.wideSeqs);
+    }
+    this.push(at, at, `${prefix}${pad}${body}\n`);
+  }
+
+  /** Appends entries to a sequence. */
+  appendItems(seq: YAMLSeq, values: Json[]): void {
+    if (values.length === 0) return;
+    if (seq.flow || seq.items.length === 0) {
+      const at = this.closing(seq);
+      if (at < 0) throw new Error('cannot locate the end of a flow sequence');
+      this.push(at, at, (seq.items.length ? ', ' : '') + values.map(flow).join(', '));
+      return;
+    }
+    const indent = columnOf(this.text, seq.range![0]);
+    const pad = ' '.repeat(indent);
+    const { at, prefix } = this.blockEnd(seq);
+    const text = values.map((v) => `${pad}- ${block(v, indent + 2, this.wideSeqs)}\n`).join('');
+    this.push(at, at, prefix + text);
+  }
+
+  /** Inserts an entry before the first one of a sequence. */
+  prependItem(seq: YAMLSeq, value: Json): void {
+    if (seq.flow || seq.items.length === 0) {
+      const open = this.text.indexOf('[', seq.range![0]);
+      this.push(open + 1, open + 1, flow(value) + (seq.items.length ? ', ' : ''));
+      return;
+    }
+    const start = seq.range![0];
+    const indent = columnOf(this.text, start);
+    this.push(start, start, `- ${block(value, indent + 2, this.wideSeqs)}\n${' '.repeat(indent)}`);
+  }
+
+  /** Replaces a node (a value or a sequence entry) with a new value of the same place. */
+  replace(node: Node, value: Json, inFlow: boolean): void {
+    const [start, end] = node.range!;
+    if (inFlow || (isMap(node) || isSeq(node) ? node.flow : !isScalar(node))) {
+      this.push(start, end, flow(value));
+      return;
+    }
+    if (isScalar(node)) {
+      this.push(start, end, value !== null && typeof value === 'object' ? flow(value) : block(value, 0, this.wideSeqs));
+      return;
+    }
+    const indent = columnOf(this.text, start);
+    const text = block(value, indent, this.wideSeqs);
+    const tail = this.text[end - 1] === '\n' ? '\n' : '';
+    this.push(start, end, text + tail);
+  }
+
+  /** Removes a sequence entry: its whole lines in block style, the entry and a comma in flow style. */
+  remove(node: Node, inFlow: boolean): void {
+    const [start, , end] = node.range!;
+    if (inFlow) {
+      const after = /^\s*,\s*/.exec(this.text.slice(end));
+      if (after) this.push(start, end + after[0].length, '');
+      else {
+        const before = this.text.lastIndexOf(',', start);
+        this.push(before >= 0 && !this.text.slice(before + 1, start).trim() ? before : start, end, '');
+      }
+      return;
+    }
+    const lineStart = this.text.lastIndexOf('\n', start - 1) + 1;
+    this.push(lineStart, end, '');
+  }
+
+  /** Replaces a raw range (whole items of a ResourceList). */
+  replaceRange(start: number, end: number, text: string): void {
+    this.push(start, end, text);
+  }
+
+  /** Inserts raw text at an offset. */
+  insert(at: number, text: string): void {
+    this.push(at, at, text);
+  }
+
+  apply(): string {
+    if (!this.edits.length) return this.text;
+    const sorted = [...this.edits].sort((a, b) => a.start - b.start || a.order - b.order);
+    let out = '';
+    let pos = 0;
+    for (const e of sorted) {
+      if (e.start < pos) throw new Error('overlapping YAML edits');
+      out += this.text.slice(pos, e.start) + e.text;
+      pos = e.end;
+    }
+    return out + this.text.slice(pos);
+  }
+}
+
+/** Serialises a new top-level list item (`- apiVersion: ...`) at column `indent`. */
+export function blockItem(value: Json, indent: number, wideSeqs: boolean): string {
+  return `${' '.repeat(indent)}- ${block(value, indent + 2, wideSeqs)}\n`;
+}
+
+/** Serialises a whole document body (legacy exec-plugin streams). */
+export function blockDocument(value: Json, wideSeqs: boolean): string {
+  return block(value, 0, wideSeqs) + '\n';
+}
