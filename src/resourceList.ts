@@ -70,7 +70,12 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
   for (let n = 0; n < starts.length; n++) {
     const at = starts[n];
     const c = input[at];
-    if (c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '#') continue;
+    if (c === '\n' || c === '\r' || c === '#') continue;
+    if (c === ' ' || c === '\t') {
+      // Content of `items` before its first entry at column 0: an indented sequence.
+      if (inItems && !itemStarts.length && /\S/.test(input.slice(at, input.indexOf('\n', at) >>> 0)) && !/^\s*#/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) return undefined;
+      continue;
+    }
     if (c === '-') {
       const next = input[at + 1];
       if (n === 0 && input.startsWith('---', at) && /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) continue;

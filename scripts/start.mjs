@@ -1,0 +1,13 @@
+// npm start: builds the shipped dev overlay with kubectl's kustomize, runs it
+// through the bundled function as a ResourceList, and prints the result (the
+// TLS-secured manifests that k8s/overlays/dev-tls holds rendered).
+import { execFileSync, spawnSync } from 'node:child_process';
+import { stringify, parseAllDocuments } from 'yaml';
+
+const overlay = process.argv[2] ?? 'k8s/overlays/dev';
+const stream = execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
+const items = parseAllDocuments(stream).map((d) => d.toJS());
+const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }, { lineWidth: 0, indentSeq: false });
+const fn = spawnSync(process.execPath, ['dist/ray-tls.js'], { input: list, encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'] });
+process.stdout.write(fn.stdout);
+process.exitCode = fn.status ?? 1;
