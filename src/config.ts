@@ -29,6 +29,8 @@ export interface Config {
     secretName?: string;
     duration: string;
   };
+  /** False: emit no cert-manager resources; the CA and client Secrets come from `ray-tls certs` or your PKI. */
+  certManager: boolean;
   /** Image for the per-pod init container; defaults to the pod's own Ray image. */
   initImage?: string;
   /** Pods whose template labels match are Ray clients even without a `ray://` address. */
@@ -43,6 +45,7 @@ export const DEFAULTS: Config = {
   renewBefore: '720h',
   clusterDomain: 'cluster.local',
   ca: { duration: '43800h' },
+  certManager: true,
   clientSelector: {},
 };
 
@@ -83,7 +86,9 @@ class Reader {
 
   unknown(raw: Raw, known: string[], at: string): void {
     for (const key of Object.keys(raw)) {
-      if (!known.includes(key)) this.fail(at + key, `unknown field; known fields here: ${known.join(', ')}`);
+      if (known.includes(key)) continue;
+      const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
+      this.fail(at + key, near ? `unknown field; did you mean ${near}?` : `unknown field; known fields here: ${known.join(', ')}`);
     }
   }
 
@@ -111,6 +116,15 @@ class Reader {
       return undefined;
     }
     return n;
+  }
+
+  boolean(raw: Raw, key: string, at: string): boolean | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null) return undefined;
+    if (v === true || v === 'true') return true;
+    if (v === false || v === 'false') return false;
+    this.fail(at + key, `must be true or false, got ${JSON.stringify(v)}`);
+    return undefined;
   }
 
   object(raw: Raw, key: string, at: string): Raw | undefined {
@@ -175,7 +189,7 @@ function fromConfigMap(cm: Raw): Raw {
 
 function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
-  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'initImage', 'clientSelector'], '');
+  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'initImage', 'clientSelector'], '');
 
   const mode = r.string(spec, 'mode', '', (v) =>
     v === 'per-pod' || v === 'shared' ? undefined : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default) or shared (one certificate, single-node clusters only)`,
@@ -212,6 +226,8 @@ function readSpec(spec: Raw, prefix: string): Config {
   if (refRaw && caSecret) r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
   const caDuration = r.string(caRaw, 'duration', 'ca.', duration) ?? DEFAULTS.ca.duration;
 
+  const certManager = r.boolean(spec, 'certManager', '') ?? true;
+  if (!certManager && refRaw) r.fail('ca.issuerRef', 'needs cert-manager; with certManager: false, name your CA Secret in ca.secretName');
   const initImage = r.string(spec, 'initImage', '');
   const selRaw = r.object(spec, 'clientSelector', '') ?? {};
   r.unknown(selRaw, ['matchLabels'], 'clientSelector.');
@@ -231,6 +247,7 @@ function readSpec(spec: Raw, prefix: string): Config {
     renewBefore: renew,
     clusterDomain: clusterDomain ?? DEFAULTS.clusterDomain,
     ca: { ...(issuerRef && { issuerRef }), ...(caSecret && { secretName: caSecret }), duration: caDuration },
+    certManager,
     ...(initImage && { initImage }),
     clientSelector,
   };

@@ -6,6 +6,9 @@ Usage:
   kpt fn eval DIR --exec ray-tls -- mode=per-pod
   ray-tls CONFIG_FILE < stream.yaml     legacy kustomize exec plugin: CONFIG_FILE holds
                                         the RayTLS config, stdin a multi-document stream
+  ray-tls certs [--out DIR] [--client NAME]...
+                                        a CA and client certificates for clusters
+                                        without cert-manager (ray-tls certs --help)
   ray-tls --help | --version
 
 Config (kind RayTLS, apiVersion ray-tls.io/v1alpha1, fields under spec; or a
@@ -17,6 +20,8 @@ ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
   duration        8760h      renewBefore  720h      clusterDomain  cluster.local
   ca              {issuerRef: {name, kind}} your issuer signs the CA (intermediate), or
                   {secretName} an existing CA Secret; {duration: 43800h}
+  certManager     true (default); false: emit no cert-manager resources, the Secrets
+                  come from \`ray-tls certs\` or your PKI
   initImage       image for the init container (default: the pod's Ray image)
   clientSelector  {matchLabels: {...}} pods that are Ray clients without a ray:// address
 

@@ -1,5 +1,6 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
+import { CERTS_HELP, parseCertsArgs, writeCerts } from './certsCommand.js';
 import { HELP } from './help.js';
 import { run } from './run.js';
 
@@ -24,6 +25,7 @@ function main(argv: string[]): number {
     process.stdout.write(`ray-tls ${typeof VERSION === 'string' ? VERSION : 'dev'}\n`);
     return 0;
   }
+  if (arg === 'certs') return certs(rest);
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
     return 2;
@@ -41,6 +43,28 @@ function main(argv: string[]): number {
   for (const line of out.stderr) process.stderr.write(line + '\n');
   process.stdout.write(out.stdout);
   return out.exitCode;
+}
+
+function certs(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(CERTS_HELP + '\n');
+    return 0;
+  }
+  const options = parseCertsArgs(argv);
+  if (typeof options === 'string') {
+    process.stderr.write(`error: ${options}\n\n${CERTS_HELP}\n`);
+    return 2;
+  }
+  try {
+    const commands = writeCerts(options);
+    process.stderr.write(`wrote the CA and ${options.clients.length} client certificate(s) under ${options.out} (keys 0600). Create the Secrets with:\n`);
+    process.stdout.write(commands.join('\n') + '\n');
+    process.stderr.write('Then render with the config `certManager: false`, and keep the CA key out of version control.\n');
+    return 0;
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
 }
 
 process.exitCode = main(process.argv.slice(2));

@@ -49,9 +49,10 @@ export function run(input: string, legacyConfig?: string): RunOutput {
     results = outcome.results;
   } catch (e) {
     if (!(e instanceof ConfigError)) throw e;
-    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config: ${p.message}`, field: { path: p.field } }));
+    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config, ${p.field}: ${p.message}`, field: { path: p.field } }));
   }
   const failed = results.some((r) => r.severity === 'error');
+  if (failed) results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
   const stdout = decoded.encode({
     newItems: outcome?.newItems ?? [],
     dropped: outcome?.dropped ?? new Set(),

@@ -1,7 +1,7 @@
 // The pipeline over decoded items: find Ray pods, inject TLS, plan the
 // cert-manager resources, and say what happened. Pure: no I/O.
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-import { caChain, clientCertName, leafCertificate, MANAGED_BY, serviceDnsNames, SHARED_CERT } from './certificates.js';
+import { caChain, caSecretName, clientCertName, leafCertificate, MANAGED_BY, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
 import type { Config } from './config.js';
 import { decideRole, podTemplates, podView, selects, SKIP_ANNOTATION, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
 import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
@@ -91,7 +91,7 @@ export function transform(items: Item[], config: Config): Outcome {
       warnMultiNode(nodes, results);
     }
     for (const p of pods) {
-      const clientSecret = clientCertName(p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : ''));
+      const clientSecret = clientCertName(clientWorkload(p));
       if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, config));
       const conflicts = inject(p, config, servicesFor(p), clientSecret);
       owned.push(...conflicts);
@@ -102,11 +102,17 @@ export function transform(items: Item[], config: Config): Outcome {
     }
   }
 
-  const { newItems, dropped } = reconcileManaged(resources, wanted, results);
+  // Without cert-manager the Secrets come from `ray-tls certs` (or your PKI): emit none of its resources.
+  const { newItems, dropped } = reconcileManaged(resources, config.certManager ? wanted : [], results);
+  if (!config.certManager && rayPods.length) {
+    const secrets = [...new Set(rayPods.flatMap((p) => (p.role === 'client' ? [clientCertName(clientWorkload(p))] : config.mode === 'shared' ? [SHARED_SECRET] : [caSecretName(config)])))];
+    results.push({ severity: 'info', message: `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs prints the commands): ${secrets.join(', ')}` });
+  }
   if (rayPods.some((p) => p.role === 'node')) {
     results.push({ severity: 'warning', message: "Ray's dashboard (port 8265) and job submission API are plain HTTP: RAY_USE_TLS does not cover them; keep port 8265 off public networks" });
     results.push({ severity: 'info', message: 'Ray reads its certificates once at start: after cert-manager renews a certificate, restart the Ray pods (kubectl rollout restart) to use it' });
   }
+  if (results.some((r) => r.severity === 'error')) return { newItems: [], dropped: new Set(), results };
   if (!rayPods.length) results.push({ severity: 'info', message: 'no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)' });
   else {
     const count = (role: Role) => rayPods.filter((p) => p.role === role).length;
@@ -114,6 +120,9 @@ export function transform(items: Item[], config: Config): Outcome {
   }
   return { newItems, dropped, results };
 }
+
+/** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */
+const clientWorkload = (p: RayPod): string => p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : '');
 
 function describe(p: RayPod, config: Config): string {
   if (p.role === 'client') return `mounts its client certificate at ${config.mountPath}`;

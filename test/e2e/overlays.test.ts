@@ -9,7 +9,7 @@ import { run } from '../../src/run.js';
 import { ROOT } from '../support/paths.js';
 import { validateManifest } from '../support/validate.js';
 
-type Obj = Record<string, any>;
+type Obj = Record<string, any> & { apiVersion: string; kind: string };
 const sdk = dirname(realpathSync(execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim()));
 const kubectls = ['kubectl', ...['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'].map((v) => join(sdk, `kubectl.${v}`)).filter((p) => existsSync(p))];
 const build = (kubectl: string, overlay: string): Obj[] =>

@@ -1,0 +1,105 @@
+// `ray-tls certs`: a CA and client certificates for clusters without
+// cert-manager and for local development, written as the Secrets the default
+// mode mounts. Uses the openssl CLI; key material goes to files (0600) only.
+import { execFileSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { CA_NAME, clientCertName } from './certificates.js';
+
+export const CERTS_HELP = `Usage: ray-tls certs [options]
+
+Writes a CA and client certificates as the Secrets that the default (per-pod) mode
+mounts, for clusters without cert-manager (config: certManager: false) and for local
+development, then prints the kubectl commands that create the Secrets. Key material
+is written to files only (mode 0600), never to stdout.
+
+Options:
+  --out DIR         where to write (default ./ray-tls-certs); existing files are kept
+                    unless --force
+  --namespace NS    namespace for the printed kubectl commands
+  --client NAME     a Ray client workload (repeatable): writes Secret NAME-ray-tls-client
+  --key ALG         rsa (4096 bits, default) or ecdsa (P-256)
+  --days N          client certificate lifetime in days (default 365)
+  --ca-days N       CA lifetime in days (default 1825)
+  --force           overwrite existing files`;
+
+export interface CertsOptions {
+  out: string;
+  namespace?: string;
+  clients: string[];
+  key: 'rsa' | 'ecdsa';
+  days: number;
+  caDays: number;
+  force: boolean;
+}
+
+export function parseCertsArgs(argv: string[]): CertsOptions | string {
+  const o: CertsOptions = { out: 'ray-tls-certs', clients: [], key: 'rsa', days: 365, caDays: 1825, force: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
+      return v;
+    };
+    try {
+      if (flag === '--out') o.out = value();
+      else if (flag === '--namespace' || flag === '-n') o.namespace = value();
+      else if (flag === '--client') o.clients.push(value());
+      else if (flag === '--force') o.force = true;
+      else if (flag === '--key') {
+        const k = value();
+        if (k !== 'rsa' && k !== 'ecdsa') return `--key must be rsa or ecdsa, got ${k}`;
+        o.key = k;
+      } else if (flag === '--days' || flag === '--ca-days') {
+        const n = Number(value());
+        if (!Number.isInteger(n) || n < 1) return `${flag} must be a whole number of days`;
+        if (flag === '--days') o.days = n;
+        else o.caDays = n;
+      } else return `unknown option ${flag}`;
+    } catch (e) {
+      return (e as Error).message;
+    }
+  }
+  for (const c of o.clients) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c)) return `--client ${c} is not a valid workload name`;
+  return o;
+}
+
+const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+
+/** Writes the Secrets' files and returns the kubectl commands that create them. */
+export function writeCerts(o: CertsOptions): string[] {
+  const out = resolve(o.out);
+  const secrets = [CA_NAME, ...o.clients.map(clientCertName)];
+  const taken = secrets.filter((s) => existsSync(join(out, s)));
+  if (taken.length && !o.force) throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
+  const previous = process.umask(0o077);
+  const work = mkdtempSync(join(tmpdir(), 'ray-tls-certs-'));
+  try {
+    const keyArgs = o.key === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:4096'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+    writeFileSync(join(work, 'req.cnf'), '[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = ray-tls\n');
+    const caDir = join(out, CA_NAME);
+    mkdirSync(caDir, { recursive: true });
+    openssl(['genpkey', ...keyArgs, '-out', join(caDir, 'tls.key')], work);
+    const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'];
+    openssl(['req', '-new', '-x509', '-config', 'req.cnf', '-subj', '/CN=ray-tls CA', '-key', join(caDir, 'tls.key'), '-days', String(o.caDays), '-sha256', ...caExt, '-out', join(caDir, 'tls.crt')], work);
+    copyFileSync(join(caDir, 'tls.crt'), join(caDir, 'ca.crt'));
+
+    const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
+    for (const client of o.clients) {
+      const dir = join(out, clientCertName(client));
+      mkdirSync(dir, { recursive: true });
+      openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
+      openssl(['req', '-new', '-config', 'req.cnf', '-subj', `/CN=${client}`, '-key', join(dir, 'tls.key'), '-out', 'client.csr'], work);
+      writeFileSync(join(work, 'client.ext'), `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,${usage}\nextendedKeyUsage = clientAuth\n`);
+      openssl(['x509', '-req', '-in', 'client.csr', '-CA', join(caDir, 'tls.crt'), '-CAkey', join(caDir, 'tls.key'), '-set_serial', `0x${execFileSync('openssl', ['rand', '-hex', '16'], { encoding: 'utf8' }).trim()}`, '-days', String(o.days), '-sha256', '-extfile', 'client.ext', '-out', join(dir, 'tls.crt')], work);
+      copyFileSync(join(caDir, 'ca.crt'), join(dir, 'ca.crt'));
+    }
+  } finally {
+    process.umask(previous);
+    rmSync(work, { recursive: true, force: true });
+  }
+  const ns = o.namespace ? ` -n ${o.namespace}` : '';
+  return secrets.map((s) => `kubectl create secret generic ${s}${ns} ${['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ')}`);
+}

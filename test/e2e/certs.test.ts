@@ -1,0 +1,64 @@
+// `ray-tls certs` with the real openssl: the Secrets' files, their modes and
+// usages, no key material on stdout, and no overwriting without --force.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { BUNDLE } from '../support/paths.js';
+
+const certs = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, 'certs', ...args], { encoding: 'utf8' });
+const x509 = (file: string) => execFileSync('openssl', ['x509', '-in', file, '-noout', '-text'], { encoding: 'utf8' });
+
+describe('ray-tls certs', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'ray-tls-certs-test-')), 'certs');
+  const first = certs('--out', out, '--namespace', 'django-ray', '--client', 'django-ray-worker', '--key', 'ecdsa');
+
+  it('prints the kubectl commands for the Secrets the default mode mounts, and no key material', () => {
+    expect(first.status).toBe(0);
+    expect(first.stdout.trim().split('\n')).toEqual([
+      `kubectl create secret generic ray-tls-ca -n django-ray --from-file=${out}/ray-tls-ca/ca.crt --from-file=${out}/ray-tls-ca/tls.crt --from-file=${out}/ray-tls-ca/tls.key`,
+      `kubectl create secret generic django-ray-worker-ray-tls-client -n django-ray --from-file=${out}/django-ray-worker-ray-tls-client/ca.crt --from-file=${out}/django-ray-worker-ray-tls-client/tls.crt --from-file=${out}/django-ray-worker-ray-tls-client/tls.key`,
+    ]);
+    expect(first.stdout + first.stderr).not.toMatch(/PRIVATE KEY|BEGIN/);
+  });
+
+  it('writes every file 0600 in 0700 directories', () => {
+    for (const secret of ['ray-tls-ca', 'django-ray-worker-ray-tls-client']) {
+      expect(statSync(join(out, secret)).mode & 0o777).toBe(0o700);
+      for (const f of ['ca.crt', 'tls.crt', 'tls.key']) expect(statSync(join(out, secret, f)).mode & 0o777, `${secret}/${f}`).toBe(0o600);
+    }
+    expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).toContain('PRIVATE KEY');
+  });
+
+  it('makes a CA and a client-auth-only certificate that verifies against it', () => {
+    const ca = x509(join(out, 'ray-tls-ca', 'ca.crt'));
+    expect(ca).toMatch(/CA:TRUE/);
+    expect(ca).toMatch(/Certificate Sign, CRL Sign/);
+    const client = join(out, 'django-ray-worker-ray-tls-client', 'tls.crt');
+    const text = x509(client);
+    expect(text).toContain('Subject: CN = django-ray-worker');
+    expect(text).toMatch(/Extended Key Usage: \n\s+TLS Web Client Authentication\n/);
+    expect(text).toContain('id-ecPublicKey');
+    const verify = (purpose: string) => spawnSync('openssl', ['verify', '-CAfile', join(out, 'ray-tls-ca', 'ca.crt'), '-purpose', purpose, client], { encoding: 'utf8' });
+    expect(verify('sslclient').stdout).toContain(': OK');
+    expect(verify('sslserver').status).not.toBe(0);
+  });
+
+  it('keeps existing files unless --force', () => {
+    const before = readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8');
+    const again = certs('--out', out);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain('already exist; pass --force');
+    expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).toBe(before);
+    expect(certs('--out', out, '--force').status).toBe(0);
+    expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).not.toBe(before);
+  });
+
+  it('rejects bad options with usage', () => {
+    const r = certs('--key', 'dsa');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('--key must be rsa or ecdsa');
+    expect(r.stderr).toContain('Usage: ray-tls certs');
+  });
+});
