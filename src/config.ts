@@ -64,11 +64,14 @@ const KEY_SIZES: Record<KeyAlgorithm, number[]> = { RSA: [2048, 3072, 4096, 8192
 const DNS_LABELS = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 
-/** Hours in a Go duration such as `8760h`, `720h0m0s` or `90m`; undefined when malformed. */
+const UNIT_HOURS: Record<string, number> = { h: 1, m: 1 / 60, s: 1 / 3600, ms: 1 / 3_600_000, us: 1 / 3_600_000_000, 'µs': 1 / 3_600_000_000, ns: 1 / 3_600_000_000_000 };
+
+/** Hours in a Go duration such as `8760h`, `720h0m0s`, `1.5h` or `90m`; undefined when malformed. */
 export function durationHours(text: string): number | undefined {
-  const m = /^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$/.exec(text);
-  if (!m || text === '') return undefined;
-  return Number(m[1] ?? 0) + Number(m[2] ?? 0) / 60 + Number(m[3] ?? 0) / 3600;
+  if (!/^(\d+(\.\d+)?(h|ms|m|s|us|µs|ns))+$/.test(text)) return undefined;
+  let hours = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) hours += Number(n) * UNIT_HOURS[unit];
+  return hours;
 }
 
 type Raw = Record<string, Json>;
@@ -170,20 +173,33 @@ export function readConfig(functionConfig: Json | undefined): Config {
   ]);
 }
 
+const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
+
 /** ConfigMap keys are flat: `privateKey.size: "4096"`, `clientSelector: "app=x,tier=y"`. */
 function fromConfigMap(cm: Raw): Raw {
   const data = isObject(cm.data) ? cm.data : {};
   const spec: Raw = {};
+  const problems: ConfigProblem[] = [];
   for (const [key, value] of Object.entries(data)) {
-    if (key === 'clientSelector' && typeof value === 'string') {
-      spec.clientSelector = { matchLabels: Object.fromEntries(value.split(',').filter(Boolean).map((kv) => kv.split('=').map((s) => s.trim()))) };
+    const path = key.split('.');
+    if (path.some((p) => UNSAFE_KEYS.has(p) || p === '')) {
+      problems.push({ field: `functionConfig.data.${key}`, message: 'is not a config key (keys are field paths such as privateKey.size)' });
       continue;
     }
-    const path = key.split('.');
+    if (key === 'clientSelector' && typeof value === 'string') {
+      const pairs = value.split(',').map((kv) => kv.trim()).filter(Boolean).map((kv) => kv.split('='));
+      if (pairs.some((p) => p.length !== 2 || !p[0].trim())) {
+        problems.push({ field: 'functionConfig.data.clientSelector', message: `"${value}" is not a label selector; write key=value pairs separated by commas, such as app=django-ray,tier=worker` });
+        continue;
+      }
+      spec.clientSelector = { matchLabels: Object.fromEntries(pairs.map(([k, v]) => [k.trim(), v.trim()])) };
+      continue;
+    }
     let at = spec;
     for (const part of path.slice(0, -1)) at = (isObject(at[part]) ? at[part] : (at[part] = {})) as Raw;
     at[path[path.length - 1]] = value;
   }
+  if (problems.length) throw new ConfigError(problems);
   return spec;
 }
 
@@ -194,7 +210,9 @@ function readSpec(spec: Raw, prefix: string): Config {
   const mode = r.string(spec, 'mode', '', (v) =>
     v === 'per-pod' || v === 'shared' ? undefined : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default) or shared (one certificate, single-node clusters only)`,
   ) as Mode | undefined;
-  const mountPath = r.string(spec, 'mountPath', '', (v) => (v.startsWith('/') && !v.includes('..') ? undefined : 'must be an absolute path such as /etc/ray/tls'));
+  const mountPath = r.string(spec, 'mountPath', '', (v) =>
+    !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === '' ? 'must be an absolute directory path such as /etc/ray/tls (not /)' : undefined,
+  );
 
   const pk = r.object(spec, 'privateKey', '') ?? {};
   r.unknown(pk, ['algorithm', 'size'], 'privateKey.');
@@ -221,10 +239,12 @@ function readSpec(spec: Raw, prefix: string): Config {
     if (!name) r.fail('ca.issuerRef.name', 'is required: the name of your Issuer or ClusterIssuer');
     const kind = r.string(refRaw, 'kind', 'ca.issuerRef.', (v) => (v === 'Issuer' || v === 'ClusterIssuer' ? undefined : `"${v}" must be Issuer or ClusterIssuer`));
     const group = r.string(refRaw, 'group', 'ca.issuerRef.');
-    if (name) issuerRef = { name, kind: (kind ?? 'ClusterIssuer') as IssuerRef['kind'], group: group ?? 'cert-manager.io' };
+    // cert-manager's own default kind is Issuer.
+    if (name) issuerRef = { name, kind: (kind ?? 'Issuer') as IssuerRef['kind'], group: group ?? 'cert-manager.io' };
   }
   if (refRaw && caSecret) r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
   const caDuration = r.string(caRaw, 'duration', 'ca.', duration) ?? DEFAULTS.ca.duration;
+  if ((durationHours(renew) ?? 0) >= (durationHours(caDuration) ?? Infinity)) r.fail('ca.duration', `${caDuration} must be longer than renewBefore ${renew}`);
 
   const certManager = r.boolean(spec, 'certManager', '') ?? true;
   if (!certManager && refRaw) r.fail('ca.issuerRef', 'needs cert-manager; with certManager: false, name your CA Secret in ca.secretName');

@@ -104,12 +104,19 @@ const commandLine = (c: Record<string, Json>): string =>
 export interface RoleDecision {
   role: Role;
   why: string;
+  /** A role annotation with a value ray-tls does not know. */
+  ignored?: string;
 }
 
 /** Decides a pod's role and says why; `ray start` wins over a client address. */
 export function decideRole(r: Resource, ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
   const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
   if (forced === 'node' || forced === 'client' || forced === 'none') return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
+  const decided = detectRole(ref, pod, clientSelector);
+  return forced === undefined ? decided : { ...decided, ignored: forced };
+}
+
+function detectRole(ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
   if (ref.kuberay === 'head' || ref.kuberay === 'worker') return { role: 'node', why: `KubeRay ${ref.kuberay} group` };
   const starter = pod.containers.find((c) => /\bray\s+start\b/.test(commandLine(c)));
   if (starter) return { role: 'node', why: `container ${String(starter.name)} runs \`ray start\`` };

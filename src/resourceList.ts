@@ -57,12 +57,26 @@ interface Section {
   end: number;
 }
 
-function kindOf(slice: string): string | undefined {
-  return /^[ -]*kind:[ \t]*["']?([A-Za-z]+)["']?[ \t]*(?:#.*)?$/m.exec(slice)?.[1];
+/** The column of an item's keys: after `-` and its spaces, or of its first line when the dash line holds a comment. */
+function keyColumn(slice: string): number {
+  const dash = /^-( +)(?!#)\S/.exec(slice);
+  if (dash) return 1 + dash[1].length;
+  const first = /\n( *)[^\s#]/.exec(slice);
+  return first ? first[1].length : 2;
 }
+
+/** The item's own `kind` (a line at the item's key column, not a nested one such as an ownerReference's). */
+function kindOf(slice: string, column: number): string | undefined {
+  const at = column === 0 ? '' : `(?:-${' '.repeat(column - 1)}|${' '.repeat(column)})`;
+  return new RegExp(`^${at}kind:[ \\t]*["']?([A-Za-z]+)["']?[ \\t]*(?:#.*)?\\r?$`, 'm').exec(slice)?.[1];
+}
+
+/** Anchors make items depend on each other: the line scan parses items alone, so leave those to the full parser. */
+const ANCHOR = /(?:^|[\s:[{,-])&[^\s,[\]{}]+/m;
 
 /** The fast path; undefined when the input is not a block ResourceList at column 0. */
 function scanBlockList(input: string, interesting: Interesting): Decoded | undefined {
+  if (ANCHOR.test(input)) return undefined;
   const starts = lineStarts(input);
   const sections: Section[] = [];
   const itemStarts: number[] = [];
@@ -79,7 +93,12 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
     if (c === '-') {
       const next = input[at + 1];
       if (n === 0 && input.startsWith('---', at) && /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) continue;
-      if (!inItems || (next !== ' ' && next !== '\n' && next !== '\r')) return undefined;
+      if (next !== ' ' && next !== '\n' && next !== '\r') return undefined;
+      if (!inItems) {
+        if (sections[sections.length - 1]?.key === 'results') continue; // our own earlier results
+        return undefined;
+      }
+      if (/^-[ \t]+[[{]/.test(input.slice(at, at + 64))) return undefined; // a flow-style item
       itemStarts.push(at);
       continue;
     }
@@ -108,7 +127,7 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
   const editors = new Map<number, Editor>();
   slices.forEach((s, position) => {
     const text = input.slice(s.start, s.end);
-    const kind = kindOf(text);
+    const kind = kindOf(text, keyColumn(text));
     if (!kind || !interesting(kind)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
@@ -230,7 +249,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
   const editors = new Map<number, Editor>();
   docs.forEach((d, position) => {
     const text = input.slice(d.start, d.end);
-    const kind = kindOf(text);
+    const kind = kindOf(text, 0);
     if (!kind || !interesting(kind)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);

@@ -35,7 +35,8 @@ export function about(r: Resource, severity: Severity, message: string, field?: 
 export function formatResult(r: Result): string {
   const ref = r.resourceRef ? ` ${r.resourceRef.kind} ${r.resourceRef.namespace ? `${r.resourceRef.namespace}/` : ''}${r.resourceRef.name}` : '';
   const file = r.file ? ` (${r.file.path}${r.file.index !== undefined ? `#${r.file.index}` : ''})` : '';
-  const field = r.field ? ` ${r.field.path}` : '';
+  // Messages that already name their field (config errors) do not repeat it.
+  const field = r.field && !r.message.includes(r.field.path) ? ` ${r.field.path}` : '';
   const where = `${ref}${file}${field}`;
   return where ? `${r.severity}:${where}: ${r.message}` : `${r.severity}: ${r.message}`;
 }

@@ -36,10 +36,7 @@ export function run(input: string, legacyConfig?: string): RunOutput {
       functionConfig = decoded.functionConfig;
     }
   } catch (e) {
-    if (e instanceof InputError || (e instanceof Error && /alias|Excessive/i.test(e.message))) {
-      return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
-    }
-    throw e;
+    return unreadable(e);
   }
 
   let results: Result[];
@@ -48,8 +45,9 @@ export function run(input: string, legacyConfig?: string): RunOutput {
     outcome = transform(decoded.items, readConfig(functionConfig));
     results = outcome.results;
   } catch (e) {
+    if (e instanceof InputError) return unreadable(e);
     if (!(e instanceof ConfigError)) throw e;
-    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config, ${p.field}: ${p.message}`, field: { path: p.field } }));
+    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config: ${p.field}: ${p.message}`, field: { path: p.field } }));
   }
   const failed = results.some((r) => r.severity === 'error');
   if (failed) results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
@@ -65,4 +63,10 @@ export function run(input: string, legacyConfig?: string): RunOutput {
     exitCode: failed ? 1 : 0,
     results,
   };
+}
+
+/** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
+function unreadable(e: unknown): RunOutput {
+  if (!(e instanceof InputError)) throw e;
+  return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
 }

@@ -3,7 +3,7 @@
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { caChain, caSecretName, clientCertName, leafCertificate, MANAGED_BY, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
 import type { Config } from './config.js';
-import { decideRole, podTemplates, podView, selects, SKIP_ANNOTATION, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
+import { decideRole, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
 import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
@@ -66,7 +66,8 @@ export function transform(items: Item[], config: Config): Outcome {
     }
     for (const ref of refs) {
       const pod = podView(resource, ref);
-      const { role, why } = decideRole(resource, ref, pod, config.clientSelector);
+      const { role, why, ignored } = decideRole(resource, ref, pod, config.clientSelector);
+      if (ignored !== undefined) results.push(about(resource, 'warning', `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored (detected: ${role})`));
       if (role !== 'none') rayPods.push({ item, resource, ref, pod, role, why });
     }
   }

@@ -33,18 +33,23 @@ function columnOf(text: string, offset: number): number {
 
 export class Editor {
   private readonly edits: Edit[] = [];
+  private readonly crlf: boolean;
 
   /**
    * @param text the source that the nodes' ranges point into
    * @param wideSeqs whether block sequences are indented under their key (kpt's "wide" style)
    */
-  constructor(readonly text: string, readonly wideSeqs = false) {}
+  constructor(readonly text: string, readonly wideSeqs = false) {
+    this.crlf = text.includes('\r\n');
+  }
 
   get changed(): boolean {
     return this.edits.length > 0;
   }
 
   private push(start: number, end: number, text: string): void {
+    // Inserted lines follow the source's line endings.
+    if (this.crlf) text = text.replace(/\r?\n/g, '\r\n');
     this.edits.push({ start, end, text, order: this.edits.length });
   }
 
