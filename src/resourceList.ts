@@ -30,6 +30,8 @@ export interface Output {
 export interface Decoded {
   items: Item[];
   functionConfig: Json | undefined;
+  /** The source text of every item, parsed or not (for cheap scans such as kpt's file annotations). */
+  itemTexts(): string[];
   /** Builds the output: the input with every item's edits (unless `keepInput`), minus dropped items, then new items and the results. */
   encode(out: Output): string;
 }
@@ -41,7 +43,7 @@ const TOP_KEY = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/;
 
 export function decodeResourceList(input: string, interesting: Interesting): Decoded {
   if (!input.trim()) throw new InputError('stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])');
-  return scanBlockList(input, interesting) ?? parseWholeList(input);
+  return scanBlockList(input, interesting) ?? parseWholeList(input, interesting);
 }
 
 function lineStarts(text: string): number[] {
@@ -141,6 +143,7 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
   return {
     items,
     functionConfig: toJson(header.get('functionConfig', true) as Node | undefined, header),
+    itemTexts: () => slices.map((s) => input.slice(s.start, s.end)),
     encode({ newItems, results, dropped, keepInput }) {
       if (keepInput) newItems = [];
       let out = input.slice(0, itemsSection.start);
@@ -185,7 +188,7 @@ function checkResourceList(root: Record<string, unknown> | null): void {
 }
 
 /** The fallback: one Document for the whole input, spliced into the source the same way. */
-function parseWholeList(input: string): Decoded {
+function parseWholeList(input: string, interesting: Interesting): Decoded {
   const doc = parseDocument(input, PARSE);
   if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
   const root = doc.contents;
@@ -195,14 +198,18 @@ function parseWholeList(input: string): Decoded {
   const itemsNode = root.get('items', true) as Node | undefined;
   if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null) throw new InputError('ResourceList items must be a list');
   const items: Item[] = [];
-  (isSeq(itemsNode) ? itemsNode.items : []).forEach((node, position) => {
+  const all = isSeq(itemsNode) ? itemsNode.items : [];
+  all.forEach((node, position) => {
     if (!isMap(node)) throw new InputError(`items[${position}] is not a mapping`);
-    items.push({ node, doc, editor, position });
+    // As on the fast path, only the kinds the function reads are its business.
+    const kind = node.get('kind');
+    if (typeof kind === 'string' && interesting(kind)) items.push({ node, doc, editor, position });
   });
   const resultsNode = root.get('results', true) as Node | undefined;
   return {
     items,
     functionConfig: toJson(root.get('functionConfig', true) as Node | undefined, doc),
+    itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
     encode({ newItems, results, dropped, keepInput }) {
       if (keepInput) {
         // Discard the item edits: only the results are added.
@@ -261,6 +268,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
   return {
     items,
     functionConfig: undefined,
+    itemTexts: () => docs.map((d) => input.slice(d.start, d.end)),
     encode({ newItems, dropped, keepInput }) {
       let out = '';
       docs.forEach((d, position) => {
@@ -270,5 +278,17 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
       if (!keepInput) for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
       return out;
     },
+  };
+}
+
+/** Where kpt keeps each item (its path and index annotations), read from the item texts without parsing them. */
+export function kptFiles(texts: string[]): { kpt: boolean; maxIndex: (path: string) => number } {
+  // Block, flow or JSON style: `path: x`, `{...path: x, ...}`, `"...path": "x"`.
+  const PATH = /["']?(?:internal\.)?config\.kubernetes\.io\/path["']?[ \t]*:[ \t]*["']?([^"',}\s#]+)/;
+  const INDEX = /["']?(?:internal\.)?config\.kubernetes\.io\/index["']?[ \t]*:[ \t]*["']?(\d+)/;
+  const placed = texts.filter((t) => t.includes('config.kubernetes.io/path'));
+  return {
+    kpt: placed.length > 0,
+    maxIndex: (path) => Math.max(-1, ...placed.filter((t) => PATH.exec(t)?.[1] === path).map((t) => Number(INDEX.exec(t)?.[1] ?? 0))),
   };
 }

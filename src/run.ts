@@ -4,9 +4,12 @@ import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from './config.js';
 import { POD_KINDS } from './discover.js';
 import { InputError } from './errors.js';
-import { decodeResourceList, decodeStream, PARSE, type Decoded } from './resourceList.js';
+import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded } from './resourceList.js';
 import { formatResult, toJsonResult, type Result } from './results.js';
 import { transform } from './transform.js';
+
+/** Under kpt, the file that new resources land in. */
+export const NEW_FILE = 'ray-tls.yaml';
 import type { Json } from './yamlEdit.js';
 import { toJson } from './yamlRead.js';
 
@@ -42,7 +45,8 @@ export function run(input: string, legacyConfig?: string): RunOutput {
   let results: Result[];
   let outcome: ReturnType<typeof transform> | undefined;
   try {
-    outcome = transform(decoded.items, readConfig(functionConfig));
+    const files = kptFiles(decoded.itemTexts());
+    outcome = transform(decoded.items, readConfig(functionConfig), files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
     results = outcome.results;
   } catch (e) {
     if (e instanceof InputError) return unreadable(e);

@@ -218,3 +218,26 @@ describe('hostile input', () => {
     });
   });
 });
+
+describe('items kpt sends along', () => {
+  const deployment = `- apiVersion: apps/v1\n  kind: Deployment\n  metadata:\n    name: ray-head\n    annotations: {config.kubernetes.io/path: head.yaml, config.kubernetes.io/index: '0'}\n  spec:\n    template:\n      spec:\n        containers:\n        - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}\n`;
+  const kustomization = `- apiVersion: kustomize.config.k8s.io/v1beta1\n  kind: Kustomization\n  metadata:\n    annotations: {config.kubernetes.io/path: kustomization.yaml, config.kubernetes.io/index: '0'}\n  resources: [head.yaml]\n`;
+
+  it('a Kustomization without metadata.name is passed through, on the fast path and the full parser alike', () => {
+    const yaml = `${HEAD}items:\n${deployment}${kustomization}`;
+    const json = JSON.stringify(parse(yaml));
+    for (const input of [yaml, json]) {
+      const out = run(input);
+      expect(out.exitCode, out.stderr.join('\n')).toBe(0);
+      expect((parse(out.stdout) as Obj).items.find((i: Obj) => i.kind === 'Kustomization')).toEqual((parse(yaml) as Obj).items[1]);
+    }
+  });
+
+  it('new resources go after whatever already sits in ray-tls.yaml, parsed or not', () => {
+    const other = `- apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: mine\n    annotations: {config.kubernetes.io/path: ray-tls.yaml, config.kubernetes.io/index: '0'}\n`;
+    const out = run(`${HEAD}items:\n${deployment}${other}`);
+    const placed = (parse(out.stdout) as Obj).items.filter((i: Obj) => i.metadata.annotations?.['config.kubernetes.io/path'] === 'ray-tls.yaml');
+    expect(placed.map((i: Obj) => i.metadata.annotations['config.kubernetes.io/index'])).toEqual(['0', '1', '2', '3']);
+    expect(placed[0].kind).toBe('ConfigMap');
+  });
+});
