@@ -10,6 +10,8 @@ export const SELF_SIGNED_ISSUER = 'ray-tls-selfsigned';
 export const CA_NAME = 'ray-tls-ca';
 export const SHARED_CERT = 'ray-tls';
 export const SHARED_SECRET = 'ray-tls-certs';
+/** pod-dns mode: the one node certificate of a namespace (wildcard pod DNS SAN). */
+export const NODES_CERT = 'ray-tls-nodes';
 
 /** The Secret holding the CA key pair (cert-manager layout: ca.crt, tls.crt, tls.key). */
 export const caSecretName = (config: Config): string => config.ca.secretName ?? CA_NAME;

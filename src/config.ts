@@ -6,7 +6,7 @@ import type { Json } from './yamlEdit.js';
 export const CONFIG_API_VERSION = 'ray-tls.io/v1alpha1';
 export const CONFIG_KIND = 'RayTLS';
 
-export type Mode = 'per-pod' | 'shared';
+export type Mode = 'per-pod' | 'pod-dns' | 'shared';
 export type KeyAlgorithm = 'RSA' | 'ECDSA';
 
 export interface IssuerRef {
@@ -208,7 +208,9 @@ function readSpec(spec: Raw, prefix: string): Config {
   r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'initImage', 'clientSelector'], '');
 
   const mode = r.string(spec, 'mode', '', (v) =>
-    v === 'per-pod' || v === 'shared' ? undefined : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default) or shared (one certificate, single-node clusters only)`,
+    v === 'per-pod' || v === 'pod-dns' || v === 'shared'
+      ? undefined
+      : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default), pod-dns (one wildcard certificate, nodes advertise pod DNS names) or shared (one certificate, single-node clusters only)`,
   ) as Mode | undefined;
   const mountPath = r.string(spec, 'mountPath', '', (v) =>
     !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === '' ? 'must be an absolute directory path such as /etc/ray/tls (not /)' : undefined,

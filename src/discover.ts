@@ -137,3 +137,18 @@ export function selects(selector: Record<string, string> | undefined, labels: Re
   const entries = Object.entries(selector ?? {});
   return entries.length > 0 && entries.every(([k, v]) => labels[k] === String(v));
 }
+
+/**
+ * The head Service KubeRay creates at run time (not in the input), which workers and
+ * clients dial and so the head's certificate must name: `<name>-head-svc`, or
+ * headGroupSpec.headService's name. A RayJob's cluster (and a RayService's own
+ * clusters) get generated names: `unknown` then says the name cannot be known here.
+ */
+export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: string[]; unknown: boolean } {
+  if (ref.kuberay !== 'head') return { names: [] , unknown: false };
+  const custom = get(r, [...ref.path.slice(0, -1), 'headService', 'metadata', 'name']);
+  const names = typeof custom === 'string' ? [custom] : [];
+  if (r.kind === 'RayCluster') return { names: names.length ? names : [`${r.metadata.name}-head-svc`], unknown: false };
+  if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
+  return { names, unknown: !names.length };
+}

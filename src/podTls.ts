@@ -2,7 +2,7 @@
 // reads, the volume and read-only mount, and for per-pod nodes the init
 // container that issues the pod's own certificate.
 import { CA_DIR, INIT_SCRIPT } from './initScript.js';
-import { caSecretName, SHARED_SECRET } from './certificates.js';
+import { caSecretName, NODES_CERT, SHARED_SECRET } from './certificates.js';
 import { durationHours, type Config } from './config.js';
 import type { Json } from './yamlEdit.js';
 
@@ -27,6 +27,7 @@ export const tlsMount = (config: Config): Json => ({ name: VOLUME, mountPath: co
 export function tlsVolumes(config: Config, role: 'node' | 'client', clientSecret: string): Json[] {
   if (role === 'client') return [{ name: VOLUME, secret: { secretName: clientSecret } }];
   if (config.mode === 'shared') return [{ name: VOLUME, secret: { secretName: SHARED_SECRET } }];
+  if (config.mode === 'pod-dns') return [{ name: VOLUME, secret: { secretName: NODES_CERT } }];
   return [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     { name: CA_VOLUME, secret: { secretName: caSecretName(config), items: ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })) } },

@@ -1,9 +1,10 @@
 // The pipeline over decoded items: find Ray pods, inject TLS, plan the
 // cert-manager resources, and say what happened. Pure: no I/O.
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-import { caChain, caSecretName, clientCertName, leafCertificate, MANAGED_BY, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
+import { caChain, caSecretName, clientCertName, leafCertificate, MANAGED_BY, NODES_CERT, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
+import { kubeRayNodeAddress, podDnsEnv, rewriteRayStart } from './podDns.js';
 import type { Config } from './config.js';
-import { decideRole, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
+import { decideRole, kubeRayHeadServices, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
 import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
@@ -43,7 +44,13 @@ function readResource(item: Item): Resource | undefined {
   return v as unknown as Resource;
 }
 
-export function transform(items: Item[], config: Config): Outcome {
+/** Where new items go under kpt (undefined elsewhere): the file, and the highest index already used there. */
+export interface Placement {
+  path: string;
+  maxIndex: number;
+}
+
+export function transform(items: Item[], config: Config, placement?: Placement): Outcome {
   const results: Result[] = [];
   const resources = items.map((item) => ({ item, resource: readResource(item) }));
   for (const { item, resource } of resources) {
@@ -80,7 +87,16 @@ export function transform(items: Item[], config: Config): Outcome {
   for (const [namespace, pods] of byNamespace) {
     wanted.push(...caChain(namespace, config));
     const nodes = pods.filter((p) => p.role === 'node');
-    const servicesFor = (p: RayPod) => services.filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels)).map((s) => s.name);
+    const servicesFor = (p: RayPod) => [
+      ...services.filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels)).map((s) => s.name),
+      ...kubeRayHeadServices(p.resource, p.ref).names,
+    ];
+    for (const p of nodes) {
+      const workers = p.ref.kuberay === 'head' && nodes.some((q) => q.resource === p.resource && q.ref.kuberay === 'worker');
+      if (workers && kubeRayHeadServices(p.resource, p.ref).unknown) {
+        results.push(about(p.resource, 'warning', `${p.ref.where}: KubeRay names this cluster's head Service at run time, so the head certificate cannot name it and workers that dial it fail TLS verification; set ${fieldPath(p.ref.path.slice(0, -1))}.headService.metadata.name`));
+      }
+    }
     if (config.mode === 'shared' && nodes.length) {
       const names = [...new Set(nodes.flatMap(servicesFor))];
       wanted.push(
@@ -91,20 +107,31 @@ export function transform(items: Item[], config: Config): Outcome {
       );
       warnMultiNode(nodes, results);
     }
+    if (config.mode === 'pod-dns' && nodes.length) {
+      if (namespace === undefined) {
+        for (const p of nodes) results.push(about(p.resource, 'error', 'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the step that sets it)', { path: 'metadata.namespace' }));
+      } else {
+        const names = [...new Set(nodes.flatMap(servicesFor))];
+        // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
+        const dnsNames = [...names.flatMap((s) => serviceDnsNames(s, namespace, config.clusterDomain)), 'localhost', `*.${namespace}.pod.${config.clusterDomain}`];
+        wanted.push(leafCertificate({ name: NODES_CERT, namespace, usages: ['server auth', 'client auth'], dnsNames, ipAddresses: ['127.0.0.1'] }, config));
+      }
+    }
     for (const p of pods) {
       const clientSecret = clientCertName(clientWorkload(p));
       if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, config));
       const conflicts = inject(p, config, servicesFor(p), clientSecret);
       owned.push(...conflicts);
       for (const c of conflicts) {
-        results.push(about(p.resource, 'error', `${c.message}; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`, { path: c.field, ...(c.current !== undefined && { currentValue: c.current }), proposedValue: c.proposed }));
+        const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
+        results.push(about(p.resource, 'error', `${c.message}${fix}, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`, { path: c.field, ...(c.current !== undefined && { currentValue: c.current }), proposedValue: c.proposed }));
       }
       if (!conflicts.length) results.push(about(p.resource, 'info', `${p.ref.where}: Ray ${p.role} (${p.why}); ${describe(p, config)}`));
     }
   }
 
   // Without cert-manager the Secrets come from `ray-tls certs` (or your PKI): emit none of its resources.
-  const { newItems, dropped } = reconcileManaged(resources, config.certManager ? wanted : [], results);
+  const { newItems, dropped } = reconcileManaged(resources, config.certManager ? wanted : [], results, placement);
   if (!config.certManager && rayPods.length) {
     const secrets = [...new Set(rayPods.flatMap((p) => (p.role === 'client' ? [clientCertName(clientWorkload(p))] : config.mode === 'shared' ? [SHARED_SECRET] : [caSecretName(config)])))];
     results.push({ severity: 'info', message: `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs prints the commands): ${secrets.join(', ')}` });
@@ -127,7 +154,9 @@ const clientWorkload = (p: RayPod): string => p.resource.metadata.name + (p.ref.
 
 function describe(p: RayPod, config: Config): string {
   if (p.role === 'client') return `mounts its client certificate at ${config.mountPath}`;
-  return config.mode === 'per-pod' ? `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${config.mountPath}` : `mounts the shared certificate at ${config.mountPath}`;
+  if (config.mode === 'per-pod') return `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${config.mountPath}`;
+  if (config.mode === 'pod-dns') return `advertises its pod DNS name and mounts the namespace's node certificate at ${config.mountPath}`;
+  return `mounts the shared certificate at ${config.mountPath}`;
 }
 
 function warnMultiNode(nodes: RayPod[], results: Result[]): void {
@@ -167,7 +196,8 @@ function inject(p: RayPod, config: Config, services: string[], clientSecret: str
     (list as YAMLSeq).items.forEach((c, i) => {
       if (!isMap(c) || c.get('name') === INIT_CONTAINER) return;
       const cField = at(`spec.${listKey}[${i}]`);
-      upsertList(t, c, 'env', env.map((value) => ({ value, keys: ['name'] })), `${cField}.env`);
+      const advertises = p.role === 'node' && config.mode === 'pod-dns' && listKey === 'containers' && advertisePodDns(t, p, c, i, config, cField);
+      upsertList(t, c, 'env', [...env, ...(advertises ? podDnsEnv() : [])].map((value) => ({ value, keys: ['name'] })), `${cField}.env`);
       upsertList(t, c, 'volumeMounts', [{ value: mount, keys: ['name', 'mountPath'] }], `${cField}.volumeMounts`);
     });
   }
@@ -185,6 +215,44 @@ function inject(p: RayPod, config: Config, services: string[], clientSecret: str
   return [];
 }
 
+/**
+ * pod-dns: makes a Ray container advertise its pod DNS name. Returns true when the
+ * container starts Ray (it then needs the downward-API env the name is built from).
+ */
+function advertisePodDns(t: Target, p: RayPod, c: YAMLMap, index: number, config: Config, field: string): boolean {
+  if (p.ref.kuberay === 'head' || p.ref.kuberay === 'worker') {
+    if (index !== 0) return false; // KubeRay runs Ray in the first container, from rayStartParams
+    const group = p.item.node.getIn(p.ref.path.slice(0, -1), true) as YAMLMap;
+    const [key, value] = kubeRayNodeAddress(config.clusterDomain);
+    const params = group.get('rayStartParams', true) as Node | undefined;
+    const groupField = fieldPath(p.ref.path.slice(0, -1));
+    if (!isMap(params)) {
+      if (params === undefined) t.editor.addPair(group, 'rayStartParams', { [key]: value });
+      else t.conflicts.push({ field: `${groupField}.rayStartParams`, current: toJson(params, t.doc), proposed: { [key]: value }, message: 'rayStartParams must be a mapping' });
+      return true;
+    }
+    const current = toJson(params.get(key, true) as Node | undefined, t.doc);
+    if (current === undefined) t.editor.addPair(params, key, value);
+    else if (current !== value) t.conflicts.push({ field: `${groupField}.rayStartParams.${key}`, current, proposed: value, message: 'rayStartParams already sets node-ip-address; in pod-dns mode the node must advertise its pod DNS name', fix: ': remove it' });
+    return true;
+  }
+  const command = c.get('command', true) as Node | undefined;
+  const args = c.get('args', true) as Node | undefined;
+  const rewrite = rewriteRayStart(toJson(command, t.doc), toJson(args, t.doc), config.clusterDomain);
+  if (rewrite === 'none') return false;
+  if (rewrite === 'done') return true;
+  if ('error' in rewrite) {
+    t.conflicts.push({ field: `${field}.command`, current: toJson(command, t.doc), proposed: toJson(command, t.doc) ?? null, message: rewrite.error, fix: '' });
+    return true;
+  }
+  for (const [key, node] of [['command', command], ['args', args]] as const) {
+    const value = rewrite[key];
+    if (node !== undefined) t.editor.replace(node, value, !!c.flow);
+    else t.editor.addPair(c, key, value);
+  }
+  return true;
+}
+
 function rayContainer(pod: PodView): Record<string, Json> | undefined {
   return pod.containers.find((c) => /\bray\s+start\b/.test(JSON.stringify([c.command, c.args]))) ?? pod.containers[0];
 }
@@ -199,7 +267,7 @@ function markPod(t: Target, template: YAMLMap, value: string): void {
 }
 
 /** Emits wanted resources: unchanged ones stay, changed ones are rewritten in place, stale ones go. */
-function reconcileManaged(resources: { item: Item; resource: Resource | undefined }[], wanted: Json[], results: Result[]): { newItems: Json[]; dropped: Set<number> } {
+function reconcileManaged(resources: { item: Item; resource: Resource | undefined }[], wanted: Json[], results: Result[], placement: Placement | undefined): { newItems: Json[]; dropped: Set<number> } {
   const existing = new Map<string, { item: Item; resource: Resource }>();
   for (const { item, resource } of resources) {
     if (resource && MANAGED_KINDS.has(resource.kind) && resource.apiVersion.startsWith('cert-manager.io/') && resource.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']) {
@@ -207,7 +275,7 @@ function reconcileManaged(resources: { item: Item; resource: Resource | undefine
     }
   }
   const newItems: Json[] = [];
-  const placeNew = kptPlacement(resources);
+  const placeNew = kptPlacement(placement);
   for (const w of wanted) {
     const key = keyOf(w as unknown as Resource);
     const have = existing.get(key);
@@ -232,22 +300,15 @@ function reconcileManaged(resources: { item: Item; resource: Resource | undefine
   return { newItems, dropped };
 }
 
-export const NEW_FILE = 'ray-tls.yaml';
-
-/**
- * Under kpt (items carry path annotations) new items go to their own file,
- * at indexes after any item already there; elsewhere they get no annotations.
- */
-function kptPlacement(resources: { resource: Resource | undefined }[]): (item: Json) => Json {
-  const annotations = resources.map((r) => r.resource?.metadata.annotations ?? {});
-  const paths = ['internal.config.kubernetes.io/path', 'config.kubernetes.io/path'];
-  if (!annotations.some((a) => paths.some((k) => a[k] !== undefined))) return (item) => item;
-  let next = 1 + Math.max(-1, ...annotations.filter((a) => paths.some((k) => a[k] === NEW_FILE)).map((a) => Number(a['internal.config.kubernetes.io/index'] ?? a['config.kubernetes.io/index'] ?? 0)));
+/** Under kpt new items go to their own file, after any item already there; elsewhere they get no annotations. */
+function kptPlacement(placement: Placement | undefined): (item: Json) => Json {
+  if (!placement) return (item) => item;
+  let next = placement.maxIndex + 1;
   return (item) => {
     const index = String(next++);
     const o = item as Record<string, Json>;
     const metadata = o.metadata as Record<string, Json>;
-    const placed = { 'config.kubernetes.io/path': NEW_FILE, 'config.kubernetes.io/index': index, 'internal.config.kubernetes.io/path': NEW_FILE, 'internal.config.kubernetes.io/index': index };
+    const placed = { 'config.kubernetes.io/path': placement.path, 'config.kubernetes.io/index': index, 'internal.config.kubernetes.io/path': placement.path, 'internal.config.kubernetes.io/index': index };
     return { ...o, metadata: { ...metadata, annotations: { ...((metadata.annotations as Record<string, Json>) ?? {}), ...placed } } };
   };
 }

@@ -11,6 +11,8 @@ export interface Conflict {
   current: Json | undefined;
   proposed: Json;
   message: string;
+  /** How to resolve it, when the message does not already say. */
+  fix?: string;
 }
 
 export interface Target {

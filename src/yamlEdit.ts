@@ -10,6 +10,8 @@ interface Edit {
   end: number;
   text: string;
   order: number;
+  /** Indentation of inserted block text: at one offset, deeper entries go first (they close inner maps). */
+  depth: number;
 }
 
 // YAML 1.1 quoting ("on", "0644" stay strings for Kubernetes tools), no folding.
@@ -50,7 +52,8 @@ export class Editor {
   private push(start: number, end: number, text: string): void {
     // Inserted lines follow the source's line endings.
     if (this.crlf) text = text.replace(/\r?\n/g, '\r\n');
-    this.edits.push({ start, end, text, order: this.edits.length });
+    const depth = /^\r?\n?( *)/.exec(text)![1].length;
+    this.edits.push({ start, end, text, order: this.edits.length, depth });
   }
 
   /** Start of the line after a block node's content (block ranges end at a line start, or at EOF). */
@@ -164,7 +167,7 @@ export class Editor {
 
   apply(): string {
     if (!this.edits.length) return this.text;
-    const sorted = [...this.edits].sort((a, b) => a.start - b.start || a.order - b.order);
+    const sorted = [...this.edits].sort((a, b) => a.start - b.start || b.depth - a.depth || a.order - b.order);
     let out = '';
     let pos = 0;
     for (const e of sorted) {
