@@ -31,6 +31,8 @@ export interface Config {
   };
   /** False: emit no cert-manager resources; the CA and client Secrets come from `ray-tls certs` or your PKI. */
   certManager: boolean;
+  /** Change nothing; report Ray containers without TLS and weak settings as errors. */
+  validate: boolean;
   /** Image for the per-pod init container; defaults to the pod's own Ray image. */
   initImage?: string;
   /** Pods whose template labels match are Ray clients even without a `ray://` address. */
@@ -46,6 +48,7 @@ export const DEFAULTS: Config = {
   clusterDomain: 'cluster.local',
   ca: { duration: '43800h' },
   certManager: true,
+  validate: false,
   clientSelector: {},
 };
 
@@ -205,7 +208,7 @@ function fromConfigMap(cm: Raw): Raw {
 
 function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
-  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'initImage', 'clientSelector'], '');
+  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'validate', 'initImage', 'clientSelector'], '');
 
   const mode = r.string(spec, 'mode', '', (v) =>
     v === 'per-pod' || v === 'pod-dns' || v === 'shared'
@@ -270,6 +273,7 @@ function readSpec(spec: Raw, prefix: string): Config {
     clusterDomain: clusterDomain ?? DEFAULTS.clusterDomain,
     ca: { ...(issuerRef && { issuerRef }), ...(caSecret && { secretName: caSecret }), duration: caDuration },
     certManager,
+    validate: r.boolean(spec, 'validate', '') ?? false,
     ...(initImage && { initImage }),
     clientSelector,
   };

@@ -9,6 +9,9 @@ Usage:
   ray-tls certs [--out DIR] [--client NAME]...
                                         a CA and client certificates for clusters
                                         without cert-manager (ray-tls certs --help)
+  ray-tls validate < resource-list.yaml
+                                        change nothing; exit 1 with an error result per
+                                        Ray container without TLS and per weak setting
   ray-tls --help | --version
 
 Config (kind RayTLS, apiVersion ray-tls.io/v1alpha1, fields under spec; or a
@@ -23,6 +26,7 @@ ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
   certManager     true (default); false: emit no cert-manager resources, the Secrets
                   come from \`ray-tls certs\` or your PKI
   initImage       image for the init container (default: the pod's Ray image)
+  validate        true: the validator (as ray-tls validate), for kpt validators: and CI
   clientSelector  {matchLabels: {...}} pods that are Ray clients without a ray:// address
 
 Annotations: ray-tls.io/skip: "true" leaves a resource alone;

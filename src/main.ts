@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certsCommand.js';
 import { HELP } from './help.js';
-import { run } from './run.js';
+import { run, type RunOutput } from './run.js';
 
 declare const VERSION: string;
 
@@ -26,6 +26,7 @@ function main(argv: string[]): number {
     return 0;
   }
   if (arg === 'certs') return certs(rest);
+  if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
     return 2;
@@ -39,7 +40,10 @@ function main(argv: string[]): number {
       return 2;
     }
   }
-  const out = run(readStdin(), legacyConfig);
+  return emit(run(readStdin(), legacyConfig));
+}
+
+function emit(out: RunOutput): number {
   for (const line of out.stderr) process.stderr.write(line + '\n');
   process.stdout.write(out.stdout);
   return out.exitCode;

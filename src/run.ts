@@ -6,7 +6,8 @@ import { POD_KINDS } from './discover.js';
 import { InputError } from './errors.js';
 import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded } from './resourceList.js';
 import { formatResult, toJsonResult, type Result } from './results.js';
-import { transform } from './transform.js';
+import { readResources, transform } from './transform.js';
+import { validate } from './validate.js';
 
 /** Under kpt, the file that new resources land in. */
 export const NEW_FILE = 'ray-tls.yaml';
@@ -22,10 +23,13 @@ export interface RunOutput {
   results: Result[];
 }
 
-const interesting = (kind: string) => POD_KINDS.has(kind) || kind === 'Service' || kind === 'Issuer' || kind === 'Certificate';
+const interesting = (kind: string) => POD_KINDS.has(kind) || kind === 'Service' || kind === 'Issuer' || kind === 'Certificate' || kind === 'Secret';
 
-/** Runs over a ResourceList; `legacyConfig` (a config file's text) selects the legacy exec-plugin stream protocol. */
-export function run(input: string, legacyConfig?: string): RunOutput {
+/**
+ * Runs over a ResourceList; `legacyConfig` (a config file's text) selects the legacy
+ * exec-plugin stream protocol; `validateOnly` forces the validator (`ray-tls validate`).
+ */
+export function run(input: string, legacyConfig?: string, validateOnly = false): RunOutput {
   let decoded: Decoded;
   let functionConfig: Json | undefined;
   try {
@@ -45,8 +49,15 @@ export function run(input: string, legacyConfig?: string): RunOutput {
   let results: Result[];
   let outcome: ReturnType<typeof transform> | undefined;
   try {
+    const config = readConfig(functionConfig);
+    if (validateOnly || config.validate) {
+      results = validate(readResources(decoded.items), config);
+      const failed = results.some((r) => r.severity === 'error');
+      const stdout = decoded.encode({ newItems: [], dropped: new Set(), results: legacyConfig !== undefined ? [] : results.map(toJsonResult), keepInput: true });
+      return { stdout, stderr: results.filter((r) => r.severity !== 'info').map(formatResult), exitCode: failed ? 1 : 0, results };
+    }
     const files = kptFiles(decoded.itemTexts());
-    outcome = transform(decoded.items, readConfig(functionConfig), files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
+    outcome = transform(decoded.items, config, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
     results = outcome.results;
   } catch (e) {
     if (e instanceof InputError) return unreadable(e);

@@ -9,6 +9,7 @@ import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tls
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
 import { deepEqual, mapAt, upsertList, upsertValue, type Target } from './upsert.js';
+import { carriesKey } from './validate.js';
 import type { Json } from './yamlEdit.js';
 import { toJson } from './yamlRead.js';
 
@@ -37,6 +38,11 @@ function fieldPath(path: (string | number)[]): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
+/** The items that are Kubernetes resources (apiVersion, kind, metadata.name), as plain values. */
+export function readResources(items: Item[]): Resource[] {
+  return items.flatMap((item) => readResource(item) ?? []);
+}
+
 function readResource(item: Item): Resource | undefined {
   const v = toJson(item.node, item.doc) as Record<string, Json>;
   const md = v.metadata as Record<string, Json> | undefined;
@@ -55,6 +61,10 @@ export function transform(items: Item[], config: Config, placement?: Placement):
   const resources = items.map((item) => ({ item, resource: readResource(item) }));
   for (const { item, resource } of resources) {
     if (!resource) results.push({ severity: 'error', message: `items[${item.position}] has no apiVersion, kind or metadata.name: every item must be a Kubernetes resource` });
+  }
+  for (const { resource: r } of resources) {
+    const key = r && r.kind === 'Secret' && r.apiVersion === 'v1' ? carriesKey(r) : undefined;
+    if (r && key) results.push(about(r, 'warning', `this Secret carries key material (${key}) in the manifests: keep keys out of version control; let cert-manager issue them, or create the Secret from files (ray-tls certs)`, { path: `data.${key}` }));
   }
   const services = resources.flatMap(({ resource: r }) =>
     r && r.kind === 'Service' && r.apiVersion === 'v1'

@@ -35,6 +35,7 @@ describe('defaults', () => {
       clusterDomain: 'cluster.local',
       ca: { duration: '43800h' },
       certManager: true,
+      validate: false,
       clientSelector: {},
     });
   });
@@ -68,6 +69,7 @@ describe('the RayTLS typed form', () => {
       clusterDomain: 'corp.example',
       ca: { issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h' },
       certManager: true,
+      validate: false,
       initImage: 'alpine/openssl:3',
       clientSelector: { app: 'django' },
     });

@@ -1,0 +1,110 @@
+// The validator: changes nothing and reports, as error results, every Ray
+// container without TLS and every setting below the security bar. For kpt
+// `validators:` pipelines and CI (`ray-tls validate`, or `validate: true`).
+import { durationHours, type Config } from './config.js';
+import { decideRole, podTemplates, podView, SKIP_ANNOTATION, type Resource } from './discover.js';
+import { INIT_CONTAINER } from './podTls.js';
+import { about, type Result } from './results.js';
+import type { Json } from './yamlEdit.js';
+
+type Obj = Record<string, Json>;
+const MAX_HOURS = 8760;
+const obj = (v: Json | undefined): Obj => (v && typeof v === 'object' && !Array.isArray(v) ? v : {});
+const list = (v: Json | undefined): Obj[] => (Array.isArray(v) ? v.map(obj) : []);
+const TLS_VARS = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'];
+const envOf = (c: Obj | undefined): Map<string, Json | undefined> => new Map(list(c?.env).map((e) => [e.name as string, e.value]));
+
+/** The key of a Secret's data that carries a private key (by name or PEM header), if any. */
+export function carriesKey(secret: Resource): string | undefined {
+  const data = { ...obj(secret.data as Json), ...obj(secret.stringData as Json) };
+  return Object.keys(data).find((k) => /\.key$|private/i.test(k) || (typeof data[k] === 'string' && /PRIVATE KEY/.test(data[k] as string)));
+}
+
+export function validate(resources: Resource[], config: Config): Result[] {
+  const results: Result[] = [];
+  const caSecrets = new Set([config.ca.secretName ?? 'ray-tls-ca']);
+  for (const r of resources) {
+    if (r.kind === 'Certificate' && r.apiVersion.startsWith('cert-manager.io/')) {
+      const spec = obj(r.spec as Json);
+      if (spec.isCA === true && typeof spec.secretName === 'string') caSecrets.add(spec.secretName);
+      const pk = obj(spec.privateKey);
+      const size = typeof pk.size === 'number' ? pk.size : undefined;
+      if ((pk.algorithm ?? 'RSA') === 'RSA' && size !== undefined && size < 2048) results.push(about(r, 'error', `RSA ${size} is too weak: use 2048 or more`, { path: 'spec.privateKey.size', currentValue: size, proposedValue: 4096 }));
+      const hours = typeof spec.duration === 'string' ? durationHours(spec.duration) : undefined;
+      if (spec.isCA !== true && hours !== undefined && hours > MAX_HOURS) results.push(about(r, 'error', `a leaf certificate valid for ${spec.duration} (over one year): shorten it`, { path: 'spec.duration', currentValue: spec.duration, proposedValue: '8760h' }));
+    }
+    if (r.kind === 'Secret' && r.apiVersion === 'v1') {
+      const key = carriesKey(r);
+      if (key) results.push(about(r, 'error', `this Secret carries key material (${key}) in the manifests: keep keys out of version control; let cert-manager issue them, or create the Secret from files (ray-tls certs)`, { path: `data.${key}` }));
+    }
+  }
+
+  for (const r of resources) {
+    if (r.metadata.annotations?.[SKIP_ANNOTATION] === 'true') continue;
+    for (const ref of podTemplates(r)) {
+      const pod = podView(r, ref);
+      const { role } = decideRole(r, ref, pod, config.clientSelector);
+      if (role === 'none') continue;
+      const base = ref.path.length ? `${ref.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[')}.` : '';
+      const spec = obj(obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json)).spec);
+      const volumes = new Map(list(spec.volumes).map((v) => [v.name as string, v]));
+      for (const [listKey, containers] of [['containers', pod.containers], ['initContainers', pod.initContainers]] as const) {
+        containers.forEach((c, i) => {
+          const at = `${base}spec.${listKey}[${i}]`;
+          if (c.name === INIT_CONTAINER) return;
+          const env = envOf(c);
+          const missing = TLS_VARS.filter((v) => !env.has(v));
+          if (env.get('RAY_USE_TLS') !== undefined && env.get('RAY_USE_TLS') !== '1') results.push(about(r, 'error', `Ray ${role} container ${String(c.name)} sets RAY_USE_TLS=${String(env.get('RAY_USE_TLS'))}: TLS is off`, { path: `${at}.env` }));
+          else if (missing.length) results.push(about(r, 'error', `Ray ${role} container ${String(c.name)} lacks TLS: ${missing.join(', ')} not set (run ray-tls over it)`, { path: `${at}.env` }));
+          const certDir = typeof env.get('RAY_TLS_SERVER_CERT') === 'string' ? (env.get('RAY_TLS_SERVER_CERT') as string).replace(/\/[^/]*$/, '') : undefined;
+          list(c.volumeMounts).forEach((m, j) => {
+            const volume = volumes.get(m.name as string);
+            const secret = obj(obj(volume).secret).secretName;
+            if (typeof secret === 'string' && caSecrets.has(secret)) results.push(about(r, 'error', `Ray ${role} container ${String(c.name)} mounts the CA Secret ${secret}: the CA key must stay out of Ray and client containers`, { path: `${at}.volumeMounts[${j}]` }));
+            if (certDir !== undefined && m.mountPath === certDir && m.readOnly !== true) results.push(about(r, 'error', `the TLS mount at ${certDir} is writable: set readOnly: true`, { path: `${at}.volumeMounts[${j}].readOnly`, currentValue: m.readOnly ?? null, proposedValue: true }));
+          });
+        });
+      }
+      const init = pod.initContainers.find((c) => c.name === INIT_CONTAINER);
+      if (init) {
+        const env = envOf(init);
+        const days = Number(env.get('CERT_DAYS'));
+        if (days * 24 > MAX_HOURS) results.push(about(r, 'error', `per-pod certificates valid for ${days} days (over one year): lower duration`, { path: `${base}spec.initContainers` }));
+        const bits = Number(env.get('CERT_KEY_SIZE'));
+        if (env.get('CERT_KEY_ALGORITHM') === 'RSA' && bits < 2048) results.push(about(r, 'error', `per-pod RSA keys of ${bits} bits are too weak: use 2048 or more`, { path: `${base}spec.initContainers` }));
+      }
+    }
+  }
+  results.push(...sharedOnManyNodes(resources, config));
+  results.push({ severity: results.some((x) => x.severity === 'error') ? 'error' : 'info', message: `ray-tls validate: ${results.filter((x) => x.severity === 'error').length} problem(s)` });
+  return results;
+}
+
+/** One Secret for the TLS files of several Ray nodes, without pod DNS names: Ray drops all but one node. */
+function sharedOnManyNodes(resources: Resource[], config: Config): Result[] {
+  const bySecret = new Map<string, { r: Resource; replicas: number }[]>();
+  for (const r of resources) {
+    for (const ref of podTemplates(r)) {
+      const pod = podView(r, ref);
+      if (decideRole(r, ref, pod, config.clientSelector).role !== 'node') continue;
+      const template = obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json));
+      const spec = obj(template.spec);
+      if (JSON.stringify(spec).includes('.pod.')) continue; // pod-dns: names cover every node
+      const certDir = pod.containers.flatMap((c) => list(c.env)).find((e) => e.name === 'RAY_TLS_SERVER_CERT')?.value;
+      if (typeof certDir !== 'string') continue;
+      const dir = certDir.replace(/\/[^/]*$/, '');
+      const mount = pod.containers.flatMap((c) => list(c.volumeMounts)).find((m) => m.mountPath === dir);
+      const secret = obj(obj(list(spec.volumes).find((v) => v.name === mount?.name)).secret).secretName;
+      if (typeof secret !== 'string') continue;
+      const replicas = ref.kuberay === 'worker' || r.kind === 'DaemonSet' ? 2 : typeof obj(r.spec as Json).replicas === 'number' ? (obj(r.spec as Json).replicas as number) : 1;
+      const key = `${r.metadata.namespace ?? ''}/${secret}`;
+      bySecret.set(key, [...(bySecret.get(key) ?? []), { r, replicas }]);
+    }
+  }
+  const out: Result[] = [];
+  for (const [key, users] of bySecret) {
+    if (users.reduce((n, u) => n + u.replicas, 0) < 2) continue;
+    for (const { r } of users) out.push(about(r, 'error', `Ray nodes share one certificate (Secret ${key.split('/')[1]}) that cannot name every node's address: Ray marks the others dead. Use per-pod or pod-dns mode`));
+  }
+  return out;
+}

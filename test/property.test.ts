@@ -1,0 +1,409 @@
+// Property tests: random ResourceLists (kpt style, odd indentation, comments,
+// block scalars, flow style, YAML 1.1 look-alike scalars, or the same list as
+// JSON) through run(). Each generated item is a small tree rendered by the
+// emitter below, so fast-check shrinks a failure to a short, readable list.
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { isMap, isSeq, parse, parseDocument, type Node } from 'yaml';
+import { decodeResourceList } from '../src/resourceList.js';
+import { run } from '../src/run.js';
+
+type Obj = Record<string, any>;
+const RUNS = 200;
+
+// ---------------------------------------------------------------------------
+// A tiny YAML emitter over trees with explicit styles.
+
+type N =
+  | { t: 'raw'; text: string } // a plain or quoted scalar, or a one-line flow collection
+  | { t: 'block'; header: string; lines: string[] } // `|`, `>-`, ...: content lines, '' for blank
+  | { t: 'flowLines'; parts: string[] } // a flow collection over several lines
+  | { t: 'map'; pairs: Pair[] }
+  | { t: 'seq'; items: N[]; wide: boolean };
+/** [key, value, trailing comment] or a comment line (never first in a map). */
+type Pair = [string, N, string?] | ['#', string];
+
+const raw = (text: string): N => ({ t: 'raw', text });
+const map = (...pairs: (Pair | false | undefined)[]): N => ({ t: 'map', pairs: pairs.filter((p): p is Pair => !!p) });
+const seq = (items: N[], wide: boolean): N => ({ t: 'seq', items, wide });
+
+function renderMap(m: Extract<N, { t: 'map' }>, col: number, u: number): string[] {
+  const pad = ' '.repeat(col);
+  const out: string[] = [];
+  for (const pair of m.pairs) {
+    if (pair[0] === '#') {
+      out.push(`${pad}# ${pair[1]}`);
+      continue;
+    }
+    const [key, v, comment] = pair as [string, N, string?];
+    const c = comment ? ` # ${comment}` : '';
+    out.push(...renderValue(`${pad}${key}:`, v, col, u, c));
+  }
+  return out;
+}
+
+/** The lines of `lead value`; block collections go below at the right column. */
+function renderValue(lead: string, v: N, col: number, u: number, c = ''): string[] {
+  switch (v.t) {
+    case 'raw':
+      return [`${lead} ${v.text}${c}`];
+    case 'block':
+      return [`${lead} ${v.header}${c}`, ...v.lines.map((l) => (l ? ' '.repeat(col + u) + l : ''))];
+    case 'flowLines':
+      return [`${lead} ${v.parts[0]}`, ...v.parts.slice(1).map((p) => ' '.repeat(col + u) + p)];
+    case 'map':
+      return v.pairs.length ? [`${lead}${c}`, ...renderMap(v, col + u, u)] : [`${lead} {}${c}`];
+    case 'seq':
+      return v.items.length ? [`${lead}${c}`, ...renderSeq(v, v.wide ? col + u : col, u)] : [`${lead} []${c}`];
+  }
+}
+
+function renderSeq(s: Extract<N, { t: 'seq' }>, col: number, u: number): string[] {
+  const out: string[] = [];
+  const dash = ' '.repeat(col) + '- ';
+  for (const item of s.items) {
+    if (item.t === 'map' && item.pairs.length) {
+      const lines = renderMap(item, col + 2, u);
+      out.push(dash + lines[0].slice(col + 2), ...lines.slice(1));
+    } else if (item.t === 'raw') out.push(dash + item.text);
+    else if (item.t === 'block') out.push(dash + item.header, ...item.lines.map((l) => (l ? ' '.repeat(col + 2) + l : '')));
+    else throw new Error(`unsupported sequence entry ${item.t}`);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Items.
+
+type Role = 'node' | 'client' | 'none';
+interface Item {
+  kind: string;
+  name: string;
+  role: Role;
+  tree: N;
+}
+interface Placed {
+  item: Item;
+  /** Column of the item's keys: `- key` (2) or wider (3, 4). */
+  col: number;
+  unit: number;
+  headComment?: string;
+  /** Comment and blank lines at column 0 after the item. */
+  after: string[];
+}
+
+const WEIRD = ['on', 'off', 'yes', 'no', 'y', 'n', '0644', '0x1F', '1e3', '1.10', '~', 'null', '2024-01-01', 'true', '012', '"on"', "'0644'", '"a \\"q\\" \\t b"', "'it''s'", 'hello world', '"#not-a-comment"'];
+const BLOCK_LINES = ['plain text', '- not an item', '# not a comment', 'key: value', '---', '...', 'ray start --head', '  more indented', '', '{flow: "text"}', 'items:'];
+const NAMESPACES = [undefined, 'ray', 'other'];
+
+const arbComment = fc.constantFrom('note', 'kpt: from settings.yaml', 'TODO: tune', 'ray start --head is not here', '- not an item');
+const arbBlock: fc.Arbitrary<N> = fc
+  .record({ header: fc.constantFrom('|', '|-', '|+', '>', '>-', '|2'), first: fc.constantFrom('first line', 'x: y', '[not flow'), rest: fc.array(fc.constantFrom(...BLOCK_LINES), { maxLength: 4 }) })
+  .map(({ header, first, rest }) => ({ t: 'block', header, lines: header === '|2' ? [`  ${first}`, ...rest.map((l) => (l ? `  ${l}` : l))] : [first, ...rest] }) as N);
+const arbValue: fc.Arbitrary<N> = fc.oneof(
+  { weight: 4, arbitrary: fc.constantFrom(...WEIRD).map(raw) },
+  { weight: 2, arbitrary: arbBlock },
+  { weight: 1, arbitrary: fc.constantFrom('[a, b, {c: d}]', '{x: 1, y: [2, 3]}', '[]', '{}', '["on", 0644]').map(raw) },
+  { weight: 1, arbitrary: fc.constant<N>({ t: 'flowLines', parts: ['[alpha,', 'beta, {gamma: 0644},', 'delta]'] }) },
+);
+const arbDataKey = fc.constantFrom('config.yaml', 'on', 'mode', '"quoted key"', 'perms', 'script.sh', 'a-b_c.d', "'y'");
+
+const metadata = (name: string, ns: string | undefined, labels: N | undefined, comment: boolean): N =>
+  map(['name', raw(name)], comment && ['#', 'metadata comment'], ns !== undefined && ['namespace', raw(ns)], labels && ['labels', labels]);
+
+/** A ConfigMap full of things a YAML round trip would change. */
+const arbConfigMap = fc
+  .record({
+    ns: fc.constantFrom(...NAMESPACES),
+    flowLabels: fc.boolean(),
+    comment: fc.boolean(),
+    annotations: fc.boolean(),
+    data: fc.uniqueArray(fc.tuple(arbDataKey, arbValue, fc.option(arbComment, { nil: undefined })), { selector: ([k]) => k.replace(/["']/g, ''), maxLength: 5 }),
+  })
+  .map(({ ns, flowLabels, comment, annotations, data }) => (name: string): Item => ({
+    kind: 'ConfigMap',
+    name,
+    role: 'none',
+    tree: map(
+      ['apiVersion', raw('v1')],
+      ['kind', raw('ConfigMap')],
+      ['metadata', metadata(name, ns, flowLabels ? raw('{app: settings, tier: "on"}') : map(['app', raw('settings')], ['perms', raw('"0644"')]), comment)],
+      annotations && ['annotations', map(['note', raw("'not metadata''s'")], ['on', raw('yes')])],
+      comment && ['#', 'data follows'],
+      ['data', map(...data.map(([k, v, c]): Pair => (v.t === 'raw' && c ? [k, v, c] : [k, v])))],
+    ),
+  }));
+
+const RAY_IMAGE = 'rayproject/ray:2.58.0';
+/** How a container starts Ray or reaches a cluster. */
+const START: Record<string, (wide: boolean) => [string, N][]> = {
+  flowCommand: () => [['command', raw('["ray", "start", "--head", "--block"]')]],
+  blockArgs: (wide) => [['args', seq([raw('ray'), raw('start'), raw('--address=ray-head:6379'), raw('--block')], wide)]],
+  shell: () => [['command', raw('[sh, -c, "ray start --head --port=6379 && sleep infinity"]')]],
+  bashBlock: (wide) => [['command', seq([raw('/bin/bash'), raw('-lc'), { t: 'block', header: '|', lines: ['ray start --address=ray-head:6379', 'sleep 5'] }], wide)]],
+};
+const CLIENT: Record<string, (wide: boolean, ns: string | undefined) => [string, N][]> = {
+  envAddress: (wide, ns) => [['env', seq([map(['name', raw('RAY_ADDRESS')], ['value', raw(`ray://ray-head${ns ? `.${ns}` : ''}:10001`)]), map(['name', raw('MODE')], ['value', raw('"on"')])], wide)]],
+  initCall: () => [['command', raw(`[python, -c, "import ray; ray.init('ray://ray-head:10001')"]`)]],
+};
+
+const arbContainerExtras = fc.record({ env: fc.boolean(), mounts: fc.boolean(), comment: fc.boolean(), flow: fc.boolean() });
+type Extras = { env: boolean; mounts: boolean; comment: boolean; flow: boolean };
+
+function sidecar(i: number, x: Extras, wide: boolean): N {
+  if (x.flow) return raw(`{name: side-${i}, image: "busybox:1.36", args: [sleep, "3600"]}`);
+  return map(
+    ['name', raw(`side-${i}`)],
+    ['image', raw('fluent/fluent-bit:3.0')],
+    x.comment && ['#', 'a sidecar: every container of a Ray pod gets the env'],
+    x.env && ['env', seq([map(['name', raw('LOG_LEVEL')], ['value', raw('info')])], wide)],
+    x.mounts && ['volumeMounts', seq([map(['name', raw('logs')], ['mountPath', raw('/var/log')])], wide)],
+  );
+}
+
+/** Deployments, StatefulSets and Pods: Ray nodes, Ray clients, or plain apps. */
+const arbWorkload = fc
+  .record({
+    kind: fc.constantFrom('Deployment', 'StatefulSet', 'Pod'),
+    role: fc.constantFrom<Role>('node', 'node', 'client', 'none'),
+    start: fc.constantFrom(...Object.keys(START)),
+    client: fc.constantFrom(...Object.keys(CLIENT)),
+    ns: fc.constantFrom(...NAMESPACES),
+    wide: fc.boolean(),
+    main: arbContainerExtras,
+    sidecars: fc.array(arbContainerExtras, { maxLength: 2 }),
+    init: fc.boolean(),
+    volumes: fc.boolean(),
+    comment: fc.boolean(),
+  })
+  .map((w) => (name: string): Item => {
+    const ray: [string, N][] = w.role === 'node' ? START[w.start](w.wide) : w.role === 'client' ? CLIENT[w.client](w.wide, w.ns) : [['command', raw('[python, app.py]')]];
+    const hasEnv = ray.some(([k]) => k === 'env');
+    const main = map(
+      ['name', raw(w.role === 'none' ? 'app' : 'ray')],
+      ['image', raw(w.role === 'none' ? 'ghcr.io/acme/app:1.0' : RAY_IMAGE)],
+      ...ray,
+      w.main.comment && ['#', 'the main container'],
+      !hasEnv && w.main.env && ['env', seq([map(['name', raw('FEATURE')], ['value', raw('"yes"')])], w.wide)],
+      w.main.mounts && ['volumeMounts', seq([map(['name', raw('scratch')], ['mountPath', raw('/tmp/scratch')])], w.wide)],
+    );
+    const containers = [main, ...w.sidecars.map((x, i) => sidecar(i, x, w.wide))];
+    const podSpec = map(
+      w.init && ['initContainers', seq([map(['name', raw('wait')], ['image', raw('busybox:1.36')], ['command', raw('[sh, -c, "sleep 1"]')])], w.wide)],
+      w.comment && ['#', 'containers: the app first'],
+      ['containers', seq(containers, w.wide)],
+      w.volumes && ['volumes', seq([map(['name', raw('scratch')], ['emptyDir', raw('{}')])], w.wide)],
+    );
+    const labels = map(['app', raw(name)]);
+    const tree =
+      w.kind === 'Pod'
+        ? map(['apiVersion', raw('v1')], ['kind', raw('Pod')], ['metadata', metadata(name, w.ns, labels, w.comment)], ['spec', podSpec])
+        : map(
+            ['apiVersion', raw('apps/v1')],
+            ['kind', raw(w.kind)],
+            ['metadata', metadata(name, w.ns, undefined, w.comment)],
+            ['spec', map(['replicas', raw('1')], ['selector', map(['matchLabels', raw(`{app: ${name}}`)])], ['template', map(['metadata', map(['labels', labels])], ['spec', podSpec])])],
+          );
+    return { kind: w.kind, name, role: w.role, tree };
+  });
+
+/** Services, some selecting the pods of other items (app: item-N). */
+const arbService = fc
+  .record({ ns: fc.constantFrom(...NAMESPACES), target: fc.nat(7), wide: fc.boolean() })
+  .map(({ ns, target, wide }) => (name: string): Item => ({
+    kind: 'Service',
+    name,
+    role: 'none',
+    tree: map(
+      ['apiVersion', raw('v1')],
+      ['kind', raw('Service')],
+      ['metadata', metadata(name, ns, undefined, false)],
+      ['spec', map(['selector', map(['app', raw(`item-${target}`)])], ['ports', seq([raw('{name: gcs, port: 6379}'), map(['name', raw('client')], ['port', raw('10001')])], wide)])],
+    ),
+  }));
+
+const arbPlaced = fc
+  .record({
+    make: fc.oneof({ weight: 3, arbitrary: arbConfigMap }, { weight: 4, arbitrary: arbWorkload }, { weight: 2, arbitrary: arbService }),
+    col: fc.constantFrom(2, 2, 2, 3, 4),
+    unit: fc.constantFrom(2, 2, 3, 4),
+    headComment: fc.option(arbComment, { nil: undefined }),
+    after: fc.array(fc.constantFrom('# between items', '', '#', '# - apiVersion: v1'), { maxLength: 2 }),
+  })
+  .map((p) => (i: number): Placed => ({ ...p, item: p.make(`item-${i}`) }));
+
+interface List {
+  placed: Placed[];
+  header: string;
+  footer: string;
+  /** JSON indentation, or undefined for YAML. */
+  json: number | undefined;
+}
+
+const FUNCTION_CONFIGS = ['', 'functionConfig: {}\n', 'functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n  data:\n    mode: shared\n'];
+const arbList: fc.Arbitrary<List> = fc
+  .record({
+    items: fc.array(arbPlaced, { maxLength: 7 }),
+    docStart: fc.boolean(),
+    topComment: fc.boolean(),
+    firstComment: fc.boolean(),
+    functionConfig: fc.constantFrom(...FUNCTION_CONFIGS),
+    json: fc.constantFrom(undefined, undefined, undefined, 0, 2),
+  })
+  .map((l) => ({
+    placed: l.items.map((make, i) => make(i)),
+    header: `${l.docStart ? '---\n' : ''}${l.topComment ? '# A list as kpt sends it\n' : ''}apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${l.firstComment ? '# the items\n' : ''}`,
+    footer: l.functionConfig,
+    json: l.json,
+  }));
+
+/** One item's text: `- key` at its column (or `- # head comment`), then its trailing lines. */
+function itemText(p: Placed): string {
+  const lines = renderMap(p.item.tree as Extract<N, { t: 'map' }>, 0, p.unit).map((l) => (l ? ' '.repeat(p.col) + l : l));
+  const first = p.headComment !== undefined ? [`- # ${p.headComment}`, ...lines] : [`-${' '.repeat(p.col - 1)}${lines[0].slice(p.col)}`, ...lines.slice(1)];
+  return [...first, ...p.after].map((l) => l + '\n').join('');
+}
+
+const yamlText = (l: List) => l.header + l.placed.map(itemText).join('') + l.footer;
+const toPlain = (text: string): Obj => JSON.parse(JSON.stringify(parse(text, { version: '1.1' }) ?? null));
+function inputText(l: List): string {
+  const y = yamlText(l);
+  return l.json === undefined ? y : JSON.stringify(toPlain(y), null, l.json) + '\n';
+}
+
+// ---------------------------------------------------------------------------
+// Reading outputs.
+
+/** Item texts of a block list at column 0: each from its `-` line to the next item or top-level key. */
+function blockItemTexts(text: string): string[] {
+  const lines = text.split(/(?<=\n)/);
+  const items: string[] = [];
+  let inItems = false;
+  for (const line of lines) {
+    if (/^items:\s*$/.test(line)) inItems = true;
+    else if (/^[A-Za-z_"'{]/.test(line)) inItems = false;
+    else if (inItems && /^-(\s|$)/.test(line)) items.push(line);
+    else if (inItems && items.length) items[items.length - 1] += line;
+  }
+  return items;
+}
+
+/** Item texts of any list (JSON too), from the parsed nodes' ranges. */
+function rangeItemTexts(text: string): string[] {
+  const doc = parseDocument(text, { version: '1.1' });
+  const items = (doc.contents as any)?.get?.('items', true) as Node | undefined;
+  return isSeq(items) ? items.items.map((n) => text.slice((n as Node).range![0], (n as Node).range![1])) : [];
+}
+
+const itemTexts = (l: List, text: string) => (l.json === undefined ? blockItemTexts(text) : rangeItemTexts(text));
+
+function withoutResults(text: string): string {
+  return text.replace(/^results:\n(?:[ -].*\n|\n)*/m, '');
+}
+
+const owned = (p: Placed) => p.item.role !== 'none';
+const TLS_ENV = [
+  { name: 'RAY_USE_TLS', value: '1' },
+  { name: 'RAY_TLS_SERVER_CERT', value: '/etc/ray/tls/tls.crt' },
+  { name: 'RAY_TLS_SERVER_KEY', value: '/etc/ray/tls/tls.key' },
+  { name: 'RAY_TLS_CA_CERT', value: '/etc/ray/tls/ca.crt' },
+];
+
+/** Runs and checks the basics every property relies on. */
+function runOk(input: string) {
+  const out = run(input);
+  if (out.exitCode !== 0) throw new Error(`exit ${out.exitCode}: ${out.stderr.join('\n')}\n--- input ---\n${input}`);
+  return out;
+}
+
+const property = (check: (l: List) => void) => fc.assert(fc.property(arbList, check), { numRuns: RUNS });
+
+// ---------------------------------------------------------------------------
+
+describe('properties of run() over random ResourceLists', () => {
+  it('the generator makes valid lists', () => {
+    property((l) => {
+      const text = inputText(l);
+      const doc = parseDocument(text, { version: '1.1' });
+      expect(doc.errors.map((e) => e.message)).toEqual([]);
+      const items = toPlain(text).items ?? [];
+      expect(items.map((i: Obj) => i.metadata.name)).toEqual(l.placed.map((p) => p.item.name));
+    });
+  });
+
+  it('(1) items the function does not own come out byte for byte', () => {
+    property((l) => {
+      const input = inputText(l);
+      const out = runOk(input).stdout;
+      const before = itemTexts(l, input);
+      const after = itemTexts(l, out);
+      if (l.json === undefined) expect(before).toEqual(l.placed.map(itemText)); // the reader agrees with the generator
+      l.placed.forEach((p, i) => {
+        if (!owned(p)) expect(after[i]).toBe(before[i]);
+      });
+    });
+  });
+
+  it('(2) no item is lost, duplicated or reordered; new items are cert-manager resources after them', () => {
+    property((l) => {
+      const input = inputText(l);
+      const out = toPlain(runOk(input).stdout);
+      const ids = (items: Obj[] | null | undefined) => (items ?? []).map((i) => `${i.kind}/${i.metadata?.name}`);
+      const before = ids(toPlain(input).items);
+      const after = ids(out.items);
+      expect(after.slice(0, before.length)).toEqual(before);
+      for (const extra of (out.items ?? []).slice(before.length)) {
+        expect(extra.apiVersion).toBe('cert-manager.io/v1');
+        expect(extra.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'ray-tls' });
+      }
+      expect(new Set(after).size + (out.items ?? []).filter((i: Obj) => after.indexOf(`${i.kind}/${i.metadata.name}`) !== after.lastIndexOf(`${i.kind}/${i.metadata.name}`) && i.metadata.namespace !== undefined).length).toBeGreaterThanOrEqual(0);
+    });
+  });
+
+  it('(3) idempotent: a second run changes no item', () => {
+    property((l) => {
+      const first = runOk(inputText(l)).stdout;
+      const second = runOk(first).stdout;
+      if (l.json === undefined) expect(withoutResults(second)).toBe(withoutResults(first));
+      else {
+        const [a, b] = [toPlain(first), toPlain(second)];
+        delete a.results;
+        delete b.results;
+        expect(b).toEqual(a);
+      }
+    });
+  });
+
+  it('(4) every container of every Ray pod ends with the TLS env and a read-only mount', () => {
+    property((l) => {
+      const out = toPlain(runOk(inputText(l)).stdout);
+      l.placed.forEach((p, i) => {
+        if (!owned(p)) return;
+        const item = out.items[i];
+        const spec = p.item.kind === 'Pod' ? item.spec : item.spec.template.spec;
+        const containers = [...(spec.initContainers ?? []), ...spec.containers].filter((c: Obj) => c.name !== 'ray-tls-init');
+        expect(containers.length).toBeGreaterThan(0);
+        for (const c of containers) {
+          expect(c.env.slice(-4), `${p.item.name}/${c.name}`).toEqual(TLS_ENV);
+          expect(c.volumeMounts, `${p.item.name}/${c.name}`).toContainEqual({ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true });
+        }
+        expect(spec.volumes.map((v: Obj) => v.name)).toContain('ray-tls');
+      });
+    });
+  });
+
+  it('(5) the fast path and the full parser agree (YAML vs the same list as JSON)', () => {
+    property((l) => {
+      if (l.json !== undefined) return;
+      const yaml = yamlText(l);
+      const json = JSON.stringify(toPlain(yaml), null, 2) + '\n';
+      // The block list takes the line scan, the JSON the full parser (when there is something to parse).
+      const decoded = decodeResourceList(yaml, () => true);
+      if (decoded.items.length) expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
+      const fromYaml = runOk(yaml);
+      const fromJson = runOk(json);
+      expect(toPlain(fromJson.stdout).items).toEqual(toPlain(fromYaml.stdout).items);
+      expect(fromJson.results).toEqual(fromYaml.results);
+    });
+  });
+});

@@ -1,0 +1,327 @@
+// Proves the local pod runner and issuer with hand-written specs modelled on a Django-Ray
+// setup: cert-manager style CA chain, a Ray head and worker pod each with a leaf naming its
+// pod IP, a Django-worker pod that connects with a client certificate over ray://.
+// Run: npx vitest run --config test/ray/vitest.config.ts
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { IContainer } from 'kubernetes-models/v1';
+import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
+import { expandVars, PodCluster, PodStartError, podSupport, type PodManifest } from './podRunner.js';
+
+const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+const support = podSupport();
+if (!support.ok) console.warn(`[ray smoke] SKIPPED: ${support.reason}`);
+
+function tempDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+/** The machine's own network state, which the runner must leave exactly as it found it. */
+function machineNetwork(): string {
+  return [['route', 'show', 'table', 'all'], ['-br', 'link'], ['-br', 'addr']].map((args) => spawnSync('ip', args, { encoding: 'utf8' }).stdout).join('\n');
+}
+
+describe('expandVars follows the kubelet', () => {
+  const vars: Record<string, string> = { A: 'a', EMPTY: '' };
+  const x = (s: string) => expandVars(s, (n) => vars[n]);
+  it.each([
+    ['$(A)', 'a'],
+    ['x$(A)y$(A)', 'xaya'],
+    ['$$(A)', '$(A)'],
+    ['$$$(A)', '$a'],
+    ['$(MISSING)', '$(MISSING)'],
+    ['$(EMPTY)-', '-'],
+    ['$A $', '$A $'],
+    ['$(A', '$(A'],
+    ['$(A)$', 'a$'],
+    ['$$', '$'],
+  ])('%s -> %s', (input, out) => expect(x(input)).toBe(out));
+});
+
+describe('issuer (cert-manager stand-in)', () => {
+  let dir = '';
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+  const objects = [
+    { kind: 'Issuer', metadata: { name: 'selfsigned' }, spec: { selfSigned: {} } },
+    { kind: 'Certificate', metadata: { name: 'root' }, spec: { secretName: 'root', isCA: true, commonName: 'root', privateKey: { algorithm: 'ECDSA', size: 384 }, issuerRef: { name: 'selfsigned' } } },
+    { kind: 'Issuer', metadata: { name: 'root' }, spec: { ca: { secretName: 'root' } } },
+    { kind: 'Certificate', metadata: { name: 'inter' }, spec: { secretName: 'inter', isCA: true, commonName: 'inter', issuerRef: { name: 'root' } } },
+    { kind: 'Issuer', metadata: { name: 'inter' }, spec: { ca: { secretName: 'inter' } } },
+    // Listed before its issuer's CA on purpose: issuing must follow dependencies.
+    { kind: 'Certificate', metadata: { name: 'leaf' }, spec: { secretName: 'leaf', dnsNames: ['svc.test'], ipAddresses: ['10.1.2.3'], usages: ['server auth', 'digital signature'], duration: '1h30m', privateKey: { algorithm: 'RSA', size: 3072 }, issuerRef: { name: 'inter' } } },
+    { kind: 'Certificate', metadata: { name: 'old' }, spec: { secretName: 'old', usages: ['client auth'], issuerRef: { name: 'root' } } },
+  ];
+  let s: Record<string, string> = {};
+  beforeAll(() => {
+    dir = tempDir('ray-issuer-');
+    s = secretDirs(issueCertificates([objects[5], ...objects], dir, { expired: ['old'] }));
+  });
+
+  it('writes cert-manager shaped Secrets with the right chain', () => {
+    const pems = (f: string) => readFileSync(f, 'utf8').match(/BEGIN CERTIFICATE/g)?.length;
+    expect(readFileSync(join(s.root!, 'ca.crt'), 'utf8')).toBe(readFileSync(join(s.root!, 'tls.crt'), 'utf8'));
+    expect(readFileSync(join(s.leaf!, 'ca.crt'), 'utf8')).toBe(readFileSync(join(s.root!, 'ca.crt'), 'utf8'));
+    expect(pems(join(s.leaf!, 'tls.crt'))).toBe(2); // leaf + intermediate, root omitted
+    expect(readFileSync(join(s.leaf!, 'tls.key'), 'utf8')).toMatch(/^-----BEGIN RSA PRIVATE KEY-----/);
+    expect(readFileSync(join(s.root!, 'tls.key'), 'utf8')).toMatch(/^-----BEGIN EC PRIVATE KEY-----/);
+    expect(verifySecret(s.leaf!, 'sslserver').ok).toBe(true);
+    expect(verifySecret(s.leaf!, 'sslclient').ok).toBe(false); // server auth only
+  });
+
+  it('honours SANs, usages, key size, isCA and duration', () => {
+    const leaf = certificateText(join(s.leaf!, 'tls.crt'));
+    expect(leaf).toMatch(/DNS:svc\.test, IP Address:10\.1\.2\.3/);
+    expect(leaf).toMatch(/Subject Alternative Name: critical/); // empty subject
+    expect(leaf).toMatch(/Key Usage: critical\s+Digital Signature\n/);
+    expect(leaf).toMatch(/Extended Key Usage:\s+TLS Web Server Authentication\n/);
+    expect(leaf).toMatch(/Public-Key: \(3072 bit\)/);
+    expect(leaf).toMatch(/CA:FALSE/);
+    const [, from, to] = /Not Before: (.+)\n\s+Not After : (.+)/.exec(leaf) ?? [];
+    expect(Date.parse(to!) - Date.parse(from!)).toBe(90 * 60_000);
+    const inter = certificateText(join(s.inter!, 'tls.crt'));
+    expect(inter).toMatch(/CA:TRUE/);
+    expect(inter).toMatch(/Digital Signature, Key Encipherment, Certificate Sign/);
+    expect(certificateText(join(s.root!, 'tls.crt'))).toMatch(/ecdsa-with-SHA384[\s\S]*NIST CURVE: P-384/);
+  });
+
+  it('can issue an already expired certificate', () => {
+    const r = verifySecret(s.old!);
+    expect(r.ok).toBe(false);
+    expect(r.output).toMatch(/certificate has expired/);
+  });
+});
+
+describe.skipIf(!support.ok)('local pods', () => {
+  it('runs init containers, volumes, env, users and networking like the kubelet, and cleans up', async () => {
+    const before = machineNetwork();
+    const work = tempDir('ray-pods-');
+    const secretDir = join(work, 'secret-demo');
+    mkdirSync(secretDir);
+    writeFileSync(join(secretDir, 'a'), 'alpha');
+    writeFileSync(join(secretDir, 'b'), 'beta');
+    const cluster = PodCluster.create({ workDir: join(work, 'cluster'), services: { 'peer-svc': 'peer' }, secrets: { demo: secretDir }, podDnsRecords: true });
+    let netnsName = '';
+    try {
+      const peer = await cluster.startPod({
+        metadata: { name: 'peer' },
+        spec: { containers: [{ name: 'http', command: ['python', '-u', '-m', 'http.server', '8080'] }] },
+      });
+      await peer.waitForLog('Serving HTTP');
+      const sh = (name: string, script: string, extra: Partial<IContainer> = {}): IContainer => ({ name, command: ['sh', '-c'], args: [script], ...extra });
+      const box = await cluster.startPod({
+        metadata: { name: 'box', labels: { app: 'box' } },
+        spec: {
+          securityContext: { fsGroup: 2000 },
+          volumes: [
+            { name: 'scratch', emptyDir: {} },
+            { name: 'demo', secret: { secretName: 'demo', defaultMode: 0o400, items: [{ key: 'a', path: 'sub/a.txt' }] } },
+          ],
+          initContainers: [
+            sh('init', 'echo "$(POD_IP) $$HOME $(APP)" > /scratch/init.txt && echo init-done', {
+              env: [
+                { name: 'POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } },
+                { name: 'APP', valueFrom: { fieldRef: { fieldPath: "metadata.labels['app']" } } },
+              ],
+              volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }],
+            }),
+          ],
+          containers: [
+            sh('main', 'echo main-up; exec sleep 3600', {
+              env: [{ name: 'X', value: 'x' }, { name: 'Y', value: '$(X)-$(NOPE)' }],
+              volumeMounts: [
+                { name: 'scratch', mountPath: '/scratch' },
+                { name: 'demo', mountPath: '/etc/demo', readOnly: true },
+              ],
+            }),
+            sh('user', 'exec sleep 3600', { securityContext: { runAsUser: 1000 }, volumeMounts: [{ name: 'demo', mountPath: '/etc/demo' }] }),
+          ],
+        },
+      });
+      netnsName = box.netns;
+      expect(box.ip).toBe(cluster.ipOf('box'));
+      expect(peer.ip).toBe(cluster.subnet.replace('.0/24', '.2')); // Service targets are reserved first
+      await box.waitForLog('main-up');
+      const run = async (script: string, container = 'main') => {
+        const r = await box.exec(['sh', '-c', script], { container });
+        return { ...r, out: r.stdout.trim() };
+      };
+      expect((await run('cat /scratch/init.txt')).out).toBe(`${box.ip} /root box`);
+      expect((await run('echo "$Y|$HOSTNAME|$(hostname)"')).out).toBe('x-$(NOPE)|box|box');
+      expect((await run('stat -c %a:%g /etc/demo/sub/a.txt; cat /etc/demo/sub/a.txt; echo; ls /etc/demo')).out).toBe('440:2000\nalpha\nsub');
+      const write = await run('echo no > /etc/demo/new');
+      expect(write.code).not.toBe(0);
+      expect(write.stderr).toMatch(/Read-only file system/);
+      expect((await run('id -u; id -G; cat /etc/demo/sub/a.txt', 'user')).out).toBe('1000\n0 2000\nalpha');
+      expect((await run('touch /tmp/ray/mine && echo ok')).out).toBe('ok');
+      expect(existsSync(join(box.dir, 'tmp-ray', 'mine'))).toBe(true);
+      expect((await run('ip -4 -o addr show eth0; ip route')).out).toMatch(new RegExp(`inet ${box.ip.replace(/\./g, '\\.')}/24[\\s\\S]*default dev eth0`));
+      // Private PID namespace: the container's command is pid 1 and only a handful of processes exist.
+      const [pid1, count] = (await run('cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l')).out.split('\n');
+      expect(pid1).toBe('sleep');
+      expect(Number(count)).toBeLessThan(8);
+      const fetch = await box.exec(['python', '-c', 'import urllib.request as u; print(u.urlopen("http://peer-svc.default.svc.cluster.local:8080/", timeout=10).status)']);
+      expect(fetch.stdout.trim(), fetch.stderr).toBe('200');
+      const podName = `${peer.ip.replace(/\./g, '-')}.default.pod.cluster.local`;
+      expect((await run(`getent hosts ${podName}`)).out.split(/\s+/)).toEqual([peer.ip, podName]);
+
+      const bad = cluster.startPod({
+        metadata: { name: 'bad' },
+        spec: { initContainers: [sh('fails', 'echo boom; exit 3')], containers: [sh('never', 'echo should-not-run')] },
+      });
+      await expect(bad).rejects.toBeInstanceOf(PodStartError);
+      await expect(bad).rejects.toThrow(/init container fails exited 3[\s\S]*boom/);
+    } finally {
+      await cluster.stop();
+    }
+    expect(spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout).not.toContain(cluster.id);
+    expect(existsSync(join('/etc/netns', netnsName))).toBe(false);
+    expect(machineNetwork()).toBe(before);
+    rmSync(work, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(!support.ok)('2-node Ray TLS cluster from pod specs', () => {
+  let work = '';
+  let passed = false;
+  beforeAll(() => {
+    // Idempotent: a no-op when the venv already has ray 2.58.0.
+    execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
+    work = tempDir('ray-smoke-');
+  });
+  afterAll(() => {
+    // Keep pod dirs (Ray's logs are in pods/<pod>/tmp-ray) when the test failed.
+    if (passed) rmSync(work, { recursive: true, force: true });
+    else if (work) console.warn(`[ray smoke] kept ${work} for inspection`);
+  });
+
+  it('head + worker over TLS, client with a client-auth cert runs tasks on both and moves 50 MB; plaintext client fails', async () => {
+    const started = Date.now();
+    const cluster = PodCluster.create({ workDir: join(work, 'cluster'), services: { 'ray-head': 'ray-head' } });
+    try {
+      const ns = cluster.namespace;
+      const nodeCert = (pod: string) => ({
+        apiVersion: 'cert-manager.io/v1',
+        kind: 'Certificate',
+        metadata: { name: `${pod}-tls`, namespace: ns },
+        spec: {
+          secretName: `${pod}-tls`,
+          duration: '8760h',
+          privateKey: { algorithm: 'ECDSA', size: 256 },
+          dnsNames: ['ray-head', `ray-head.${ns}`, `ray-head.${ns}.svc`, `ray-head.${ns}.svc.cluster.local`, 'localhost'],
+          ipAddresses: [cluster.ipOf(pod), '127.0.0.1'],
+          usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
+          issuerRef: { name: 'ray-ca-issuer', kind: 'Issuer' },
+        },
+      });
+      const objects = [
+        { kind: 'Issuer', metadata: { name: 'selfsigned', namespace: ns }, spec: { selfSigned: {} } },
+        { kind: 'Certificate', metadata: { name: 'ray-ca', namespace: ns }, spec: { secretName: 'ray-ca', isCA: true, commonName: 'ray-ca', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'selfsigned' } } },
+        { kind: 'Issuer', metadata: { name: 'ray-ca-issuer', namespace: ns }, spec: { ca: { secretName: 'ray-ca' } } },
+        nodeCert('ray-head'),
+        nodeCert('ray-worker'),
+        { kind: 'Certificate', metadata: { name: 'django-ray-client', namespace: ns }, spec: { secretName: 'django-ray-client-tls', commonName: 'django-worker', usages: ['client auth', 'digital signature', 'key encipherment'], issuerRef: { name: 'ray-ca-issuer' } } },
+      ];
+      for (const [name, dir] of Object.entries(secretDirs(issueCertificates(objects, join(work, 'secrets'))))) cluster.addSecret(name, dir);
+
+      const tlsEnv = [
+        { name: 'RAY_USE_TLS', value: '1' },
+        { name: 'RAY_TLS_SERVER_CERT', value: '/etc/ray/tls/tls.crt' },
+        { name: 'RAY_TLS_SERVER_KEY', value: '/etc/ray/tls/tls.key' },
+        { name: 'RAY_TLS_CA_CERT', value: '/etc/ray/tls/ca.crt' },
+      ];
+      const pod = (name: string, secret: string, command: string[]): PodManifest => ({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: ns, labels: { app: name } },
+        spec: {
+          volumes: [{ name: 'ray-tls', secret: { secretName: secret, defaultMode: 0o400 } }],
+          containers: [{ name: 'main', image: 'rayproject/ray:2.58.0', command, env: tlsEnv, volumeMounts: [{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }] }],
+        },
+      });
+      const small = ['--num-cpus=1', '--object-store-memory=200000000', '--disable-usage-stats'];
+      const head = await cluster.startPod(pod('ray-head', 'ray-head-tls', ['ray', 'start', '--head', '--port=6379', '--ray-client-server-port=10001', '--include-dashboard=false', ...small, '--block']));
+      await head.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
+      const worker = await cluster.startPod(pod('ray-worker', 'ray-worker-tls', ['ray', 'start', '--address=ray-head:6379', ...small, '--block']));
+      await worker.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
+      const client = await cluster.startPod(pod('django-worker', 'django-ray-client-tls', ['sleep', 'infinity']));
+      console.log(`[ray smoke] cluster up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      for (const p of [head, worker]) {
+        const lines = p.logs().split('\n').filter((l) => /Local node IP|Ray runtime started|Connecting to existing|ray start --address/.test(l));
+        console.log(`[ray smoke] ${p.name} (${p.ip}):\n  ${lines.join('\n  ')}`);
+      }
+      expect(head.logs()).toContain(`Local node IP: ${head.ip}`);
+      expect(worker.logs()).toContain(`Local node IP: ${worker.ip}`);
+
+      const script = String.raw`
+import json, time, ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Pin
+ray.init("ray://ray-head:10001")
+deadline = time.time() + 60
+while True:
+    nodes = [n for n in ray.nodes() if n["Alive"]]
+    if len(nodes) >= 2 or time.time() > deadline: break
+    time.sleep(1)
+by_ip = {n["NodeManagerAddress"]: n["NodeID"] for n in nodes}
+
+@ray.remote(num_cpus=1)
+def where():
+    import socket
+    return [socket.gethostname(), ray.util.get_node_ip_address()]
+
+@ray.remote(num_cpus=1)
+def make(n):
+    return b"x" * n
+
+@ray.remote(num_cpus=1)
+def receive(blob):
+    return [len(blob), ray.util.get_node_ip_address()]
+
+pin = lambda ip: Pin(by_ip[ip], soft=False)
+ran = {ip: ray.get(where.options(scheduling_strategy=pin(ip)).remote(), timeout=60) for ip in by_ip}
+head_ip, worker_ip = "${head.ip}", "${worker.ip}"
+blob = make.options(scheduling_strategy=pin(head_ip)).remote(50 * 1024 * 1024)
+moved = ray.get(receive.options(scheduling_strategy=pin(worker_ip)).remote(blob), timeout=120)
+print("RESULT " + json.dumps({"nodes": sorted(by_ip), "ran": ran, "moved": moved}))
+`;
+      // Known Ray bug (ray-project/ray#63202, open): the head's client proxier forks a server
+      // per client while gRPC threads are busy, and with grpcio 1.84 the child sometimes dies
+      // right after fork -> "Starting Ray client server failed". It is neither TLS nor this
+      // runner (GRPC_ENABLE_FORK_SUPPORT=false in the head's env makes it go away), so such an
+      // attempt is retried rather than failing the test.
+      const rayClientFlake = /Starting Ray client server failed|client has already been disconnected/;
+      let ok = await client.exec(['python', '-c', script], { timeoutMs: 240_000 });
+      for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
+        console.log(`[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 (${ok.stderr.split('\n').filter((l) => rayClientFlake.test(l))[0]?.trim()}); retrying`);
+        ok = await client.exec(['python', '-c', script], { timeoutMs: 240_000 });
+      }
+      const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+      expect(resultLine, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`).toBeDefined();
+      console.log(`[ray smoke] TLS client: ${resultLine}`);
+      const result = JSON.parse(resultLine!.slice('RESULT '.length)) as { nodes: string[]; ran: Record<string, [string, string]>; moved: [number, string] };
+      expect(result.nodes).toEqual([head.ip, worker.ip].sort());
+      expect(result.ran[head.ip]).toEqual(['ray-head', head.ip]);
+      expect(result.ran[worker.ip]).toEqual(['ray-worker', worker.ip]);
+      expect(result.moved).toEqual([50 * 1024 * 1024, worker.ip]);
+      expect(ok.code).toBe(0);
+
+      // Negative: the same Django worker without TLS cannot talk to the TLS head.
+      const t0 = Date.now();
+      const plain = await client.exec(['python', '-c', 'import ray; ray.init("ray://ray-head:10001"); print("CONNECTED")'], { env: { RAY_USE_TLS: '0' }, timeoutMs: 180_000 });
+      const err = plain.stderr.split('\n').filter((l) => /Error/.test(l)).pop();
+      console.log(`[ray smoke] plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${err}`);
+      expect(plain.stdout).not.toContain('CONNECTED');
+      expect(plain.code).not.toBe(0);
+      expect(plain.stderr).toMatch(/ConnectionError: ray client connection timeout/);
+      console.log(`[ray smoke] total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+      passed = true;
+    } finally {
+      await cluster.stop();
+    }
+  });
+});
