@@ -83,8 +83,8 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
 
 const isObj = (v: Json | undefined): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-/** Sets `parent[key] = value` for a scalar map entry (annotations); returns false on a differing unowned value. */
-export function upsertValue(t: Target, parent: YAMLMap, key: string, value: Json, field: string): void {
+/** Sets `parent[key] = value` for a scalar map entry (our own annotation). */
+export function upsertValue(t: Target, parent: YAMLMap, key: string, value: Json): void {
   const node = parent.get(key, true) as Node | undefined;
   if (node === undefined) {
     t.editor.addPair(parent, key, value);
@@ -92,7 +92,6 @@ export function upsertValue(t: Target, parent: YAMLMap, key: string, value: Json
   }
   if (deepEqual(toJson(node, t.doc), value)) return;
   t.editor.replace(node, value, parent.flow ?? false);
-  void field;
 }
 
 /** The map at parent[key], creating it with `value` when absent; undefined when created. */
