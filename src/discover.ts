@@ -152,3 +152,16 @@ export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: 
   if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
   return { names, unknown: !names.length };
 }
+
+/** KubeRay groups without a pod template (a RayCluster needs a head; every worker group needs one). */
+export function missingKubeRayTemplates(r: Resource): string[] {
+  if (!KUBERAY.test(r.apiVersion)) return [];
+  const base = r.kind === 'RayCluster' ? ['spec'] : r.kind === 'RayService' ? ['spec', 'rayClusterConfig'] : r.kind === 'RayJob' ? ['spec', 'rayClusterSpec'] : undefined;
+  const spec = base && get(r, base);
+  if (!base || (r.kind === 'RayJob' && spec === undefined)) return []; // a RayJob may run on an existing cluster
+  const prefix = base.slice(1).map((p) => `${p}.`).join('');
+  const missing = get(spec, ['headGroupSpec', 'template']) ? [] : [`${prefix}headGroupSpec`];
+  const groups = get(spec, ['workerGroupSpecs']);
+  if (Array.isArray(groups)) groups.forEach((g, i) => !get(g, ['template']) && missing.push(`${prefix}workerGroupSpecs[${i}]`));
+  return missing;
+}

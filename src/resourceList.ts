@@ -41,6 +41,8 @@ export type Interesting = (kind: string) => boolean;
 
 const TOP_KEY = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/;
 
+const noKind = (position: number) => new InputError(`items[${position}] has no kind: every item must be a Kubernetes resource with apiVersion and kind`);
+
 export function decodeResourceList(input: string, interesting: Interesting): Decoded {
   if (!input.trim()) throw new InputError('stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])');
   return scanBlockList(input, interesting) ?? parseWholeList(input, interesting);
@@ -130,11 +132,15 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
   slices.forEach((s, position) => {
     const text = input.slice(s.start, s.end);
     const kind = kindOf(text, keyColumn(text));
-    if (!kind || !interesting(kind)) return;
+    // No kind line the scan can read: parse the item to tell an odd layout from a broken item.
+    if (kind !== undefined && !interesting(kind)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
     const seq = doc.contents;
-    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) throw new InputError(`items[${position}] is not a mapping`);
+    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+    const parsedKind = (seq.items[0] as YAMLMap).get('kind');
+    if (typeof parsedKind !== 'string') throw noKind(position);
+    if (!interesting(parsedKind)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
     items.push({ node: seq.items[0] as YAMLMap, doc, editor, position });
@@ -190,6 +196,9 @@ function checkResourceList(root: Record<string, unknown> | null): void {
 /** The fallback: one Document for the whole input, spliced into the source the same way. */
 function parseWholeList(input: string, interesting: Interesting): Decoded {
   const doc = parseDocument(input, PARSE);
+  if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
+    throw new InputError('input holds several YAML documents: expected one ResourceList. For a stream of manifests use `kpt fn source DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`');
+  }
   if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
   const root = doc.contents;
   if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
@@ -200,10 +209,11 @@ function parseWholeList(input: string, interesting: Interesting): Decoded {
   const items: Item[] = [];
   const all = isSeq(itemsNode) ? itemsNode.items : [];
   all.forEach((node, position) => {
-    if (!isMap(node)) throw new InputError(`items[${position}] is not a mapping`);
+    if (!isMap(node)) throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
     // As on the fast path, only the kinds the function reads are its business.
     const kind = node.get('kind');
-    if (typeof kind === 'string' && interesting(kind)) items.push({ node, doc, editor, position });
+    if (typeof kind !== 'string') throw noKind(position);
+    if (interesting(kind)) items.push({ node, doc, editor, position });
   });
   const resultsNode = root.get('results', true) as Node | undefined;
   return {

@@ -2,7 +2,7 @@
 // cert-manager resources, and say what happened. Pure: no I/O.
 import { caChain, caSecretName, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
 import type { Config } from './config.js';
-import { decideRole, kubeRayHeadServices, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
+import { decideRole, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
 import { fieldPath, inject, type RayPod } from './inject.js';
 import { reconcileManaged, type Placement } from './managed.js';
 import { INIT_CONTAINER } from './podTls.js';
@@ -56,6 +56,9 @@ export function transform(items: Item[], config: Config, placement?: Placement):
   for (const { item, resource } of resources) {
     if (!resource) continue;
     const refs = podTemplates(resource);
+    for (const missing of missingKubeRayTemplates(resource)) {
+      results.push(about(resource, 'error', `${missing} has no pod template: KubeRay cannot run this cluster; add ${missing}.template`, { path: `spec.${missing}` }));
+    }
     if (!refs.length) continue;
     if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
       results.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));

@@ -4,12 +4,22 @@
 // emitter below, so fast-check shrinks a failure to a short, readable list.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isMap, isSeq, parse, parseDocument, type Node } from 'yaml';
+import { isSeq, parse, parseDocument, type Node } from 'yaml';
 import { decodeResourceList } from '../src/resourceList.js';
 import { run } from '../src/run.js';
 
 type Obj = Record<string, any>;
 const RUNS = 200;
+/**
+ * The generator steers around the two splice-editor bugs pinned by the
+ * `it.fails` tests at the end (reported; set this to false once they are
+ * fixed, and the properties cover those shapes again):
+ * A: a compact block sequence that gets entries appended, followed by a comment
+ *    line that ends its map, when that map also gets a new key: invalid output;
+ * B: a container without `env` whose last key is a compact block sequence
+ *    (`volumeMounts:` then `- ` at the key's column): the TLS mount lands in the new `env`.
+ */
+const AVOID_KNOWN_BUGS = true;
 
 // ---------------------------------------------------------------------------
 // A tiny YAML emitter over trees with explicit styles.
@@ -75,6 +85,11 @@ function renderSeq(s: Extract<N, { t: 'seq' }>, col: number, u: number): string[
 // ---------------------------------------------------------------------------
 // Items.
 
+/** Item makers are closures: fast-check prints them by label (the failing input is printed as text). */
+function labelled<F extends (...args: any[]) => unknown>(label: string, f: F): F {
+  return Object.assign(f, { [fc.toStringMethod]: () => label });
+}
+
 type Role = 'node' | 'client' | 'none';
 interface Item {
   kind: string;
@@ -120,7 +135,7 @@ const arbConfigMap = fc
     annotations: fc.boolean(),
     data: fc.uniqueArray(fc.tuple(arbDataKey, arbValue, fc.option(arbComment, { nil: undefined })), { selector: ([k]) => k.replace(/["']/g, ''), maxLength: 5 }),
   })
-  .map(({ ns, flowLabels, comment, annotations, data }) => (name: string): Item => ({
+  .map(({ ns, flowLabels, comment, annotations, data }) => labelled('ConfigMap', (name: string): Item => ({
     kind: 'ConfigMap',
     name,
     role: 'none',
@@ -132,7 +147,7 @@ const arbConfigMap = fc
       comment && ['#', 'data follows'],
       ['data', map(...data.map(([k, v, c]): Pair => (v.t === 'raw' && c ? [k, v, c] : [k, v])))],
     ),
-  }));
+  })));
 
 const RAY_IMAGE = 'rayproject/ray:2.58.0';
 /** How a container starts Ray or reaches a cluster. */
@@ -158,6 +173,7 @@ function sidecar(i: number, x: Extras, wide: boolean): N {
     x.comment && ['#', 'a sidecar: every container of a Ray pod gets the env'],
     x.env && ['env', seq([map(['name', raw('LOG_LEVEL')], ['value', raw('info')])], wide)],
     x.mounts && ['volumeMounts', seq([map(['name', raw('logs')], ['mountPath', raw('/var/log')])], wide)],
+    AVOID_KNOWN_BUGS && !wide && !x.env && x.mounts && ['imagePullPolicy', raw('IfNotPresent')], // bug B
   );
 }
 
@@ -176,16 +192,19 @@ const arbWorkload = fc
     volumes: fc.boolean(),
     comment: fc.boolean(),
   })
-  .map((w) => (name: string): Item => {
+  .map((w) => labelled(`${w.kind} (${w.role})`, (name: string): Item => {
     const ray: [string, N][] = w.role === 'node' ? START[w.start](w.wide) : w.role === 'client' ? CLIENT[w.client](w.wide, w.ns) : [['command', raw('[python, app.py]')]];
     const hasEnv = ray.some(([k]) => k === 'env');
+    const avoidA = AVOID_KNOWN_BUGS && !w.wide; // bug A: no comment line after a compact `env` ending the container
     const main = map(
       ['name', raw(w.role === 'none' ? 'app' : 'ray')],
+      avoidA && w.main.comment && ['#', 'the main container'],
       ['image', raw(w.role === 'none' ? 'ghcr.io/acme/app:1.0' : RAY_IMAGE)],
       ...ray,
-      w.main.comment && ['#', 'the main container'],
+      !avoidA && w.main.comment && ['#', 'the main container'],
       !hasEnv && w.main.env && ['env', seq([map(['name', raw('FEATURE')], ['value', raw('"yes"')])], w.wide)],
       w.main.mounts && ['volumeMounts', seq([map(['name', raw('scratch')], ['mountPath', raw('/tmp/scratch')])], w.wide)],
+      AVOID_KNOWN_BUGS && !w.wide && !hasEnv && !w.main.env && w.main.mounts && ['imagePullPolicy', raw('IfNotPresent')], // bug B
     );
     const containers = [main, ...w.sidecars.map((x, i) => sidecar(i, x, w.wide))];
     const podSpec = map(
@@ -205,12 +224,12 @@ const arbWorkload = fc
             ['spec', map(['replicas', raw('1')], ['selector', map(['matchLabels', raw(`{app: ${name}}`)])], ['template', map(['metadata', map(['labels', labels])], ['spec', podSpec])])],
           );
     return { kind: w.kind, name, role: w.role, tree };
-  });
+  }));
 
 /** Services, some selecting the pods of other items (app: item-N). */
 const arbService = fc
   .record({ ns: fc.constantFrom(...NAMESPACES), target: fc.nat(7), wide: fc.boolean() })
-  .map(({ ns, target, wide }) => (name: string): Item => ({
+  .map(({ ns, target, wide }) => labelled('Service', (name: string): Item => ({
     kind: 'Service',
     name,
     role: 'none',
@@ -220,7 +239,7 @@ const arbService = fc
       ['metadata', metadata(name, ns, undefined, false)],
       ['spec', map(['selector', map(['app', raw(`item-${target}`)])], ['ports', seq([raw('{name: gcs, port: 6379}'), map(['name', raw('client')], ['port', raw('10001')])], wide)])],
     ),
-  }));
+  })));
 
 const arbPlaced = fc
   .record({
@@ -230,7 +249,7 @@ const arbPlaced = fc
     headComment: fc.option(arbComment, { nil: undefined }),
     after: fc.array(fc.constantFrom('# between items', '', '#', '# - apiVersion: v1'), { maxLength: 2 }),
   })
-  .map((p) => (i: number): Placed => ({ ...p, item: p.make(`item-${i}`) }));
+  .map((p) => labelled('item', (i: number): Placed => ({ ...p, item: p.make(`item-${i}`) })));
 
 interface List {
   placed: Placed[];
@@ -297,6 +316,13 @@ function rangeItemTexts(text: string): string[] {
 
 const itemTexts = (l: List, text: string) => (l.json === undefined ? blockItemTexts(text) : rangeItemTexts(text));
 
+/** An item's text and the column-0 comment and blank lines that end it. */
+function splitTrailingComments(text: string): [string, string] {
+  const m = /(?:\n(?:#[^\n]*)?)*\n?$/.exec(text)!;
+  const cut = text.length - m[0].length + (m[0].startsWith('\n') ? 1 : 0);
+  return [text.slice(0, cut), text.slice(cut)];
+}
+
 function withoutResults(text: string): string {
   return text.replace(/^results:\n(?:[ -].*\n|\n)*/m, '');
 }
@@ -316,7 +342,19 @@ function runOk(input: string) {
   return out;
 }
 
-const property = (check: (l: List) => void) => fc.assert(fc.property(arbList, check), { numRuns: RUNS });
+/** Runs a check over random lists; a failure shows the input as text (fast-check has shrunk it). */
+const property = (check: (l: List) => void) =>
+  fc.assert(
+    fc.property(arbList, (l) => {
+      try {
+        check(l);
+      } catch (e) {
+        (e as Error).message += `\n--- input (${l.json === undefined ? 'YAML' : 'JSON'}) ---\n${inputText(l)}--- end ---`;
+        throw e;
+      }
+    }),
+    { numRuns: RUNS },
+  );
 
 // ---------------------------------------------------------------------------
 
@@ -339,7 +377,15 @@ describe('properties of run() over random ResourceLists', () => {
       const after = itemTexts(l, out);
       if (l.json === undefined) expect(before).toEqual(l.placed.map(itemText)); // the reader agrees with the generator
       l.placed.forEach((p, i) => {
-        if (!owned(p)) expect(after[i]).toBe(before[i]);
+        if (owned(p)) return;
+        if (i < l.placed.length - 1 || l.json !== undefined) expect(after[i]).toBe(before[i]);
+        else {
+          // Column-0 comments after the last item belong to no item: the full parser
+          // appends new items before them, the line scan after them. Kept, either way.
+          const [body, tail] = splitTrailingComments(before[i]);
+          expect(splitTrailingComments(after[i])[0]).toBe(body);
+          expect(out).toContain(tail);
+        }
       });
     });
   });
@@ -356,7 +402,8 @@ describe('properties of run() over random ResourceLists', () => {
         expect(extra.apiVersion).toBe('cert-manager.io/v1');
         expect(extra.metadata.labels).toEqual({ 'app.kubernetes.io/managed-by': 'ray-tls' });
       }
-      expect(new Set(after).size + (out.items ?? []).filter((i: Obj) => after.indexOf(`${i.kind}/${i.metadata.name}`) !== after.lastIndexOf(`${i.kind}/${i.metadata.name}`) && i.metadata.namespace !== undefined).length).toBeGreaterThanOrEqual(0);
+      const keys = (out.items ?? []).map((i: Obj) => `${i.kind}/${i.metadata?.namespace ?? ''}/${i.metadata?.name}`);
+      expect(new Set(keys).size).toBe(keys.length);
     });
   });
 
@@ -398,12 +445,70 @@ describe('properties of run() over random ResourceLists', () => {
       const yaml = yamlText(l);
       const json = JSON.stringify(toPlain(yaml), null, 2) + '\n';
       // The block list takes the line scan, the JSON the full parser (when there is something to parse).
+      // (`&` anywhere sends the whole list to the full parser: bug C below.)
       const decoded = decodeResourceList(yaml, () => true);
-      if (decoded.items.length) expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
+      if (decoded.items.length && !yaml.includes('&')) expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
       const fromYaml = runOk(yaml);
       const fromJson = runOk(json);
       expect(toPlain(fromJson.stdout).items).toEqual(toPlain(fromYaml.stdout).items);
       expect(fromJson.results).toEqual(fromYaml.results);
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Bugs the properties found (reported; these pass once they are fixed: then
+// change it.fails to it and set AVOID_KNOWN_BUGS to false).
+
+const POD = (container: string) => `apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: v1
+  kind: Pod
+  metadata:
+    name: p
+  spec:
+    containers:
+    - name: ray
+      image: rayproject/ray:2.58.0
+      command: [ray, start]
+${container}    volumes: []
+`;
+
+function rayContainer(input: string): Obj {
+  const out = runOk(input).stdout;
+  const doc = parseDocument(out);
+  expect(doc.errors.map((e) => e.message)).toEqual([]);
+  return (doc.toJS() as Obj).items[0].spec.containers[0];
+}
+
+describe('splice-editor bugs found by the properties', () => {
+  // Bug A: env entries are appended to the compact `env` list, and the new
+  // `volumeMounts` key is inserted after the comment that ends the container,
+  // after a line of spaces; the Pod's `volumes:` then starts at column 0.
+  // Exit 0, output not valid YAML (kpt/kustomize fail, or worse, read `volumes` as a ResourceList key).
+  it.fails('A: a comment line ending a container after a compact `env` list gives invalid YAML', () => {
+    const c = rayContainer(POD('      env:\n      - name: A\n        value: b\n      # trailing comment\n'));
+    expect(c.env.map((e: Obj) => e.name)).toEqual(['A', ...TLS_ENV.map((e) => e.name)]);
+    expect(c.volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
+  });
+
+  // Bug B: the new `env` key and the mount appended to the compact `volumeMounts`
+  // list are inserted at the same offset at the same depth, env first: the TLS
+  // mount becomes an env entry. Exit 0; the pod has no certificate mount, and a
+  // second run appends another one (not idempotent).
+  it.fails('B: a container without env whose last key is a compact `volumeMounts` list gets the mount in env', () => {
+    const c = rayContainer(POD('      volumeMounts:\n      - name: scratch\n        mountPath: /tmp/scratch\n'));
+    expect(c.env).toEqual(TLS_ENV);
+    expect(c.volumeMounts).toEqual([{ name: 'scratch', mountPath: '/tmp/scratch' }, { name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
+  });
+
+  // Bug C (performance): the anchor check matches a shell `&&` (` &&` looks like an
+  // anchor after a space), so one `cmd && cmd` anywhere in the list sends the whole
+  // list to the full parser (10,000 resources: 20.3 s / 677 MB instead of 12.8 s / 362 MB).
+  it.fails('C: a shell `&&` keeps the list on the fast path', () => {
+    const input = POD('      args: ["--block && sleep infinity"]\n');
+    const decoded = decodeResourceList(input, () => true);
+    expect(decoded.items[0].editor.text).not.toBe(input);
   });
 });

@@ -221,7 +221,7 @@ describe('input errors', () => {
 
   it('duplicate top-level keys and several documents', () => {
     expect(error(`${HEAD}kind: ResourceList\nitems: []\n`)).toMatch(/^input is not valid YAML: Map keys must be unique/);
-    expect(error(`${HEAD}items: []\n---\na: 1\n`)).toMatch(/^input is not valid YAML: Source contains multiple documents/);
+    expect(error(`${HEAD}items: []\n---\na: 1\n`)).toMatch(/^input holds several YAML documents: expected one ResourceList/);
   });
 
   it('items that are not a list', () => {
