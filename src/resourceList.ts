@@ -76,7 +76,7 @@ function kindOf(slice: string, column: number): string | undefined {
 }
 
 /** Anchors make items depend on each other: the line scan parses items alone, so leave those to the full parser. */
-const ANCHOR = /(?:^|[\s:[{,-])&[^\s,[\]{}]+/m;
+const ANCHOR = /(?:^|[\s:[{,-])&[^\s,[\]{}&]/m; // not a shell's `&&`
 
 /** The fast path; undefined when the input is not a block ResourceList at column 0. */
 function scanBlockList(input: string, interesting: Interesting): Decoded | undefined {

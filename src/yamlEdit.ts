@@ -56,10 +56,26 @@ export class Editor {
     this.edits.push({ start, end, text, order: this.edits.length, depth });
   }
 
-  /** Start of the line after a block node's content (block ranges end at a line start, or at EOF). */
+  /**
+   * Start of the line after a block node's last content. A block range can run on over
+   * trailing comment lines and the next line's indentation, so follow the last entry down.
+   */
   private blockEnd(node: Node): { at: number; prefix: string } {
-    const end = node.range![1];
+    const end = this.contentEnd(node);
     return end > 0 && this.text[end - 1] !== '\n' ? { at: end, prefix: '\n' } : { at: end, prefix: '' };
+  }
+
+  private contentEnd(node: Node): number {
+    if ((isMap(node) || isSeq(node)) && !node.flow && node.items.length) {
+      const last = node.items[node.items.length - 1];
+      const inner = (isMap(node) ? ((last as { value?: Node | null }).value ?? (last as { key: Node }).key) : last) as Node | null;
+      if (inner && inner.range && !(isScalar(inner) && inner.value === null && inner.range[0] === inner.range[1])) return this.contentEnd(inner);
+      if (isMap(node)) return this.contentEnd((last as { key: Node }).key);
+    }
+    const end = node.range![1];
+    if (end > 0 && this.text[end - 1] === '\n') return end; // block scalars end with their newline
+    const eol = this.text.indexOf('\n', end);
+    return eol === -1 ? this.text.length : eol + 1; // past a comment on the same line
   }
 
   /** Offset of a flow collection's closing bracket. */
@@ -167,7 +183,9 @@ export class Editor {
 
   apply(): string {
     if (!this.edits.length) return this.text;
-    const sorted = [...this.edits].sort((a, b) => a.start - b.start || b.depth - a.depth || a.order - b.order);
+    // At one offset: deeper text first; at one depth, a sequence's new entries before a map's new keys.
+    const entry = (e: Edit) => (/^\r?\n?\s*- /.test(e.text) ? 0 : 1);
+    const sorted = [...this.edits].sort((a, b) => a.start - b.start || b.depth - a.depth || entry(a) - entry(b) || a.order - b.order);
     let out = '';
     let pos = 0;
     for (const e of sorted) {

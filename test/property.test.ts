@@ -11,15 +11,11 @@ import { run } from '../src/run.js';
 type Obj = Record<string, any>;
 const RUNS = 200;
 /**
- * The generator steers around the two splice-editor bugs pinned by the
- * `it.fails` tests at the end (reported; set this to false once they are
- * fixed, and the properties cover those shapes again):
- * A: a compact block sequence that gets entries appended, followed by a comment
- *    line that ends its map, when that map also gets a new key: invalid output;
- * B: a container without `env` whose last key is a compact block sequence
- *    (`volumeMounts:` then `- ` at the key's column): the TLS mount lands in the new `env`.
+ * True made the generator steer around two splice-editor bugs the properties
+ * found (A and B, pinned by the regression tests at the end); both are fixed,
+ * so the properties cover those shapes.
  */
-const AVOID_KNOWN_BUGS = true;
+const AVOID_KNOWN_BUGS = false;
 
 // ---------------------------------------------------------------------------
 // A tiny YAML emitter over trees with explicit styles.
@@ -457,8 +453,7 @@ describe('properties of run() over random ResourceLists', () => {
 });
 
 // ---------------------------------------------------------------------------
-// Bugs the properties found (reported; these pass once they are fixed: then
-// change it.fails to it and set AVOID_KNOWN_BUGS to false).
+// Regressions: bugs the properties found, now fixed.
 
 const POD = (container: string) => `apiVersion: config.kubernetes.io/v1
 kind: ResourceList
@@ -483,30 +478,28 @@ function rayContainer(input: string): Obj {
 }
 
 describe('splice-editor bugs found by the properties', () => {
-  // Bug A: env entries are appended to the compact `env` list, and the new
-  // `volumeMounts` key is inserted after the comment that ends the container,
-  // after a line of spaces; the Pod's `volumes:` then starts at column 0.
-  // Exit 0, output not valid YAML (kpt/kustomize fail, or worse, read `volumes` as a ResourceList key).
-  it.fails('A: a comment line ending a container after a compact `env` list gives invalid YAML', () => {
+  // Bug A was: the new `volumeMounts` key went after the comment that ends the
+  // container (a block range runs on over it), after a line of spaces; the Pod's
+  // `volumes:` then started at column 0, and the output was not valid YAML.
+  it('A: a comment line ending a container after a compact `env` list: new keys go before it, output valid', () => {
     const c = rayContainer(POD('      env:\n      - name: A\n        value: b\n      # trailing comment\n'));
     expect(c.env.map((e: Obj) => e.name)).toEqual(['A', ...TLS_ENV.map((e) => e.name)]);
     expect(c.volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
   });
 
-  // Bug B: the new `env` key and the mount appended to the compact `volumeMounts`
-  // list are inserted at the same offset at the same depth, env first: the TLS
-  // mount becomes an env entry. Exit 0; the pod has no certificate mount, and a
-  // second run appends another one (not idempotent).
-  it.fails('B: a container without env whose last key is a compact `volumeMounts` list gets the mount in env', () => {
+  // Bug B was: the new `env` key and the mount appended to the compact `volumeMounts`
+  // list went in at the same offset and depth, env first: the TLS mount became an
+  // env entry (no certificate mount, and not idempotent).
+  it('B: a container without env whose last key is a compact `volumeMounts` list: the mount joins volumeMounts', () => {
     const c = rayContainer(POD('      volumeMounts:\n      - name: scratch\n        mountPath: /tmp/scratch\n'));
     expect(c.env).toEqual(TLS_ENV);
     expect(c.volumeMounts).toEqual([{ name: 'scratch', mountPath: '/tmp/scratch' }, { name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
   });
 
-  // Bug C (performance): the anchor check matches a shell `&&` (` &&` looks like an
-  // anchor after a space), so one `cmd && cmd` anywhere in the list sends the whole
-  // list to the full parser (10,000 resources: 20.3 s / 677 MB instead of 12.8 s / 362 MB).
-  it.fails('C: a shell `&&` keeps the list on the fast path', () => {
+  // Bug C (performance) was: the anchor check matched a shell `&&`, so one `cmd && cmd`
+  // anywhere sent the whole list to the full parser (10,000 resources: 20.3 s / 677 MB
+  // instead of 12.8 s / 362 MB).
+  it('C: a shell `&&` keeps the list on the fast path', () => {
     const input = POD('      args: ["--block && sleep infinity"]\n');
     const decoded = decodeResourceList(input, () => true);
     expect(decoded.items[0].editor.text).not.toBe(input);
