@@ -2,6 +2,28 @@
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 
+// src/models.ts re-exports the cert-manager model classes; in the bundle they load on
+// first use (esbuild wraps required modules in lazy initialisers), which keeps their
+// schema validators out of the cold start of a run that emits nothing. (The files are
+// named by path: the package exports them to `import` only, not to `require`.)
+const lazyModels = {
+  name: 'lazy-models',
+  setup(b) {
+    b.onLoad({ filter: /src[\\/]models\.ts$/ }, () => ({
+      loader: 'js',
+      resolveDir: 'src',
+      contents: `
+        let m;
+        const load = () => (m ??= {
+          Certificate: require('../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate.js').Certificate,
+          Issuer: require('../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer.js').Issuer,
+        });
+        export class Certificate { constructor(data) { return new (load().Certificate)(data); } }
+        export class Issuer { constructor(data) { return new (load().Issuer)(data); } }`,
+    }));
+  },
+};
+
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
   entryPoints: ['src/main.ts'],
@@ -10,11 +32,12 @@ await build({
   platform: 'node',
   target: 'node20',
   format: 'esm',
-  minify: true,
+  minify: process.env.RAY_TLS_NO_MINIFY !== '1',
   legalComments: 'none',
   define: { VERSION: JSON.stringify(version) },
   // Some dependencies call require(); give the ESM bundle one.
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
+  plugins: [lazyModels],
 });
 chmodSync('dist/ray-tls.js', 0o755);

@@ -1,7 +1,6 @@
 // The cert-manager resources the function emits, built with the
 // kubernetes-models classes and validated before they leave.
-import { Certificate } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate';
-import { Issuer } from '@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer';
+import * as models from './models.js';
 import type { Config } from './config.js';
 import type { Json } from './yamlEdit.js';
 
@@ -29,7 +28,7 @@ function privateKey(config: Config) {
   return { algorithm: config.privateKey.algorithm, size: config.privateKey.size, rotationPolicy: 'Always' as const };
 }
 
-function checked(model: Certificate | Issuer): Json {
+function checked(model: models.Certificate | models.Issuer): Json {
   model.validate();
   return model.toJSON() as unknown as Json;
 }
@@ -38,11 +37,11 @@ function checked(model: Certificate | Issuer): Json {
 export function caChain(namespace: string | undefined, config: Config): Json[] {
   const out: Json[] = [];
   if (!config.ca.secretName) {
-    if (!config.ca.issuerRef) out.push(checked(new Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
+    if (!config.ca.issuerRef) out.push(checked(new models.Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
     const issuerRef = config.ca.issuerRef ?? { name: SELF_SIGNED_ISSUER, kind: 'Issuer', group: 'cert-manager.io' };
     out.push(
       checked(
-        new Certificate({
+        new models.Certificate({
           metadata: meta(CA_NAME, namespace),
           spec: {
             isCA: true,
@@ -58,7 +57,7 @@ export function caChain(namespace: string | undefined, config: Config): Json[] {
       ),
     );
   }
-  out.push(checked(new Issuer({ metadata: meta(CA_NAME, namespace), spec: { ca: { secretName: caSecretName(config) } } })));
+  out.push(checked(new models.Issuer({ metadata: meta(CA_NAME, namespace), spec: { ca: { secretName: caSecretName(config) } } })));
   return out;
 }
 
@@ -74,7 +73,7 @@ interface LeafSpec {
 export function leafCertificate(leaf: LeafSpec, config: Config): Json {
   const keyUsages = config.privateKey.algorithm === 'RSA' ? (['digital signature', 'key encipherment'] as const) : (['digital signature'] as const);
   return checked(
-    new Certificate({
+    new models.Certificate({
       metadata: meta(leaf.name, leaf.namespace),
       spec: {
         secretName: leaf.name === SHARED_CERT ? SHARED_SECRET : leaf.name,

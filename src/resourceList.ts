@@ -36,16 +36,18 @@ export interface Decoded {
   encode(out: Output): string;
 }
 
-/** Kinds whose items the function reads or changes; other items are copied unparsed. */
-export type Interesting = (kind: string) => boolean;
+/** Items the function reads or changes, by kind and source text; other items are copied unparsed. */
+export type Interesting = (kind: string, text: string) => boolean;
+/** Chooses the items to parse once the function config is known (it can widen the choice). */
+export type Select = (functionConfig: Json | undefined) => Interesting;
 
 const TOP_KEY = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/;
 
 const noKind = (position: number) => new InputError(`items[${position}] has no kind: every item must be a Kubernetes resource with apiVersion and kind`);
 
-export function decodeResourceList(input: string, interesting: Interesting): Decoded {
+export function decodeResourceList(input: string, select: Select): Decoded {
   if (!input.trim()) throw new InputError('stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])');
-  return scanBlockList(input, interesting) ?? parseWholeList(input, interesting);
+  return scanBlockList(input, select) ?? parseWholeList(input, select);
 }
 
 function lineStarts(text: string): number[] {
@@ -79,7 +81,7 @@ function kindOf(slice: string, column: number): string | undefined {
 const ANCHOR = /(?:^|[\s:[{,-])&[^\s,[\]{}&]/m; // not a shell's `&&`
 
 /** The fast path; undefined when the input is not a block ResourceList at column 0. */
-function scanBlockList(input: string, interesting: Interesting): Decoded | undefined {
+function scanBlockList(input: string, select: Select): Decoded | undefined {
   if (ANCHOR.test(input)) return undefined;
   const starts = lineStarts(input);
   const sections: Section[] = [];
@@ -123,6 +125,8 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
   const header = parseDocument(others.map((s) => input.slice(s.start, s.end)).join(''), PARSE);
   if (header.errors.length) return undefined; // let the full parser report it against the real input
   checkResourceList(header.toJS() as Record<string, unknown>);
+  const functionConfig = toJson(header.get('functionConfig', true) as Node | undefined, header);
+  const interesting = select(functionConfig);
   // Results describe one run: earlier ones are replaced, so a second run changes nothing.
   const resultsSection = sections.find((s) => s.key === 'results');
 
@@ -133,14 +137,14 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
     const text = input.slice(s.start, s.end);
     const kind = kindOf(text, keyColumn(text));
     // No kind line the scan can read: parse the item to tell an odd layout from a broken item.
-    if (kind !== undefined && !interesting(kind)) return;
+    if (kind !== undefined && !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
     const seq = doc.contents;
     if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
     const parsedKind = (seq.items[0] as YAMLMap).get('kind');
     if (typeof parsedKind !== 'string') throw noKind(position);
-    if (!interesting(parsedKind)) return;
+    if (!interesting(parsedKind, text)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
     items.push({ node: seq.items[0] as YAMLMap, doc, editor, position });
@@ -148,7 +152,7 @@ function scanBlockList(input: string, interesting: Interesting): Decoded | undef
 
   return {
     items,
-    functionConfig: toJson(header.get('functionConfig', true) as Node | undefined, header),
+    functionConfig,
     itemTexts: () => slices.map((s) => input.slice(s.start, s.end)),
     encode({ newItems, results, dropped, keepInput }) {
       if (keepInput) newItems = [];
@@ -194,7 +198,7 @@ function checkResourceList(root: Record<string, unknown> | null): void {
 }
 
 /** The fallback: one Document for the whole input, spliced into the source the same way. */
-function parseWholeList(input: string, interesting: Interesting): Decoded {
+function parseWholeList(input: string, select: Select): Decoded {
   const doc = parseDocument(input, PARSE);
   if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
     throw new InputError('input holds several YAML documents: expected one ResourceList. For a stream of manifests use `kpt fn source DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`');
@@ -206,6 +210,8 @@ function parseWholeList(input: string, interesting: Interesting): Decoded {
   const editor = new Editor(input, wideSeqs(input));
   const itemsNode = root.get('items', true) as Node | undefined;
   if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null) throw new InputError('ResourceList items must be a list');
+  const functionConfig = toJson(root.get('functionConfig', true) as Node | undefined, doc);
+  const interesting = select(functionConfig);
   const items: Item[] = [];
   const all = isSeq(itemsNode) ? itemsNode.items : [];
   all.forEach((node, position) => {
@@ -213,12 +219,12 @@ function parseWholeList(input: string, interesting: Interesting): Decoded {
     // As on the fast path, only the kinds the function reads are its business.
     const kind = node.get('kind');
     if (typeof kind !== 'string') throw noKind(position);
-    if (interesting(kind)) items.push({ node, doc, editor, position });
+    if (interesting(kind, input.slice(node.range![0], node.range![2]))) items.push({ node, doc, editor, position });
   });
   const resultsNode = root.get('results', true) as Node | undefined;
   return {
     items,
-    functionConfig: toJson(root.get('functionConfig', true) as Node | undefined, doc),
+    functionConfig,
     itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
     encode({ newItems, results, dropped, keepInput }) {
       if (keepInput) {
@@ -267,7 +273,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
   docs.forEach((d, position) => {
     const text = input.slice(d.start, d.end);
     const kind = kindOf(text, 0);
-    if (!kind || !interesting(kind)) return;
+    if (!kind || !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
     if (!isMap(doc.contents)) return;

@@ -4,7 +4,7 @@ import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from './config.js';
 import { POD_KINDS } from './discover.js';
 import { InputError } from './errors.js';
-import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded } from './resourceList.js';
+import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded, type Interesting } from './resourceList.js';
 import { formatResult, toJsonResult, type Result } from './results.js';
 import { readResources, transform } from './transform.js';
 import { validate } from './validate.js';
@@ -23,7 +23,20 @@ export interface RunOutput {
   results: Result[];
 }
 
-const interesting = (kind: string) => POD_KINDS.has(kind) || kind === 'Service' || kind === 'Issuer' || kind === 'Certificate' || kind === 'Secret';
+const ALWAYS = new Set(['Service', 'Issuer', 'Certificate', 'Secret', 'RayCluster', 'RayJob', 'RayService']);
+/** Every way a pod is a Ray node or client mentions Ray: `ray start`, ray://, RAY_*, ray-tls.io/ annotations. */
+const RAY_HINT = /\bray\b|ray:\/\/|RAY_/;
+
+/** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
+function selectItems(functionConfig: Json | undefined): Interesting {
+  let anyPod = false;
+  try {
+    anyPod = Object.keys(readConfig(functionConfig).clientSelector).length > 0;
+  } catch {
+    // An invalid config is reported after decoding.
+  }
+  return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
+}
 
 /**
  * Runs over a ResourceList; `legacyConfig` (a config file's text) selects the legacy
@@ -34,12 +47,12 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
   let functionConfig: Json | undefined;
   try {
     if (legacyConfig !== undefined) {
-      decoded = decodeStream(input, interesting);
       const doc = parseDocument(legacyConfig, PARSE);
       if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
       functionConfig = toJson(doc.contents, doc);
+      decoded = decodeStream(input, selectItems(functionConfig));
     } else {
-      decoded = decodeResourceList(input, interesting);
+      decoded = decodeResourceList(input, selectItems);
       functionConfig = decoded.functionConfig;
     }
   } catch (e) {

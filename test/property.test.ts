@@ -442,7 +442,7 @@ describe('properties of run() over random ResourceLists', () => {
       const json = JSON.stringify(toPlain(yaml), null, 2) + '\n';
       // The block list takes the line scan, the JSON the full parser (when there is something to parse).
       // (`&` anywhere sends the whole list to the full parser: bug C below.)
-      const decoded = decodeResourceList(yaml, () => true);
+      const decoded = decodeResourceList(yaml, () => () => true);
       if (decoded.items.length && !yaml.includes('&')) expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
       const fromYaml = runOk(yaml);
       const fromJson = runOk(json);
@@ -501,7 +501,7 @@ describe('splice-editor bugs found by the properties', () => {
   // instead of 12.8 s / 362 MB).
   it('C: a shell `&&` keeps the list on the fast path', () => {
     const input = POD('      args: ["--block && sleep infinity"]\n');
-    const decoded = decodeResourceList(input, () => true);
+    const decoded = decodeResourceList(input, () => () => true);
     expect(decoded.items[0].editor.text).not.toBe(input);
   });
 });

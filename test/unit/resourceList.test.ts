@@ -3,7 +3,7 @@ import { parse } from 'yaml';
 import { InputError } from '../../src/errors.js';
 import { decodeResourceList, decodeStream, type Decoded, type Output } from '../../src/resourceList.js';
 
-const all = () => true;
+const all = () => () => true;
 const HEAD = 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n';
 const LIST = `---
 # A list as kpt sends it
@@ -65,7 +65,7 @@ describe('the fast path and the full parser agree', () => {
   });
 
   it('the fast path parses only the interesting kinds, at their real positions', () => {
-    const fast = decodeResourceList(LIST, (k) => k === 'Service');
+    const fast = decodeResourceList(LIST, () => (k) => k === 'Service');
     expect(fast.items.map((i) => [i.position, (i.node.toJSON() as { kind: string }).kind])).toEqual([[2, 'Service']]);
   });
 
@@ -84,7 +84,7 @@ describe('the fast path and the full parser agree', () => {
   // design §6: anything the line scan cannot prove safe must take the full parser.
   it('a flow-style item inside a block list takes the full parser and is found', () => {
     const input = `${HEAD}items:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: r, image: i, args: [ray, start]}]}}\n`;
-    expect(decodeResourceList(input, (k) => k === 'Pod').items.map((i) => i.position)).toEqual([0]);
+    expect(decodeResourceList(input, () => (k) => k === 'Pod').items.map((i) => i.position)).toEqual([0]);
   });
 
   it('a nested `kind:` before the item\'s own kind does not hide the item', () => {
@@ -100,7 +100,7 @@ describe('the fast path and the full parser agree', () => {
   kind: Pod
   spec: {containers: [{name: r, image: i}]}
 `;
-    expect(decodeResourceList(input, (k) => k === 'Pod').items.map((i) => i.position)).toEqual([0]);
+    expect(decodeResourceList(input, () => (k) => k === 'Pod').items.map((i) => i.position)).toEqual([0]);
   });
 });
 
@@ -239,7 +239,7 @@ describe('decodeStream (legacy exec plugin)', () => {
   });
 
   it('copies the stream through and appends new documents', () => {
-    const d = decodeStream(STREAM, all);
+    const d = decodeStream(STREAM, all());
     expect(d.encode(NOTHING)).toBe(STREAM);
     expect(d.encode({ ...NOTHING, dropped: new Set([1]), newItems: [{ kind: 'Secret' }] })).toBe(
       'apiVersion: v1\nkind: Pod\nmetadata: {name: a}\n--- # third\napiVersion: v1\nkind: Service\nmetadata: {name: c}\n---\nkind: Secret\n',
