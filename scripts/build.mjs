@@ -39,5 +39,7 @@ await build({
   banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
   logLevel: 'warning',
   plugins: [lazyModels],
+  // yaml's ES module build: scope-hoisted and tree-shaken, it starts faster than its CommonJS build.
+  alias: { yaml: './node_modules/yaml/browser/index.js' },
 });
 chmodSync('dist/ray-tls.js', 0o755);
