@@ -3,6 +3,7 @@
 // `validators:` pipelines and CI (`ray-tls validate`, or `validate: true`).
 import { durationHours, type Config } from './config.js';
 import { decideRole, podTemplates, podView, SKIP_ANNOTATION, type Resource } from './discover.js';
+import { POD_IP_ENV } from './podDns.js';
 import { INIT_CONTAINER } from './podTls.js';
 import { about, type Result } from './results.js';
 import type { Json } from './yamlEdit.js';
@@ -89,7 +90,7 @@ function sharedOnManyNodes(resources: Resource[], config: Config): Result[] {
       if (decideRole(r, ref, pod, config.clientSelector).role !== 'node') continue;
       const template = obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json));
       const spec = obj(template.spec);
-      if (JSON.stringify(spec).includes('.pod.')) continue; // pod-dns: names cover every node
+      if (pod.containers.some((c) => envOf(c).has(POD_IP_ENV))) continue; // pod-dns: the wildcard names every node
       const certDir = pod.containers.flatMap((c) => list(c.env)).find((e) => e.name === 'RAY_TLS_SERVER_CERT')?.value;
       if (typeof certDir !== 'string') continue;
       const dir = certDir.replace(/\/[^/]*$/, '');
