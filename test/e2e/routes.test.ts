@@ -260,7 +260,7 @@ metadata:
 
 describe('kpt fn render --allow-exec (functions/kpt/exec)', () => {
   it('transforms the package, shows the results, and a second render changes nothing', () => {
-    const pkg = basePackage(['functions/kpt/exec/Kptfile', 'functions/kpt/ray-tls-config.yaml']);
+    const pkg = basePackage(['functions/kpt/exec/Kptfile', 'functions/kpt/ray-tls-config.yaml', 'functions/kpt/ray-tls-validate.yaml']);
     const before = snapshot(pkg);
     // `exec: dist/ray-tls.js` is relative to kpt's working directory: the workspace root.
     const first = ok('kpt', ['fn', 'render', pkg, '--allow-exec'], { cwd: ws });
@@ -268,7 +268,10 @@ describe('kpt fn render --allow-exec (functions/kpt/exec)', () => {
     expect(log).toContain('[PASS] "dist/ray-tls.js"');
     expect(log).toContain('[info] apps/v1/Deployment/django-ray/ray-head: spec.template: Ray node');
     expect(log).toContain('[warning]: Ray\'s dashboard (port 8265)');
-    expect(log).toContain('Successfully executed 1 function(s) in 1 package(s).');
+    // The validator (same function, validate: true) ran after the mutator and passed.
+    expect(log.match(/\[PASS\] "dist\/ray-tls.js"/g)).toHaveLength(2);
+    expect(log).toContain('ray-tls validate: 0 problem(s)');
+    expect(log).toContain('Successfully executed 2 function(s) in 1 package(s).');
     const after = snapshot(pkg);
     expectTls(packageItems(after));
     expect(Object.keys(after).filter((f) => after[f] !== before[f]).sort()).toEqual([
@@ -343,7 +346,7 @@ describe('container routes with podman (image built by scripts/container.sh buil
   });
 
   it('KPT_FN_RUNTIME=podman kpt fn render --image-pull-policy never (functions/kpt/image): the same files as the exec pipeline, idempotent', () => {
-    const pkg = basePackage(['functions/kpt/image/Kptfile', 'functions/kpt/ray-tls-config.yaml']);
+    const pkg = basePackage(['functions/kpt/image/Kptfile', 'functions/kpt/ray-tls-config.yaml', 'functions/kpt/ray-tls-validate.yaml']);
     const render = () => ok('kpt', ['fn', 'render', pkg, '--image-pull-policy', 'never'], { env: KPT_PODMAN_ENV });
     const log = render();
     expect(log.stdout + log.stderr).toContain(`[PASS] "${IMAGE}"`);
