@@ -4,7 +4,7 @@
 // copied through. Inputs the scan cannot prove safe (JSON, flow style,
 // directives) take the full parser, which splices into the source the same way.
 import { isMap, isSeq, parseDocument, type Document, type Node, type ParseOptions, type DocumentOptions, type YAMLMap, type YAMLSeq } from 'yaml';
-import { Editor, blockDocument, blockItem, type Json } from './yamlEdit.js';
+import { Editor, blockDocument, blockItem, plainItems, type Json } from './yamlEdit.js';
 import { InputError } from './errors.js';
 import { toJson } from './yamlRead.js';
 
@@ -87,6 +87,7 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
   const sections: Section[] = [];
   const itemStarts: number[] = [];
   let inItems = false;
+  let emptyFlowItems = false;
   for (let n = 0; n < starts.length; n++) {
     const at = starts[n];
     const c = input[at];
@@ -115,7 +116,10 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
     if (sections.length) sections[sections.length - 1].end = at;
     sections.push({ key: m[1], start: at, end: input.length });
     inItems = m[1] === 'items';
-    if (inItems && m[2] !== undefined && !/^#/.test(m[2])) return undefined; // `items: []` and friends
+    if (inItems && m[2] !== undefined && !/^#/.test(m[2])) {
+      if (!/^\[\][ \t]*(#.*)?$/.test(m[2])) return undefined; // flow items: the full parser
+      emptyFlowItems = true; // `items: []`, as kpt sends an empty package
+    }
   }
   const itemsSection = sections.find((s) => s.key === 'items');
   if (!itemsSection || sections.filter((s) => s.key === 'items').length > 1) return undefined;
@@ -158,7 +162,9 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
       if (keepInput) newItems = [];
       let out = input.slice(0, itemsSection.start);
       const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
-      out += itemsLine;
+      // New items replace an empty `items: []`.
+      const eol = itemsLine.indexOf('\n');
+      out += emptyFlowItems && newItems.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine;
       slices.forEach((s, position) => {
         if (keepInput) out += input.slice(s.start, s.end);
         else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
@@ -171,7 +177,7 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
       for (const s of rest) out += input.slice(s.start, s.end);
       if (results.length) {
         if (!out.endsWith('\n')) out += '\n';
-        out += 'results:\n' + results.map((r) => blockItem(r, 0, false)).join('');
+        out += 'results:\n' + plainItems(results);
       }
       return out;
     },

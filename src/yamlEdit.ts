@@ -206,3 +206,24 @@ export function blockItem(value: Json, indent: number, wideSeqs: boolean): strin
 export function blockDocument(value: Json, wideSeqs: boolean): string {
   return block(value, 0, wideSeqs) + '\n';
 }
+
+/**
+ * Block YAML for plain data whose keys are identifiers, as results are: maps in block
+ * style, scalars and lists as JSON (valid YAML flow). Results are written on every run,
+ * and the yaml serialiser's first use costs more of the cold start than this.
+ */
+const PLAIN = /^[A-Za-z][\w./-]*$/;
+const YAML11_WORDS = /^(y|yes|n|no|true|false|on|off|null)$/i;
+
+export function plainBlock(value: Json, indent = 0): string {
+  if (typeof value === 'string' && PLAIN.test(value) && !YAML11_WORDS.test(value)) return ` ${value}\n`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.keys(value).length) return ` ${JSON.stringify(value)}\n`;
+  const pad = ' '.repeat(indent);
+  const key = (k: string) => (PLAIN.test(k) && !YAML11_WORDS.test(k) ? k : JSON.stringify(k));
+  return '\n' + Object.entries(value).map(([k, v]) => `${pad}${key(k)}:${plainBlock(v, indent + 2)}`).join('');
+}
+
+/** A list of plain data maps as block sequence entries at column 0. */
+export function plainItems(values: Json[]): string {
+  return values.map((v) => `- ${plainBlock(v, 2).slice(3)}`).join('');
+}

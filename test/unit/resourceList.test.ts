@@ -154,12 +154,13 @@ describe('the fast path', () => {
 });
 
 describe('lists without items', () => {
-  it('`items: []` takes the full parser; new items go into the flow list', () => {
-    const input = `${HEAD}items: []\n`;
+  it('`items: []` stays on the fast path; new items replace the empty list as block entries', () => {
+    const input = `${HEAD}items: [] # none yet\n# a comment\nfunctionConfig: {}\n`;
     const d = decodeResourceList(input, all);
     expect(d.items).toEqual([]);
+    expect(d.encode(NOTHING)).toBe(input);
     const out = d.encode({ ...NOTHING, newItems: [{ kind: 'Secret' }], results: [{ message: 'm' }] });
-    expect(out).toBe(`${HEAD}items: [{"kind":"Secret"}]\nresults:\n- message: m\n`);
+    expect(out).toBe(`${HEAD}items:\n# a comment\n- kind: Secret\nfunctionConfig: {}\nresults:\n- message: m\n`);
   });
 
   it('a list without `items` decodes to no items and gains them on encode', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { PARSE } from '../../src/resourceList.js';
-import { Editor, blockDocument, blockItem } from '../../src/yamlEdit.js';
+import { Editor, blockDocument, blockItem, plainItems, type Json } from '../../src/yamlEdit.js';
 
 /** Parses `src`, runs `edit` with an Editor over it, returns the spliced text. */
 function edit(src: string, change: (e: Editor, at: (...path: (string | number)[]) => Node) => void, wideSeqs = false): string {
@@ -211,5 +211,17 @@ describe('blockItem and blockDocument', () => {
   it('never folds long strings', () => {
     const long = 'x '.repeat(100).trim();
     expect(blockDocument({ long }, false)).toBe(`long: ${long}\n`);
+  });
+});
+
+describe('plainItems (results)', () => {
+  it('writes block YAML that parses back to the same data, whatever the strings and keys hold', () => {
+    const values = [
+      { message: 'a: "b" # not a comment\nsecond line', severity: 'info', field: { path: 'spec.x', currentValue: { 'odd: key': 'on', 'ray-tls.io/role': 'yes', empty: {}, n: 'N' }, proposedValue: [1, 'two'] } } as Json,
+      { severity: 'warning', message: '0644', file: { path: 'f.yaml', index: 0 } } as Json,
+    ];
+    const text = plainItems(values);
+    expect(text.startsWith('- message: "a: \\"b\\" # not a comment\\nsecond line"\n  severity: info\n')).toBe(true);
+    expect(parse(text, { version: '1.1' })).toEqual(values);
   });
 });
