@@ -83,6 +83,8 @@ export interface PodView {
   annotations: Record<string, string>;
   containers: Record<string, Json>[];
   initContainers: Record<string, Json>[];
+  /** The pod's fsGroup: Secret files are then group-owned, so they need not be world-readable. */
+  fsGroup?: number;
 }
 
 export function podView(r: Resource, ref: PodTemplateRef): PodView {
@@ -95,7 +97,8 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
     const v = get(template, ['metadata', k]);
     return v && typeof v === 'object' && !Array.isArray(v) ? (Object.fromEntries(Object.entries(v).map(([a, b]) => [a, String(b)])) as Record<string, string>) : {};
   };
-  return { labels: strings('labels'), annotations: strings('annotations'), containers: list('containers'), initContainers: list('initContainers') };
+  const fsGroup = get(template, ['spec', 'securityContext', 'fsGroup']);
+  return { labels: strings('labels'), annotations: strings('annotations'), containers: list('containers'), initContainers: list('initContainers'), ...(typeof fsGroup === 'number' && { fsGroup }) };
 }
 
 const commandLine = (c: Record<string, Json>): string =>

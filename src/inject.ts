@@ -4,7 +4,7 @@
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Config } from './config.js';
 import type { PodTemplateRef, PodView, Resource, Role } from './discover.js';
-import { kubeRayNodeAddress, podDnsEnv, rewriteRayStart } from './podDns.js';
+import { kubeRayNodeAddress, podDnsEnv, rewriteProbe, rewriteRayStart } from './podDns.js';
 import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { mapAt, upsertList, upsertValue, type Target } from './upsert.js';
@@ -54,7 +54,7 @@ export function inject(p: RayPod, config: Config, services: string[], clientSecr
       upsertList(t, c, 'volumeMounts', [{ value: mount, keys: ['name', 'mountPath'] }], `${cField}.volumeMounts`);
     });
   }
-  upsertList(t, spec, 'volumes', tlsVolumes(config, p.role, clientSecret).map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
+  upsertList(t, spec, 'volumes', tlsVolumes(config, p.role, clientSecret, p.pod.fsGroup !== undefined).map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
   if (p.role === 'node' && config.mode === 'per-pod') {
     const ray = rayContainer(p.pod);
     const image = config.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
@@ -93,6 +93,7 @@ function advertisePodDns(t: Target, p: RayPod, c: YAMLMap, index: number, config
   const args = c.get('args', true) as Node | undefined;
   const rewrite = rewriteRayStart(toJson(command, t.doc), toJson(args, t.doc), config.clusterDomain);
   if (rewrite === 'none') return false;
+  aimProbes(t, c, config);
   if (rewrite === 'done') return true;
   if ('error' in rewrite) {
     t.conflicts.push({ field: `${field}.command`, current: toJson(command, t.doc), proposed: toJson(command, t.doc) ?? null, message: rewrite.error, fix: '' });
@@ -104,6 +105,17 @@ function advertisePodDns(t: Target, p: RayPod, c: YAMLMap, index: number, config
     else t.editor.addPair(c, key, value);
   }
   return true;
+}
+
+/** pod-dns: health-check probes at 127.0.0.1 would meet the pod IP, which the certificate lacks. */
+function aimProbes(t: Target, c: YAMLMap, config: Config): void {
+  for (const kind of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+    const exec = c.getIn([kind, 'exec'], true);
+    if (!isMap(exec)) continue;
+    const command = exec.get('command', true) as Node | undefined;
+    const rewritten = rewriteProbe(toJson(command, t.doc), config.clusterDomain);
+    if (command && rewritten) t.editor.replace(command, rewritten, !!exec.flow);
+  }
 }
 
 function rayContainer(pod: PodView): Record<string, Json> | undefined {

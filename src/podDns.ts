@@ -52,5 +52,32 @@ export function rewriteRayStart(command: Json | undefined, args: Json | undefine
   return { command: ['sh', '-c', execWrapper(clusterDomain), 'ray-tls'], args: argv };
 }
 
+const LOOPBACK_ADDRESS = /^--address=(?:127\.0\.0\.1|localhost)(:\d+)$/;
+const LOOPBACK_IN_SCRIPT = /--address[= ](["']?)(?:127\.0\.0\.1|localhost)(:\d+)\1/;
+const shellQuote = (a: string) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`);
+
+/**
+ * An exec probe that runs `ray health-check --address=127.0.0.1:PORT` fails in pod-dns mode:
+ * Ray swaps a loopback address for the pod IP, which the wildcard certificate does not
+ * name. Returns the probe command aimed at the pod DNS name, or undefined to leave it.
+ */
+export function rewriteProbe(command: Json | undefined, clusterDomain: string): string[] | undefined {
+  if (!Array.isArray(command)) return undefined;
+  const argv = command.map(String);
+  if (!argv.some((a) => /\bhealth-check\b/.test(a))) return undefined;
+  const name = podDnsName(clusterDomain);
+  if (SHELLS.test(argv[0]?.split('/').pop() ?? '')) {
+    const c = argv.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a));
+    const script = c > 0 ? argv[c + 1] : undefined;
+    if (script === undefined || script.includes(name) || !LOOPBACK_IN_SCRIPT.test(script)) return undefined;
+    const rewritten = script.replace(new RegExp(LOOPBACK_IN_SCRIPT.source, 'g'), (_m, _q, port) => `--address="${name}${port}"`);
+    return [...argv.slice(0, c + 1), rewritten, ...argv.slice(c + 2)];
+  }
+  const at = argv.findIndex((a) => LOOPBACK_ADDRESS.test(a));
+  if (at === -1) return undefined;
+  const port = LOOPBACK_ADDRESS.exec(argv[at])![1];
+  return ['sh', '-c', `exec ${argv.map((a, i) => (i === at ? `--address="${name}${port}"` : shellQuote(a))).join(' ')}`];
+}
+
 /** The rayStartParams entry for KubeRay, which runs `ray start --KEY=VALUE` in a shell. */
 export const kubeRayNodeAddress = (clusterDomain: string): [string, string] => ['node-ip-address', podDnsName(clusterDomain)];

@@ -23,14 +23,19 @@ export function tlsEnv(config: Config): Json[] {
 
 export const tlsMount = (config: Config): Json => ({ name: VOLUME, mountPath: config.mountPath, readOnly: true });
 
-/** The volumes of a pod: per-pod nodes get an in-memory dir plus the CA Secret (for the init container only). */
-export function tlsVolumes(config: Config, role: 'node' | 'client', clientSecret: string): Json[] {
-  if (role === 'client') return [{ name: VOLUME, secret: { secretName: clientSecret } }];
-  if (config.mode === 'shared') return [{ name: VOLUME, secret: { secretName: SHARED_SECRET } }];
-  if (config.mode === 'pod-dns') return [{ name: VOLUME, secret: { secretName: NODES_CERT } }];
+/**
+ * The volumes of a pod: per-pod nodes get an in-memory dir plus the CA Secret (for the
+ * init container only), others a Secret. With an fsGroup, Secret files are group-owned and
+ * mode 0440; without one the container user may not be their owner, so Kubernetes' 0644 stays.
+ */
+export function tlsVolumes(config: Config, role: 'node' | 'client', clientSecret: string, fsGroup: boolean): Json[] {
+  const secret = (secretName: string, items?: Json) => ({ secretName, ...(items && { items }), ...(fsGroup && { defaultMode: 0o440 }) });
+  if (role === 'client') return [{ name: VOLUME, secret: secret(clientSecret) }];
+  if (config.mode === 'shared') return [{ name: VOLUME, secret: secret(SHARED_SECRET) }];
+  if (config.mode === 'pod-dns') return [{ name: VOLUME, secret: secret(NODES_CERT) }];
   return [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-    { name: CA_VOLUME, secret: { secretName: caSecretName(config), items: ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k })) } },
+    { name: CA_VOLUME, secret: secret(caSecretName(config), ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k }))) },
   ];
 }
 

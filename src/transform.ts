@@ -98,7 +98,7 @@ export function transform(items: Item[], config: Config, placement?: Placement):
           config,
         ),
       );
-      warnMultiNode(nodes, results);
+      warnShared(nodes, results);
     }
     if (config.mode === 'pod-dns' && nodes.length) {
       if (namespace === undefined) {
@@ -152,16 +152,16 @@ function describe(p: RayPod, config: Config): string {
   return `mounts the shared certificate at ${config.mountPath}`;
 }
 
-function warnMultiNode(nodes: RayPod[], results: Result[]): void {
-  const multi = nodes.filter((p) => {
-    const spec = p.resource.spec as Record<string, Json> | undefined;
-    return p.ref.kuberay === 'worker' || p.resource.kind === 'DaemonSet' || (typeof spec?.replicas === 'number' && spec.replicas > 1);
-  });
-  const offenders = nodes.length > 1 ? nodes : multi;
-  for (const p of offenders) {
-    results.push(
-      about(p.resource, 'warning', `${p.ref.where}: shared mode gives every Ray node one certificate that does not name the pod IP; Ray marks a node whose certificate lacks its address dead, so a multi-node cluster fails. Use mode per-pod (the default)`),
-    );
+/**
+ * The shared certificate cannot name a pod IP, which nobody knows before the pod starts,
+ * and Ray dials every node at that IP, its own raylet too: verified on Ray 2.58, even a
+ * lone head fails ("Failed to connect to GCS at address <pod IP>:6379"), and a second
+ * node would be marked dead. So every node in shared mode gets the warning.
+ */
+function warnShared(nodes: RayPod[], results: Result[]): void {
+  for (const p of nodes) {
+    const message = `${p.ref.where}: shared mode gives this Ray node a certificate that does not name its pod IP; Ray dials every node at its pod IP, its own raylet included, so Ray fails to start and other nodes are marked dead. Use mode per-pod (the default) or pod-dns`;
+    results.push(about(p.resource, 'warning', message));
   }
 }
 

@@ -76,36 +76,31 @@ export function validate(resources: Resource[], config: Config): Result[] {
       }
     }
   }
-  results.push(...sharedOnManyNodes(resources, config));
+  results.push(...secretCertificateNodes(resources, config));
   results.push({ severity: results.some((x) => x.severity === 'error') ? 'error' : 'info', message: `ray-tls validate: ${results.filter((x) => x.severity === 'error').length} problem(s)` });
   return results;
 }
 
-/** One Secret for the TLS files of several Ray nodes, without pod DNS names: Ray drops all but one node. */
-function sharedOnManyNodes(resources: Resource[], config: Config): Result[] {
-  const bySecret = new Map<string, { r: Resource; replicas: number }[]>();
+/**
+ * A Ray node whose certificate comes from a Secret, without pod DNS names: the Secret was
+ * issued before the pod had an IP, so it cannot name the address Ray dials (design.md §3.4).
+ */
+function secretCertificateNodes(resources: Resource[], config: Config): Result[] {
+  const out: Result[] = [];
   for (const r of resources) {
     for (const ref of podTemplates(r)) {
       const pod = podView(r, ref);
       if (decideRole(r, ref, pod, config.clientSelector).role !== 'node') continue;
-      const template = obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json));
-      const spec = obj(template.spec);
       if (pod.containers.some((c) => envOf(c).has(POD_IP_ENV))) continue; // pod-dns: the wildcard names every node
-      const certDir = pod.containers.flatMap((c) => list(c.env)).find((e) => e.name === 'RAY_TLS_SERVER_CERT')?.value;
-      if (typeof certDir !== 'string') continue;
-      const dir = certDir.replace(/\/[^/]*$/, '');
+      const cert = pod.containers.flatMap((c) => list(c.env)).find((e) => e.name === 'RAY_TLS_SERVER_CERT')?.value;
+      if (typeof cert !== 'string') continue;
+      const dir = cert.replace(/\/[^/]*$/, '');
       const mount = pod.containers.flatMap((c) => list(c.volumeMounts)).find((m) => m.mountPath === dir);
-      const secret = obj(obj(list(spec.volumes).find((v) => v.name === mount?.name)).secret).secretName;
+      const template = obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json));
+      const secret = obj(obj(list(obj(template.spec).volumes).find((v) => v.name === mount?.name)).secret).secretName;
       if (typeof secret !== 'string') continue;
-      const replicas = ref.kuberay === 'worker' || r.kind === 'DaemonSet' ? 2 : typeof obj(r.spec as Json).replicas === 'number' ? (obj(r.spec as Json).replicas as number) : 1;
-      const key = `${r.metadata.namespace ?? ''}/${secret}`;
-      bySecret.set(key, [...(bySecret.get(key) ?? []), { r, replicas }]);
+      out.push(about(r, 'error', `${ref.where}: the Ray node's certificate comes from Secret ${secret}, issued before the pod had an IP, so it cannot name the address Ray dials: Ray fails to start or marks the node dead. Use per-pod or pod-dns mode`));
     }
-  }
-  const out: Result[] = [];
-  for (const [key, users] of bySecret) {
-    if (users.reduce((n, u) => n + u.replicas, 0) < 2) continue;
-    for (const { r } of users) out.push(about(r, 'error', `Ray nodes share one certificate (Secret ${key.split('/')[1]}) that cannot name every node's address: Ray marks the others dead. Use per-pod or pod-dns mode`));
   }
   return out;
 }
