@@ -1,5 +1,5 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
-// a fresh clone: node_modules (npm ci), and for tests the Debian packages
+// a fresh clone: node_modules (npm install), and for tests the Debian packages
 // (shellcheck, podman, runc, iproute2, openssl) and real Ray (scripts/ensure-ray.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -8,9 +8,11 @@ const forTests = process.argv.includes('--test');
 const sh = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
+// Not `npm ci`: the registry reached here lacks some of rollup's optional platform
+// packages, which `npm ci` insists the lock file lists; `npm install` follows the lock.
 if (!existsSync('node_modules/.package-lock.json')) {
-  console.error('ensure-deps: installing npm packages (npm ci)');
-  sh('npm', ['ci', '--no-audit', '--no-fund']);
+  console.error('ensure-deps: installing npm packages (npm install)');
+  sh('npm', ['install', '--no-audit', '--no-fund']);
 }
 
 if (forTests) {
