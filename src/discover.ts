@@ -16,6 +16,11 @@ export interface Resource {
   [key: string]: Json | undefined;
 }
 
+/** `spec.template` + `.spec.containers[0]` style paths for results. */
+export function fieldPath(path: Path): string {
+  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
+}
+
 export interface PodTemplateRef {
   /** Path from the resource to the pod template (a map with metadata and spec); [] for a Pod. */
   path: Path;
@@ -83,6 +88,7 @@ export interface PodView {
   annotations: Record<string, string>;
   containers: Record<string, Json>[];
   initContainers: Record<string, Json>[];
+  volumes: Record<string, Json>[];
   /** The pod's fsGroup: Secret files are then group-owned, so they need not be world-readable. */
   fsGroup?: number;
 }
@@ -98,7 +104,7 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
     return v && typeof v === 'object' && !Array.isArray(v) ? (Object.fromEntries(Object.entries(v).map(([a, b]) => [a, String(b)])) as Record<string, string>) : {};
   };
   const fsGroup = get(template, ['spec', 'securityContext', 'fsGroup']);
-  return { labels: strings('labels'), annotations: strings('annotations'), containers: list('containers'), initContainers: list('initContainers'), ...(typeof fsGroup === 'number' && { fsGroup }) };
+  return { labels: strings('labels'), annotations: strings('annotations'), containers: list('containers'), initContainers: list('initContainers'), volumes: list('volumes'), ...(typeof fsGroup === 'number' && { fsGroup }) };
 }
 
 const commandLine = (c: Record<string, Json>): string =>

@@ -3,7 +3,7 @@
 // container (per-pod) or the advertised pod DNS name (pod-dns).
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Config } from './config.js';
-import type { PodTemplateRef, PodView, Resource, Role } from './discover.js';
+import { fieldPath, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
 import { kubeRayNodeAddress, podDnsEnv, rewriteProbe, rewriteRayStart } from './podDns.js';
 import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
 import type { Item } from './resourceList.js';
@@ -18,11 +18,6 @@ export interface RayPod {
   pod: PodView;
   role: Exclude<Role, 'none'>;
   why: string;
-}
-
-/** `spec.template` + `.spec.containers[0]` style paths for results. */
-export function fieldPath(path: (string | number)[]): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
 }
 
 /** Applies the pod's TLS setup through the splice editor; returns the conflicts found. */

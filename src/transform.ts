@@ -2,8 +2,8 @@
 // cert-manager resources, and say what happened. Pure: no I/O.
 import { caChain, caSecretName, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
 import type { Config } from './config.js';
-import { decideRole, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
-import { fieldPath, inject, type RayPod } from './inject.js';
+import { decideRole, fieldPath, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
+import { inject, type RayPod } from './inject.js';
 import { reconcileManaged, type Placement } from './managed.js';
 import { INIT_CONTAINER } from './podTls.js';
 import type { Item } from './resourceList.js';

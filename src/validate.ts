@@ -2,7 +2,7 @@
 // container without TLS and every setting below the security bar. For kpt
 // `validators:` pipelines and CI (`ray-tls validate`, or `validate: true`).
 import { durationHours, type Config } from './config.js';
-import { decideRole, podTemplates, podView, SKIP_ANNOTATION, type Resource } from './discover.js';
+import { decideRole, fieldPath, podTemplates, podView, SKIP_ANNOTATION, type Resource } from './discover.js';
 import { POD_IP_ENV } from './podDns.js';
 import { INIT_CONTAINER } from './podTls.js';
 import { about, type Result } from './results.js';
@@ -46,9 +46,8 @@ export function validate(resources: Resource[], config: Config): Result[] {
       const pod = podView(r, ref);
       const { role } = decideRole(r, ref, pod, config.clientSelector);
       if (role === 'none') continue;
-      const base = ref.path.length ? `${ref.path.map((p) => (typeof p === 'number' ? `[${p}]` : p)).join('.').replace(/\.\[/g, '[')}.` : '';
-      const spec = obj(obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json)).spec);
-      const volumes = new Map(list(spec.volumes).map((v) => [v.name as string, v]));
+      const base = ref.path.length ? `${fieldPath(ref.path)}.` : '';
+      const volumes = new Map(pod.volumes.map((v) => [v.name as string, v]));
       for (const [listKey, containers] of [['containers', pod.containers], ['initContainers', pod.initContainers]] as const) {
         containers.forEach((c, i) => {
           const at = `${base}spec.${listKey}[${i}]`;
@@ -96,8 +95,7 @@ function secretCertificateNodes(resources: Resource[], config: Config): Result[]
       if (typeof cert !== 'string') continue;
       const dir = cert.replace(/\/[^/]*$/, '');
       const mount = pod.containers.flatMap((c) => list(c.volumeMounts)).find((m) => m.mountPath === dir);
-      const template = obj(ref.path.reduce<Json | undefined>((o, k) => obj(o)[k as string], r as unknown as Json));
-      const secret = obj(obj(list(obj(template.spec).volumes).find((v) => v.name === mount?.name)).secret).secretName;
+      const secret = obj(obj(pod.volumes.find((v) => v.name === mount?.name)).secret).secretName;
       if (typeof secret !== 'string') continue;
       out.push(about(r, 'error', `${ref.where}: the Ray node's certificate comes from Secret ${secret}, issued before the pod had an IP, so it cannot name the address Ray dials: Ray fails to start or marks the node dead. Use per-pod or pod-dns mode`));
     }
