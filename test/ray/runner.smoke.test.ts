@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IContainer } from 'kubernetes-models/v1';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
+import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { expandVars, PodCluster, PodStartError, podSupport, type PodManifest } from './podRunner.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
@@ -258,47 +259,18 @@ describe.skipIf(!support.ok)('2-node Ray TLS cluster from pod specs', () => {
       expect(head.logs()).toContain(`Local node IP: ${head.ip}`);
       expect(worker.logs()).toContain(`Local node IP: ${worker.ip}`);
 
-      const script = String.raw`
-import json, time, ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Pin
-ray.init("ray://ray-head:10001")
-deadline = time.time() + 60
-while True:
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    if len(nodes) >= 2 or time.time() > deadline: break
-    time.sleep(1)
-by_ip = {n["NodeManagerAddress"]: n["NodeID"] for n in nodes}
-
-@ray.remote(num_cpus=1)
-def where():
-    import socket
-    return [socket.gethostname(), ray.util.get_node_ip_address()]
-
-@ray.remote(num_cpus=1)
-def make(n):
-    return b"x" * n
-
-@ray.remote(num_cpus=1)
-def receive(blob):
-    return [len(blob), ray.util.get_node_ip_address()]
-
-pin = lambda ip: Pin(by_ip[ip], soft=False)
-ran = {ip: ray.get(where.options(scheduling_strategy=pin(ip)).remote(), timeout=60) for ip in by_ip}
-head_ip, worker_ip = "${head.ip}", "${worker.ip}"
-blob = make.options(scheduling_strategy=pin(head_ip)).remote(50 * 1024 * 1024)
-moved = ray.get(receive.options(scheduling_strategy=pin(worker_ip)).remote(blob), timeout=120)
-print("RESULT " + json.dumps({"nodes": sorted(by_ip), "ran": ran, "moved": moved}))
-`;
       // Known Ray bug (ray-project/ray#63202, open): the head's client proxier forks a server
       // per client while gRPC threads are busy, and with grpcio 1.84 the child sometimes dies
       // right after fork -> "Starting Ray client server failed". It is neither TLS nor this
       // runner (GRPC_ENABLE_FORK_SUPPORT=false in the head's env makes it go away), so such an
       // attempt is retried rather than failing the test.
       const rayClientFlake = /Starting Ray client server failed|client has already been disconnected/;
-      let ok = await client.exec(['python', '-c', script], { timeoutMs: 240_000 });
+      // RAY_ADDRESS as the Django-Ray worker has it; the script takes the nodes the 50 MB moves between.
+      const runClient = () => client.exec(['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip], { env: { RAY_ADDRESS: 'ray://ray-head:10001' }, timeoutMs: 240_000 });
+      let ok = await runClient();
       for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
         console.log(`[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 (${ok.stderr.split('\n').filter((l) => rayClientFlake.test(l))[0]?.trim()}); retrying`);
-        ok = await client.exec(['python', '-c', script], { timeoutMs: 240_000 });
+        ok = await runClient();
       }
       const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
       expect(resultLine, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`).toBeDefined();
@@ -307,7 +279,7 @@ print("RESULT " + json.dumps({"nodes": sorted(by_ip), "ran": ran, "moved": moved
       expect(result.nodes).toEqual([head.ip, worker.ip].sort());
       expect(result.ran[head.ip]).toEqual(['ray-head', head.ip]);
       expect(result.ran[worker.ip]).toEqual(['ray-worker', worker.ip]);
-      expect(result.moved).toEqual([50 * 1024 * 1024, worker.ip]);
+      expect(result.moved).toEqual([MB50, 'ray-worker']);
       expect(ok.code).toBe(0);
 
       // Negative: the same Django worker without TLS cannot talk to the TLS head.

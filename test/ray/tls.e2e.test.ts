@@ -28,12 +28,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../src/run.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { defaultRayVenv, PodCluster, podFromTemplate, podSupport, type ExecResult, type Pod, type PodManifest } from './podRunner.js';
+import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 
 type Obj = Record<string, any>;
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 const NS = 'django-ray';
-const MB50 = 50 * 1024 * 1024;
 const support = podSupport();
 if (!support.ok) console.warn(`[ray tls] SKIPPED: ${support.reason}`);
 const say = (msg: string) => console.log(`[ray tls] ${msg}`);
@@ -157,40 +157,6 @@ function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
   return Object.fromEntries(readdirSync(dir).filter((f) => name.test(f)).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
 }
 
-// The Ray client's remote tasks, pinned to nodes by NodeAffinity. argv: the two node addresses
-// (as Ray reports them: NodeManagerAddress) that the 50 MB object moves between.
-const CLIENT_SCRIPT = String.raw`
-import json, sys, time, ray
-from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Pin
-src, dst = sys.argv[1], sys.argv[2]
-ray.init()  # RAY_ADDRESS from the pod's env: ray://ray-head:10001
-deadline = time.time() + 60
-while True:
-    nodes = [n for n in ray.nodes() if n["Alive"]]
-    if len(nodes) >= 2 or time.time() > deadline: break
-    time.sleep(1)
-by_addr = {n["NodeManagerAddress"]: n["NodeID"] for n in nodes}
-
-@ray.remote(num_cpus=1)
-def where():
-    import socket
-    return [socket.gethostname(), ray.util.get_node_ip_address()]
-
-@ray.remote(num_cpus=1)
-def make(n):
-    return b"x" * n
-
-@ray.remote(num_cpus=1)
-def receive(blob):
-    import socket
-    return [len(blob), socket.gethostname()]
-
-pin = lambda addr: Pin(by_addr[addr], soft=False)
-ran = {a: ray.get(where.options(scheduling_strategy=pin(a)).remote(), timeout=90) for a in by_addr}
-blob = make.options(scheduling_strategy=pin(src)).remote(${MB50})
-moved = ray.get(receive.options(scheduling_strategy=pin(dst)).remote(blob), timeout=120)
-print("RESULT " + json.dumps({"nodes": sorted(by_addr), "ran": ran, "moved": moved}))
-`;
 
 interface ClientResult {
   nodes: string[];
