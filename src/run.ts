@@ -61,29 +61,29 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
 
   let results: Result[];
   let outcome: ReturnType<typeof transform> | undefined;
+  let validating = validateOnly;
   try {
     const config = readConfig(functionConfig);
-    if (validateOnly || config.validate) {
+    validating ||= config.validate;
+    if (validating) {
       results = validate(readResources(decoded.items), config);
-      const failed = results.some((r) => r.severity === 'error');
-      const stdout = decoded.encode({ newItems: [], dropped: new Set(), results: legacyConfig !== undefined ? [] : results.map(toJsonResult), keepInput: true });
-      return { stdout, stderr: results.filter((r) => r.severity !== 'info').map(formatResult), exitCode: failed ? 1 : 0, results };
+    } else {
+      const files = kptFiles(decoded.itemTexts());
+      outcome = transform(decoded.items, config, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
+      results = outcome.results;
     }
-    const files = kptFiles(decoded.itemTexts());
-    outcome = transform(decoded.items, config, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
-    results = outcome.results;
   } catch (e) {
     if (e instanceof InputError) return unreadable(e);
     if (!(e instanceof ConfigError)) throw e;
     results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config: ${p.field}: ${p.message}`, field: { path: p.field } }));
   }
   const failed = results.some((r) => r.severity === 'error');
-  if (failed) results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
+  if (failed && !validating) results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
   const stdout = decoded.encode({
     newItems: outcome?.newItems ?? [],
     dropped: outcome?.dropped ?? new Set(),
     results: legacyConfig !== undefined ? [] : results.map(toJsonResult),
-    keepInput: failed,
+    keepInput: failed || validating, // the validator never changes anything
   });
   return {
     stdout,

@@ -171,11 +171,6 @@ export class Editor {
     this.push(lineStart, end, '');
   }
 
-  /** Replaces a raw range (whole items of a ResourceList). */
-  replaceRange(start: number, end: number, text: string): void {
-    this.push(start, end, text);
-  }
-
   /** Inserts raw text at an offset. */
   insert(at: number, text: string): void {
     this.push(at, at, text);
