@@ -8,7 +8,6 @@ import { reconcileManaged, type Placement } from './managed.js';
 import { INIT_CONTAINER } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
-import type { Target } from './upsert.js';
 import { carriesKey } from './validate.js';
 import type { Json } from './yamlEdit.js';
 import { toJson } from './yamlRead.js';
@@ -72,7 +71,6 @@ export function transform(items: Item[], config: Config, placement?: Placement):
     }
   }
 
-  const owned: Target['conflicts'] = [];
   const byNamespace = new Map<string | undefined, RayPod[]>();
   for (const p of rayPods) byNamespace.set(namespaceOf(p.resource), [...(byNamespace.get(namespaceOf(p.resource)) ?? []), p]);
 
@@ -84,6 +82,8 @@ export function transform(items: Item[], config: Config, placement?: Placement):
       ...services.filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels)).map((s) => s.name),
       ...kubeRayHeadServices(p.resource, p.ref).names,
     ];
+    // The DNS names of every Service that selects a node of this namespace, for the one node certificate.
+    const nodeServiceNames = () => [...new Set(nodes.flatMap(servicesFor))].flatMap((s) => serviceDnsNames(s, namespace, config.clusterDomain));
     for (const p of nodes) {
       const workers = p.ref.kuberay === 'head' && nodes.some((q) => q.resource === p.resource && q.ref.kuberay === 'worker');
       if (workers && kubeRayHeadServices(p.resource, p.ref).unknown) {
@@ -91,22 +91,16 @@ export function transform(items: Item[], config: Config, placement?: Placement):
       }
     }
     if (config.mode === 'shared' && nodes.length) {
-      const names = [...new Set(nodes.flatMap(servicesFor))];
-      wanted.push(
-        leafCertificate(
-          { name: SHARED_CERT, namespace, usages: ['server auth', 'client auth'], dnsNames: [...names.flatMap((s) => serviceDnsNames(s, namespace, config.clusterDomain)), 'localhost'], ipAddresses: ['127.0.0.1'] },
-          config,
-        ),
-      );
+      const dnsNames = [...nodeServiceNames(), 'localhost'];
+      wanted.push(leafCertificate({ name: SHARED_CERT, namespace, usages: ['server auth', 'client auth'], dnsNames, ipAddresses: ['127.0.0.1'] }, config));
       warnShared(nodes, results);
     }
     if (config.mode === 'pod-dns' && nodes.length) {
       if (namespace === undefined) {
         for (const p of nodes) results.push(about(p.resource, 'error', 'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the step that sets it)', { path: 'metadata.namespace' }));
       } else {
-        const names = [...new Set(nodes.flatMap(servicesFor))];
         // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
-        const dnsNames = [...names.flatMap((s) => serviceDnsNames(s, namespace, config.clusterDomain)), 'localhost', `*.${namespace}.pod.${config.clusterDomain}`];
+        const dnsNames = [...nodeServiceNames(), 'localhost', `*.${namespace}.pod.${config.clusterDomain}`];
         wanted.push(leafCertificate({ name: NODES_CERT, namespace, usages: ['server auth', 'client auth'], dnsNames, ipAddresses: ['127.0.0.1'] }, config));
       }
     }
@@ -114,7 +108,6 @@ export function transform(items: Item[], config: Config, placement?: Placement):
       const clientSecret = clientCertName(clientWorkload(p));
       if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, config));
       const conflicts = inject(p, config, servicesFor(p), clientSecret);
-      owned.push(...conflicts);
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
         results.push(about(p.resource, 'error', `${c.message}${fix}, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`, { path: c.field, ...(c.current !== undefined && { currentValue: c.current }), proposedValue: c.proposed }));
