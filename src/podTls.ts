@@ -31,12 +31,16 @@ export const tlsMount = (config: Config): Json => ({ name: VOLUME, mountPath: co
 export function tlsVolumes(config: Config, role: 'node' | 'client', clientSecret: string, fsGroup: boolean): Json[] {
   const secret = (secretName: string, items?: Json) => ({ secretName, ...(items && { items }), ...(fsGroup && { defaultMode: 0o440 }) });
   if (role === 'client') return [{ name: VOLUME, secret: secret(clientSecret) }];
-  if (config.mode === 'shared') return [{ name: VOLUME, secret: secret(SHARED_SECRET) }];
-  if (config.mode === 'pod-dns') return [{ name: VOLUME, secret: secret(NODES_CERT) }];
+  if (config.mode !== 'per-pod') return [{ name: VOLUME, secret: secret(nodeSecret(config)) }];
   return [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-    { name: CA_VOLUME, secret: secret(caSecretName(config), ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k }))) },
+    { name: CA_VOLUME, secret: secret(nodeSecret(config), ['ca.crt', 'tls.crt', 'tls.key'].map((k) => ({ key: k, path: k }))) },
   ];
+}
+
+/** The Secret a node pod mounts: the CA (per-pod, for the init container) or the mode's node certificate. */
+export function nodeSecret(config: Config): string {
+  return config.mode === 'shared' ? SHARED_SECRET : config.mode === 'pod-dns' ? NODES_CERT : caSecretName(config);
 }
 
 export interface InitContainerInput {

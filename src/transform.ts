@@ -1,11 +1,11 @@
 // The pipeline over decoded items: find Ray pods, inject TLS, plan the
 // cert-manager resources, and say what happened. Pure: no I/O.
-import { caChain, caSecretName, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT, SHARED_SECRET } from './certificates.js';
+import { caChain, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT } from './certificates.js';
 import type { Config } from './config.js';
 import { decideRole, fieldPath, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
 import { inject, type RayPod } from './inject.js';
 import { reconcileManaged, type Placement } from './managed.js';
-import { INIT_CONTAINER } from './podTls.js';
+import { INIT_CONTAINER, nodeSecret } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
 import { carriesKey } from './validate.js';
@@ -119,7 +119,7 @@ export function transform(items: Item[], config: Config, placement?: Placement):
   // Without cert-manager the Secrets come from `ray-tls certs` (or your PKI): emit none of its resources.
   const { newItems, dropped } = reconcileManaged(resources, config.certManager ? wanted : [], results, placement);
   if (!config.certManager && rayPods.length) {
-    const secrets = [...new Set(rayPods.flatMap((p) => (p.role === 'client' ? [clientCertName(clientWorkload(p))] : config.mode === 'shared' ? [SHARED_SECRET] : [caSecretName(config)])))];
+    const secrets = [...new Set(rayPods.map((p) => (p.role === 'client' ? clientCertName(clientWorkload(p)) : nodeSecret(config))))];
     results.push({ severity: 'info', message: `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs prints the commands): ${secrets.join(', ')}` });
   }
   if (rayPods.some((p) => p.role === 'node')) {

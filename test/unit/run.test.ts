@@ -241,3 +241,19 @@ describe('items kpt sends along', () => {
     expect(placed[0].kind).toBe('ConfigMap');
   });
 });
+
+describe('certManager: false', () => {
+  const node = `- apiVersion: apps/v1\n  kind: Deployment\n  metadata: {name: ray-head, namespace: n}\n  spec:\n    template:\n      spec:\n        containers:\n        - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}\n`;
+  it.each([
+    ['per-pod', 'ray-tls-ca'],
+    ['pod-dns', 'ray-tls-nodes'],
+    ['shared', 'ray-tls-certs'],
+  ])('%s: names the Secret the node pods mount (%s), and emits no cert-manager resource', (mode, secret) => {
+    const out = run(`${HEAD}items:\n${node}functionConfig: {apiVersion: v1, kind: ConfigMap, metadata: {name: c}, data: {certManager: "false", mode: ${mode}}}\n`);
+    const list = parse(out.stdout) as Obj;
+    const volume = list.items[0].spec.template.spec.volumes.find((v: Obj) => v.secret);
+    expect(volume.secret.secretName).toBe(secret);
+    expect(list.results.find((r: Obj) => r.message.startsWith('certManager: false')).message).toMatch(new RegExp(`: ${secret}$`));
+    expect(list.items.some((i: Obj) => i.apiVersion === 'cert-manager.io/v1')).toBe(false);
+  });
+});
