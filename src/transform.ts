@@ -8,7 +8,7 @@ import { reconcileManaged, type Placement } from './managed.js';
 import { INIT_CONTAINER, nodeSecret } from './podTls.js';
 import type { Item } from './resourceList.js';
 import { about, type Result } from './results.js';
-import { carriesKey } from './validate.js';
+import { keyMaterialResult } from './validate.js';
 import type { Json } from './yamlEdit.js';
 import { toJson } from './yamlRead.js';
 
@@ -41,9 +41,9 @@ export function transform(items: Item[], config: Config, placement?: Placement):
   for (const { item, resource } of resources) {
     if (!resource) results.push({ severity: 'error', message: `items[${item.position}] has no apiVersion, kind or metadata.name: every item must be a Kubernetes resource` });
   }
-  for (const { resource: r } of resources) {
-    const key = r && r.kind === 'Secret' && r.apiVersion === 'v1' ? carriesKey(r) : undefined;
-    if (r && key) results.push(about(r, 'warning', `this Secret carries key material (${key}) in the manifests: keep keys out of version control; let cert-manager issue them, or create the Secret from files (ray-tls certs)`, { path: `data.${key}` }));
+  for (const { resource } of resources) {
+    const leaked = resource && keyMaterialResult(resource, 'warning');
+    if (leaked) results.push(leaked);
   }
   const services = resources.flatMap(({ resource: r }) =>
     r && r.kind === 'Service' && r.apiVersion === 'v1'

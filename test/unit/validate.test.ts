@@ -35,4 +35,11 @@ describe('ray-tls validate on rendered output', () => {
     const lacking = out.stderr.filter((l) => l.includes('lacks TLS'));
     expect(lacking).toHaveLength(3); // ray-head, ray-worker, the Django-Ray worker
   });
+
+  it('leaves resources annotated ray-tls.io/skip alone, like the transforming run', () => {
+    const input = readFileSync(join(examples, 'shared-multi-node', 'expected.yaml'), 'utf8').replace('metadata: {name: ray-worker, namespace: django-ray}', 'metadata: {name: ray-worker, namespace: django-ray, annotations: {ray-tls.io/skip: "true"}}');
+    expect(input).toContain('ray-tls.io/skip');
+    const errors = (parse(run(input, undefined, true).stdout).results as { severity: string; resourceRef?: { name: string } }[]).filter((r) => r.severity === 'error' && r.resourceRef);
+    expect(errors.map((e) => e.resourceRef!.name)).toEqual(['ray-head']);
+  });
 });
