@@ -2,21 +2,21 @@
 import { build } from 'esbuild';
 import { chmodSync, readFileSync } from 'node:fs';
 
-// src/models.ts re-exports the cert-manager model classes; in the bundle they load on
+// src/tls/models.ts re-exports the cert-manager model classes; in the bundle they load on
 // first use (esbuild wraps required modules in lazy initialisers), which keeps their
 // schema validators out of the cold start of a run that emits nothing. (The files are
 // named by path: the package exports them to `import` only, not to `require`.)
 const lazyModels = {
   name: 'lazy-models',
   setup(b) {
-    b.onLoad({ filter: /src[\\/]models\.ts$/ }, () => ({
+    b.onLoad({ filter: /src[\\/]tls[\\/]models\.ts$/ }, () => ({
       loader: 'js',
-      resolveDir: 'src',
+      resolveDir: 'src/tls',
       contents: `
         let m;
         const load = () => (m ??= {
-          Certificate: require('../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate.js').Certificate,
-          Issuer: require('../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer.js').Issuer,
+          Certificate: require('../../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate.js').Certificate,
+          Issuer: require('../../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer.js').Issuer,
         });
         export class Certificate { constructor(data) { return new (load().Certificate)(data); } }
         export class Issuer { constructor(data) { return new (load().Issuer)(data); } }`,
@@ -26,7 +26,7 @@ const lazyModels = {
 
 const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 await build({
-  entryPoints: ['src/main.ts'],
+  entryPoints: ['src/cli/main.ts'],
   outfile: 'dist/ray-tls.js',
   bundle: true,
   platform: 'node',

@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { run } from '../src/run.js';
+import { run } from '../src/function/run.js';
 
 const root = join(import.meta.dirname, 'examples');
 const update = process.env.UPDATE_EXAMPLES === '1';

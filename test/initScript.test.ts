@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INIT_SCRIPT } from '../src/initScript.js';
+import { INIT_SCRIPT } from '../src/tls/initScript.js';
 import { envOf, podSpec, render, type Obj } from './support/emitted.js';
 
 const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });

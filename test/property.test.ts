@@ -5,8 +5,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { isSeq, parse, parseDocument, type Node } from 'yaml';
-import { decodeResourceList } from '../src/resourceList.js';
-import { run } from '../src/run.js';
+import { decodeResourceList } from '../src/krm/resourceList.js';
+import { run } from '../src/function/run.js';
 
 type Obj = Record<string, any>;
 const RUNS = 200;

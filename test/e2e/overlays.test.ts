@@ -5,7 +5,7 @@ import { existsSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { run } from '../../src/run.js';
+import { run } from '../../src/function/run.js';
 import { ROOT } from '../support/paths.js';
 import { validateManifest } from '../support/validate.js';
 

@@ -25,7 +25,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../src/run.js';
+import { run } from '../../src/function/run.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { defaultRayVenv, PodCluster, podFromTemplate, podSupport, type ExecResult, type Pod, type PodManifest } from './podRunner.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';

@@ -1,6 +1,6 @@
 // Reads what the function emitted, for tests that run it for real.
 import { parse } from 'yaml';
-import { run } from '../../src/run.js';
+import { run } from '../../src/function/run.js';
 
 export type Obj = Record<string, any>;
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { decideRole, podTemplates, podView, selects, type Resource } from '../../src/discover.js';
-import type { Json } from '../../src/yamlEdit.js';
+import { decideRole, podTemplates, podView, selects, type Resource } from '../../src/ray/discover.js';
+import type { Json } from '../../src/yaml/edit.js';
 
 type Obj = Record<string, Json>;
 const pod = (containers: Obj[], metadata: Obj = {}): Obj => ({ metadata, spec: { containers } });

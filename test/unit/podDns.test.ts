@@ -1,7 +1,7 @@
 // pod-dns rewrites, run with the real sh: what `ray start` and the probes receive.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { execWrapper, podDnsName, rewriteProbe, rewriteRayStart } from '../../src/podDns.js';
+import { execWrapper, podDnsName, rewriteProbe, rewriteRayStart } from '../../src/tls/modes/podDns.js';
 
 const env = { PATH: process.env.PATH ?? '', RAY_TLS_POD_IP: '10.244.7.2', RAY_TLS_POD_NAMESPACE: 'django-ray' };
 /** Runs a shell script with `ray ` replaced by a printer of its arguments, one per line. */

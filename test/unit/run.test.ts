@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { run } from '../../src/run.js';
+import { run } from '../../src/function/run.js';
 
 type Obj = Record<string, any>;
 const HEAD = 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n';

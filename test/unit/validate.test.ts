@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { run } from '../../src/run.js';
+import { run } from '../../src/function/run.js';
 
 const examples = join(import.meta.dirname, '..', 'examples');
 const rendered = readdirSync(examples).filter((n) => !n.startsWith('error-')).sort();

@@ -1,7 +1,7 @@
 // The function config: the typed kind `RayTLS` (fields under `spec`) or a
 // ConfigMap whose `data` holds the same fields as flat strings. Absent config
 // means the defaults, which follow the django-ray setup.
-import type { Json } from './yamlEdit.js';
+import type { Json } from '../yaml/edit.js';
 
 export const CONFIG_API_VERSION = 'ray-tls.io/v1alpha1';
 export const CONFIG_KIND = 'RayTLS';

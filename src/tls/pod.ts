@@ -3,8 +3,8 @@
 // container that issues the pod's own certificate.
 import { CA_DIR, INIT_SCRIPT } from './initScript.js';
 import { caSecretName, NODES_CERT, SHARED_SECRET } from './certificates.js';
-import { durationHours, type Config } from './config.js';
-import type { Json } from './yamlEdit.js';
+import { durationHours, type Config } from '../config/config.js';
+import type { Json } from '../yaml/edit.js';
 
 export const VOLUME = 'ray-tls';
 export const CA_VOLUME = 'ray-tls-ca';

@@ -1,12 +1,12 @@
 // The cert-manager resources ray-tls owns: emitted when new, rewritten in place
 // when the config changed, removed when no Ray pod needs them; under kpt new
 // ones go to their own file.
-import { MANAGED_BY } from './certificates.js';
-import type { Resource } from './discover.js';
-import type { Item } from './resourceList.js';
-import { about, type Result } from './results.js';
-import { deepEqual } from './upsert.js';
-import type { Json } from './yamlEdit.js';
+import { MANAGED_BY } from '../tls/certificates.js';
+import type { Resource } from '../ray/discover.js';
+import type { Item } from '../krm/resourceList.js';
+import { about, type Result } from '../krm/results.js';
+import { deepEqual } from '../yaml/upsert.js';
+import type { Json } from '../yaml/edit.js';
 
 const MANAGED_KINDS = new Set(['Issuer', 'Certificate']);
 const keyOf = (r: { kind: string; metadata: { name: string; namespace?: string } }) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;

@@ -2,14 +2,14 @@
 // read-only mount in every container, the volumes, and per mode the init
 // container (per-pod) or the advertised pod DNS name (pod-dns).
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { Config } from './config.js';
-import { fieldPath, type PodTemplateRef, type PodView, type Resource, type Role } from './discover.js';
-import { kubeRayNodeAddress, podDnsEnv, rewriteProbe, rewriteRayStart } from './podDns.js';
-import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from './podTls.js';
-import type { Item } from './resourceList.js';
-import { mapAt, upsertList, upsertValue, type Target } from './upsert.js';
-import type { Json } from './yamlEdit.js';
-import { toJson } from './yamlRead.js';
+import type { Config } from '../config/config.js';
+import { fieldPath, type PodTemplateRef, type PodView, type Resource, type Role } from '../ray/discover.js';
+import { kubeRayNodeAddress, podDnsEnv, rewriteProbe, rewriteRayStart } from '../tls/modes/podDns.js';
+import { initContainer, INIT_CONTAINER, MARKER_ANNOTATION, tlsEnv, tlsMount, tlsVolumes } from '../tls/pod.js';
+import type { Item } from '../krm/resourceList.js';
+import { mapAt, upsertList, upsertValue, type Target } from '../yaml/upsert.js';
+import type { Json } from '../yaml/edit.js';
+import { toJson } from '../yaml/read.js';
 
 export interface RayPod {
   item: Item;

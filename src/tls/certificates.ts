@@ -1,8 +1,8 @@
 // The cert-manager resources the function emits, built with the
 // kubernetes-models classes and validated before they leave.
 import * as models from './models.js';
-import type { Config } from './config.js';
-import type { Json } from './yamlEdit.js';
+import type { Config } from '../config/config.js';
+import type { Json } from '../yaml/edit.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'ray-tls' };
 export const SELF_SIGNED_ISSUER = 'ray-tls-selfsigned';

@@ -3,8 +3,8 @@
 // is ours to update only when the pod carries our marker; otherwise it is a
 // conflict the user must resolve, never a silent overwrite.
 import { isMap, isSeq, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { Editor, Json } from './yamlEdit.js';
-import { toJson } from './yamlRead.js';
+import type { Editor, Json } from './edit.js';
+import { toJson } from './read.js';
 
 export interface Conflict {
   field: string;

@@ -1,18 +1,18 @@
 // One run of the function, from input text to output text: pure, so tests and
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
-import { ConfigError, readConfig } from './config.js';
-import { POD_KINDS } from './discover.js';
-import { InputError } from './errors.js';
-import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded, type Interesting } from './resourceList.js';
-import { formatResult, toJsonResult, type Result } from './results.js';
+import { ConfigError, readConfig } from '../config/config.js';
+import { POD_KINDS } from '../ray/discover.js';
+import { InputError } from '../krm/errors.js';
+import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded, type Interesting } from '../krm/resourceList.js';
+import { formatResult, toJsonResult, type Result } from '../krm/results.js';
 import { readResources, transform } from './transform.js';
 import { validate } from './validate.js';
 
 /** Under kpt, the file that new resources land in. */
 export const NEW_FILE = 'ray-tls.yaml';
-import type { Json } from './yamlEdit.js';
-import { toJson } from './yamlRead.js';
+import type { Json } from '../yaml/edit.js';
+import { toJson } from '../yaml/read.js';
 
 export interface RunOutput {
   /** The ResourceList (or stream) for stdout; empty when the input could not be read. */

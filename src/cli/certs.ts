@@ -5,7 +5,7 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { CA_NAME, clientCertName } from './certificates.js';
+import { CA_NAME, clientCertName } from '../tls/certificates.js';
 
 export const CERTS_HELP = `Usage: ray-tls certs [options]
 

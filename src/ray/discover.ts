@@ -1,7 +1,7 @@
 // Where pod templates live in each kind: one table, then roles. A pod is a Ray
 // node (runs `ray start` or is a KubeRay head/worker), a Ray client (connects
 // to a cluster through `ray://`, or matches the config's clientSelector), or not Ray.
-import type { Json } from './yamlEdit.js';
+import type { Json } from '../yaml/edit.js';
 
 export type Path = (string | number)[];
 export type Role = 'node' | 'client' | 'none';

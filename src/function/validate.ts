@@ -1,13 +1,13 @@
 // The validator: changes nothing and reports, as error results, every Ray
 // container without TLS and every setting below the security bar. For kpt
 // `validators:` pipelines and CI (`ray-tls validate`, or `validate: true`).
-import { caSecretName } from './certificates.js';
-import { durationHours, type Config } from './config.js';
-import { decideRole, fieldPath, podTemplates, podView, SKIP_ANNOTATION, type Resource } from './discover.js';
-import { POD_IP_ENV } from './podDns.js';
-import { INIT_CONTAINER } from './podTls.js';
-import { about, type Result } from './results.js';
-import type { Json } from './yamlEdit.js';
+import { caSecretName } from '../tls/certificates.js';
+import { durationHours, type Config } from '../config/config.js';
+import { decideRole, fieldPath, podTemplates, podView, SKIP_ANNOTATION, type Resource } from '../ray/discover.js';
+import { POD_IP_ENV } from '../tls/modes/podDns.js';
+import { INIT_CONTAINER } from '../tls/pod.js';
+import { about, type Result } from '../krm/results.js';
+import type { Json } from '../yaml/edit.js';
 
 type Obj = Record<string, Json>;
 const MAX_HOURS = 8760;

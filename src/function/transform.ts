@@ -1,16 +1,16 @@
 // The pipeline over decoded items: find Ray pods, inject TLS, plan the
 // cert-manager resources, and say what happened. Pure: no I/O.
-import { caChain, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT } from './certificates.js';
-import type { Config } from './config.js';
-import { decideRole, fieldPath, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from './discover.js';
+import { caChain, clientCertName, leafCertificate, NODES_CERT, serviceDnsNames, SHARED_CERT } from '../tls/certificates.js';
+import type { Config } from '../config/config.js';
+import { decideRole, fieldPath, kubeRayHeadServices, missingKubeRayTemplates, podTemplates, podView, ROLE_ANNOTATION, selects, SKIP_ANNOTATION, type Resource, type Role } from '../ray/discover.js';
 import { inject, type RayPod } from './inject.js';
 import { reconcileManaged, type Placement } from './managed.js';
-import { INIT_CONTAINER, nodeSecret } from './podTls.js';
-import type { Item } from './resourceList.js';
-import { about, type Result } from './results.js';
+import { INIT_CONTAINER, nodeSecret } from '../tls/pod.js';
+import type { Item } from '../krm/resourceList.js';
+import { about, type Result } from '../krm/results.js';
 import { keyMaterialResult } from './validate.js';
-import type { Json } from './yamlEdit.js';
-import { toJson } from './yamlRead.js';
+import type { Json } from '../yaml/edit.js';
+import { toJson } from '../yaml/read.js';
 
 export type { Placement } from './managed.js';
 

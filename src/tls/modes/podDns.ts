@@ -2,7 +2,7 @@
 // (`10-244-7-2.NAMESPACE.pod.CLUSTER_DOMAIN`), so that one certificate with a
 // wildcard SAN names every node and no pod holds a CA key. Ray has no
 // environment variable for the node address: `ray start` needs the flag.
-import type { Json } from './yamlEdit.js';
+import type { Json } from '../../yaml/edit.js';
 
 export const POD_IP_ENV = 'RAY_TLS_POD_IP';
 export const POD_NAMESPACE_ENV = 'RAY_TLS_POD_NAMESPACE';

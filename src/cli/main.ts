@@ -1,8 +1,8 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
-import { CERTS_HELP, parseCertsArgs, writeCerts } from './certsCommand.js';
+import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { HELP } from './help.js';
-import { run, type RunOutput } from './run.js';
+import { run, type RunOutput } from '../function/run.js';
 
 declare const VERSION: string;
 
