@@ -1,22 +1,16 @@
 // The function config: the typed kind `RayTLS` (fields under `spec`) or a
 // ConfigMap whose `data` holds the same fields as flat strings. Absent config
 // means the defaults, which follow the django-ray setup.
-import type { Json } from '../yaml/edit.js';
+import { DEFAULT_MODE, MODES, modeNamed } from '../tls/modes/index.js';
+import type { IssuerRef, KeyAlgorithm } from '../tls/settings.js';
+import type { Json } from '../yaml/json.js';
 
 export const CONFIG_API_VERSION = 'ray-tls.io/v1alpha1';
 export const CONFIG_KIND = 'RayTLS';
 
-export type Mode = 'per-pod' | 'pod-dns' | 'shared';
-export type KeyAlgorithm = 'RSA' | 'ECDSA';
-
-export interface IssuerRef {
-  name: string;
-  kind: 'Issuer' | 'ClusterIssuer';
-  group: string;
-}
-
 export interface Config {
-  mode: Mode;
+  /** A certificate mode's name (tls/modes). */
+  mode: string;
   mountPath: string;
   privateKey: { algorithm: KeyAlgorithm; size: number };
   duration: string;
@@ -40,7 +34,7 @@ export interface Config {
 }
 
 export const DEFAULTS: Config = {
-  mode: 'per-pod',
+  mode: DEFAULT_MODE.name,
   mountPath: '/etc/ray/tls',
   privateKey: { algorithm: 'RSA', size: 4096 },
   duration: '8760h',
@@ -66,6 +60,9 @@ export class ConfigError extends Error {
 const KEY_SIZES: Record<KeyAlgorithm, number[]> = { RSA: [2048, 3072, 4096, 8192], ECDSA: [256, 384, 521] };
 const DNS_LABELS = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+const choices = MODES.map((m) => `${m.name} (${m.summary})`);
+const MODE_CHOICES = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
 
 const UNIT_HOURS: Record<string, number> = { h: 1, m: 1 / 60, s: 1 / 3600, ms: 1 / 3_600_000, us: 1 / 3_600_000_000, 'µs': 1 / 3_600_000_000, ns: 1 / 3_600_000_000_000 };
 
@@ -210,11 +207,7 @@ function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
   r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'validate', 'initImage', 'clientSelector'], '');
 
-  const mode = r.string(spec, 'mode', '', (v) =>
-    v === 'per-pod' || v === 'pod-dns' || v === 'shared'
-      ? undefined
-      : `"${v}" is not a mode; use per-pod (a certificate per Ray node pod, the default), pod-dns (one wildcard certificate, nodes advertise pod DNS names) or shared (one certificate, single-node clusters only)`,
-  ) as Mode | undefined;
+  const mode = r.string(spec, 'mode', '', (v) => (modeNamed(v) ? undefined : `"${v}" is not a mode; use ${MODE_CHOICES}`));
   const mountPath = r.string(spec, 'mountPath', '', (v) =>
     !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === '' ? 'must be an absolute directory path such as /etc/ray/tls (not /)' : undefined,
   );

@@ -2,11 +2,10 @@
 // when the config changed, removed when no Ray pod needs them; under kpt new
 // ones go to their own file.
 import { MANAGED_BY } from '../tls/certificates.js';
-import type { Resource } from '../ray/discover.js';
+import type { Resource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import { deepEqual } from '../yaml/upsert.js';
-import type { Json } from '../yaml/edit.js';
+import { deepEqual, type Json } from '../yaml/json.js';
 
 const MANAGED_KINDS = new Set(['Issuer', 'Certificate']);
 const keyOf = (r: { kind: string; metadata: { name: string; namespace?: string } }) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;

@@ -2,17 +2,18 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
-import { POD_KINDS } from '../ray/discover.js';
+import { POD_KINDS } from '../ray/kinds.js';
 import { InputError } from '../krm/errors.js';
 import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded, type Interesting } from '../krm/resourceList.js';
 import { formatResult, toJsonResult, type Result } from '../krm/results.js';
+import type { Json } from '../yaml/json.js';
+import { toJson } from '../yaml/read.js';
+import { planFrom } from './plan.js';
 import { readResources, transform } from './transform.js';
 import { validate } from './validate.js';
 
 /** Under kpt, the file that new resources land in. */
 export const NEW_FILE = 'ray-tls.yaml';
-import type { Json } from '../yaml/edit.js';
-import { toJson } from '../yaml/read.js';
 
 export interface RunOutput {
   /** The ResourceList (or stream) for stdout; empty when the input could not be read. */
@@ -63,13 +64,13 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
   let outcome: ReturnType<typeof transform> | undefined;
   let validating = validateOnly;
   try {
-    const config = readConfig(functionConfig);
-    validating ||= config.validate;
+    const plan = planFrom(readConfig(functionConfig));
+    validating ||= plan.validate;
     if (validating) {
-      results = validate(readResources(decoded.items), config);
+      results = validate(readResources(decoded.items).entries.map((e) => e.resource), plan);
     } else {
       const files = kptFiles(decoded.itemTexts());
-      outcome = transform(decoded.items, config, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
+      outcome = transform(decoded.items, plan, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
       results = outcome.results;
     }
   } catch (e) {

@@ -4,7 +4,8 @@
 // copied through. Inputs the scan cannot prove safe (JSON, flow style,
 // directives) take the full parser, which splices into the source the same way.
 import { isMap, isSeq, parseDocument, type Document, type Node, type ParseOptions, type DocumentOptions, type YAMLMap, type YAMLSeq } from 'yaml';
-import { Editor, blockDocument, blockItem, plainItems, type Json } from '../yaml/edit.js';
+import { Editor, blockDocument, blockItem, plainItems } from '../yaml/edit.js';
+import type { Json } from '../yaml/json.js';
 import { InputError } from './errors.js';
 import { toJson } from '../yaml/read.js';
 

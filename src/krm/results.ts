@@ -1,7 +1,7 @@
 // KRM results: what the function tells kpt (in the ResourceList) and users of
 // other routes (on stderr).
-import type { Resource } from '../ray/discover.js';
-import type { Json } from '../yaml/edit.js';
+import type { Resource } from './resource.js';
+import type { Json } from '../yaml/json.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 

@@ -2,8 +2,7 @@
 // every byte the function does not change is copied through as it was
 // (comments, quoting, key order, indentation, kpt's head comments).
 import { isMap, isScalar, isSeq, stringify, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-
-export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+import type { Json } from './json.js';
 
 interface Edit {
   start: number;

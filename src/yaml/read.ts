@@ -2,7 +2,7 @@
 // (writing toJS output would change 0644, `on` and dates); edits go through Editor.
 import type { Document, Node } from 'yaml';
 import { InputError } from '../krm/errors.js';
-import type { Json } from './edit.js';
+import type { Json } from './json.js';
 
 /** Aliases expand at most this often per value: a billion-laughs input fails fast. */
 const MAX_ALIAS_COUNT = 100;

@@ -3,7 +3,8 @@
 // is ours to update only when the pod carries our marker; otherwise it is a
 // conflict the user must resolve, never a silent overwrite.
 import { isMap, isSeq, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
-import type { Editor, Json } from './edit.js';
+import type { Editor } from './edit.js';
+import { deepEqual, type Json } from './json.js';
 import { toJson } from './read.js';
 
 export interface Conflict {
@@ -21,16 +22,6 @@ export interface Target {
   /** True when the pod was rendered by ray-tls before: differing entries of ours get updated. */
   owned: boolean;
   conflicts: Conflict[];
-}
-
-export function deepEqual(a: Json | undefined, b: Json | undefined): boolean {
-  if (a === b) return true;
-  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (Array.isArray(a) !== Array.isArray(b)) return false;
-  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((v, i) => deepEqual(v, b[i]));
-  const ka = Object.keys(a);
-  const kb = Object.keys(b as object);
-  return ka.length === kb.length && ka.every((k) => deepEqual((a as Record<string, Json>)[k], (b as Record<string, Json>)[k]));
 }
 
 interface Entry {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, DEFAULTS, durationHours, readConfig, type ConfigProblem } from '../../src/config/config.js';
-import type { Json } from '../../src/yaml/edit.js';
+import type { Json } from '../../src/yaml/json.js';
 
 const rayTls = (spec: Record<string, Json>): Json => ({ apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 'tls' }, spec });
 const configMap = (data: Record<string, string>): Json => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'function-input' }, data });

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse, parseDocument, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import { PARSE } from '../../src/krm/resourceList.js';
-import { Editor, blockDocument, blockItem, plainItems, type Json } from '../../src/yaml/edit.js';
+import { Editor, blockDocument, blockItem, plainItems } from '../../src/yaml/edit.js';
+import type { Json } from '../../src/yaml/json.js';
 
 /** Parses `src`, runs `edit` with an Editor over it, returns the spliced text. */
 function edit(src: string, change: (e: Editor, at: (...path: (string | number)[]) => Node) => void, wideSeqs = false): string {

@@ -1,11 +1,22 @@
-// The pod-dns mode: every Ray node advertises a DNS name for its pod IP
-// (`10-244-7-2.NAMESPACE.pod.CLUSTER_DOMAIN`), so that one certificate with a
-// wildcard SAN names every node and no pod holds a CA key. Ray has no
-// environment variable for the node address: `ray start` needs the flag.
-import type { Json } from '../../yaml/edit.js';
+// pod-dns: every Ray node advertises a DNS name for its pod IP
+// (`10-244-7-2.NAMESPACE.pod.CLUSTER_DOMAIN`), so that one certificate with a wildcard SAN
+// names every node and no pod holds a CA key. Ray has no environment variable for the node
+// address: `ray start` needs the flag (KubeRay: rayStartParams).
+import { isMap, type Node, type YAMLMap } from 'yaml';
+import { about } from '../../krm/results.js';
+import { fieldPath, groupPath } from '../../ray/kinds.js';
+import { findRayStart, shellScript } from '../../ray/rayStart.js';
+import { mapsOf, type Json } from '../../yaml/json.js';
+import { toJson } from '../../yaml/read.js';
+import type { Target } from '../../yaml/upsert.js';
+import { leafCertificate } from '../certificates.js';
+import { secretSource, VOLUME } from '../pod.js';
+import type { CertificateMode, NodeEdit } from './mode.js';
 
 export const POD_IP_ENV = 'RAY_TLS_POD_IP';
 export const POD_NAMESPACE_ENV = 'RAY_TLS_POD_NAMESPACE';
+/** The one node certificate of a namespace (wildcard pod DNS SAN). */
+export const NODES_CERT = 'ray-tls-nodes';
 const FLAG = '--node-ip-address';
 
 /** The shell expression of the pod's DNS name; dots and colons of the IP become dashes. */
@@ -25,30 +36,29 @@ export const podDnsEnv = (): Json[] => [
 
 export type Rewrite = { command: string[]; args: string[] } | { error: string } | 'done' | 'none';
 
-const RAY_START = /\bray\s+start\b/;
-const SHELLS = /^(sh|bash|dash|ash|zsh)$/;
+const ALREADY = `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: remove the flag`;
 
 /**
  * How to make a container's `ray start` advertise the pod DNS name:
- * exec-form commands get the wrapper, `sh -c` scripts the flag after each `ray start`.
+ * exec-form commands get the wrapper, shell scripts the flag after each `ray start`.
  */
 export function rewriteRayStart(command: Json | undefined, args: Json | undefined, clusterDomain: string): Rewrite {
-  const argv = [...(Array.isArray(command) ? command : []), ...(Array.isArray(args) ? args : [])].map(String);
-  if (!argv.some((a, i) => RAY_START.test(a) || (a === 'ray' && argv[i + 1] === 'start') || (/\/ray$/.test(a) && argv[i + 1] === 'start'))) return 'none';
-  if (argv[0] === 'sh' && argv[1] === '-c' && argv[2] === execWrapper(clusterDomain)) return 'done';
-
-  // A shell script: `sh -c SCRIPT` (or -lc, -ec ...), the script in command or args.
-  if (SHELLS.test(argv[0]?.split('/').pop() ?? '')) {
-    const c = argv.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a));
-    const script = c > 0 ? argv[c + 1] : undefined;
-    if (script === undefined || !RAY_START.test(script)) return { error: 'the shell runs `ray start` in a way ray-tls cannot rewrite; add --node-ip-address with the pod DNS name yourself, or use exec form' };
+  const start = findRayStart(command, args);
+  if (!start) return 'none';
+  const { argv } = start;
+  if (start.form === 'shell') {
+    const script = argv[start.script];
     if (script.includes(podDnsName(clusterDomain))) return 'done';
-    if (script.includes(FLAG)) return { error: `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: remove the flag` };
-    const rewritten = script.replace(new RegExp(RAY_START.source, 'g'), (m) => `${m} ${FLAG}="${podDnsName(clusterDomain)}"`);
-    return { command: argv.slice(0, c + 1), args: [rewritten, ...argv.slice(c + 2)] };
+    if (script.includes(FLAG)) return { error: ALREADY };
+    let rewritten = script;
+    for (const end of [...start.ends].reverse()) rewritten = `${rewritten.slice(0, end)} ${FLAG}="${podDnsName(clusterDomain)}"${rewritten.slice(end)}`;
+    // Keep the kubelet's split: the shell and its options in command, the script and the rest in args.
+    const cut = Array.isArray(command) ? Math.min(command.length, start.script) : 0;
+    const next = [...argv.slice(0, start.script), rewritten, ...argv.slice(start.script + 1)];
+    return { command: next.slice(0, cut), args: next.slice(cut) };
   }
-  // Exec form: ray start ..., possibly behind an env or tini wrapper.
-  if (argv.some((a) => a === FLAG || a.startsWith(`${FLAG}=`))) return { error: `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: remove the flag` };
+  if (shellScript(argv) !== undefined && argv[shellScript(argv)!] === execWrapper(clusterDomain)) return 'done';
+  if (argv.some((a) => a === FLAG || a.startsWith(`${FLAG}=`))) return { error: ALREADY };
   return { command: ['sh', '-c', execWrapper(clusterDomain), 'ray-tls'], args: argv };
 }
 
@@ -66,12 +76,12 @@ export function rewriteProbe(command: Json | undefined, clusterDomain: string): 
   const argv = command.map(String);
   if (!argv.some((a) => /\bhealth-check\b/.test(a))) return undefined;
   const name = podDnsName(clusterDomain);
-  if (SHELLS.test(argv[0]?.split('/').pop() ?? '')) {
-    const c = argv.findIndex((a) => /^-[a-z]*c[a-z]*$/.test(a));
-    const script = c > 0 ? argv[c + 1] : undefined;
-    if (script === undefined || script.includes(name) || !LOOPBACK_IN_SCRIPT.test(script)) return undefined;
+  const c = shellScript(argv);
+  if (c !== undefined) {
+    const script = argv[c];
+    if (script.includes(name) || !LOOPBACK_IN_SCRIPT.test(script)) return undefined;
     const rewritten = script.replace(new RegExp(LOOPBACK_IN_SCRIPT.source, 'g'), (_m, _q, port) => `--address="${name}${port}"`);
-    return [...argv.slice(0, c + 1), rewritten, ...argv.slice(c + 2)];
+    return [...argv.slice(0, c), rewritten, ...argv.slice(c + 1)];
   }
   const at = argv.findIndex((a) => LOOPBACK_ADDRESS.test(a));
   if (at === -1) return undefined;
@@ -81,3 +91,86 @@ export function rewriteProbe(command: Json | undefined, clusterDomain: string): 
 
 /** The rayStartParams entry for KubeRay, which runs `ray start --KEY=VALUE` in a shell. */
 export const kubeRayNodeAddress = (clusterDomain: string): [string, string] => ['node-ip-address', podDnsName(clusterDomain)];
+
+/** KubeRay runs Ray in a group's first container from rayStartParams: the address goes there. */
+function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
+  const { target: t, pod: p } = edit;
+  const group = edit.group!;
+  const [key, value] = kubeRayNodeAddress(clusterDomain);
+  const params = group.get('rayStartParams', true) as Node | undefined;
+  const groupField = fieldPath(groupPath(p.ref));
+  if (!isMap(params)) {
+    if (params === undefined) t.editor.addPair(group, 'rayStartParams', { [key]: value });
+    else if (toJson(params, t.doc) === null) t.editor.replace(params, { [key]: value }, !!group.flow);
+    else t.conflicts.push({ field: `${groupField}.rayStartParams`, current: toJson(params, t.doc), proposed: { [key]: value }, message: 'rayStartParams must be a mapping' });
+    return;
+  }
+  const current = toJson(params.get(key, true) as Node | undefined, t.doc);
+  if (current === undefined) t.editor.addPair(params, key, value);
+  else if (current !== value) {
+    const message = 'rayStartParams already sets node-ip-address; in pod-dns mode the node must advertise its pod DNS name';
+    t.conflicts.push({ field: `${groupField}.rayStartParams.${key}`, current, proposed: value, message, fix: ': remove it' });
+  }
+}
+
+/** Makes a container that runs `ray start` advertise its pod DNS name; true when it does. */
+function advertise(t: Target, c: YAMLMap, field: string, clusterDomain: string): boolean {
+  const command = c.get('command', true) as Node | undefined;
+  const args = c.get('args', true) as Node | undefined;
+  const rewrite = rewriteRayStart(toJson(command, t.doc), toJson(args, t.doc), clusterDomain);
+  if (rewrite === 'none') return false;
+  aimProbes(t, c, clusterDomain);
+  if (rewrite === 'done') return true;
+  if ('error' in rewrite) {
+    t.conflicts.push({ field: `${field}.command`, current: toJson(command, t.doc), proposed: toJson(command, t.doc) ?? null, message: rewrite.error, fix: '' });
+    return true;
+  }
+  for (const [key, node] of [['command', command], ['args', args]] as const) {
+    const value = rewrite[key];
+    if (node !== undefined) t.editor.replace(node, value, !!c.flow);
+    else if (value.length) t.editor.addPair(c, key, value);
+  }
+  return true;
+}
+
+/** Health-check probes at 127.0.0.1 would meet the pod IP, which the certificate lacks. */
+function aimProbes(t: Target, c: YAMLMap, clusterDomain: string): void {
+  for (const kind of ['readinessProbe', 'livenessProbe', 'startupProbe']) {
+    const exec = c.getIn([kind, 'exec'], true);
+    if (!isMap(exec)) continue;
+    const command = exec.get('command', true) as Node | undefined;
+    const rewritten = rewriteProbe(toJson(command, t.doc), clusterDomain);
+    if (command && rewritten) t.editor.replace(command, rewritten, !!exec.flow);
+  }
+}
+
+export const podDns: CertificateMode = {
+  name: 'pod-dns',
+  summary: 'one wildcard certificate, nodes advertise pod DNS names',
+  help: 'one wildcard certificate per namespace; nodes advertise pod DNS names',
+  namespaceCertificates({ namespace, nodes, serviceDnsNames }, settings) {
+    if (!nodes.length) return { certificates: [], results: [] };
+    if (namespace === undefined) {
+      const message = 'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the step that sets it)';
+      return { certificates: [], results: nodes.map((p) => about(p.resource, 'error', message, { path: 'metadata.namespace' })) };
+    }
+    // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
+    const dnsNames = [...serviceDnsNames, 'localhost', `*.${namespace}.pod.${settings.clusterDomain}`];
+    const usages = ['server auth', 'client auth'] as const;
+    return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf)], results: [] };
+  },
+  nodeSecret: () => NODES_CERT,
+  nodeVolumes: (_settings, fsGroup) => [{ name: VOLUME, secret: secretSource(NODES_CERT, fsGroup) }],
+  containerEnv(edit, c, index, field, settings) {
+    const kuberay = edit.pod.ref.kuberay === 'head' || edit.pod.ref.kuberay === 'worker';
+    if (kuberay) {
+      if (index !== 0) return [];
+      advertiseKubeRay(edit, settings.clusterDomain);
+      return podDnsEnv();
+    }
+    return advertise(edit.target, c, field, settings.clusterDomain) ? podDnsEnv() : [];
+  },
+  describeNode: (settings) => `advertises its pod DNS name and mounts the namespace's node certificate at ${settings.mountPath}`,
+  recognises: (p) => p.pod.containers.some((c) => mapsOf(c.env).some((e) => e.name === POD_IP_ENV)),
+  validateNode: () => [],
+};

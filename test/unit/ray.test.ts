@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { decideRole, podTemplates, podView, selects, type Resource } from '../../src/ray/discover.js';
-import type { Json } from '../../src/yaml/edit.js';
+import type { Resource } from '../../src/krm/resource.js';
+import { podTemplates } from '../../src/ray/kinds.js';
+import { decideRole, podView, selects } from '../../src/ray/pods.js';
+import type { Json } from '../../src/yaml/json.js';
 
 type Obj = Record<string, Json>;
 const pod = (containers: Obj[], metadata: Obj = {}): Obj => ({ metadata, spec: { containers } });

@@ -1,0 +1,36 @@
+// The config resolved once, early, into what the run does: the certificate mode module and
+// the concrete values each layer needs. Nothing below this re-reads the config.
+import { durationHours, type Config } from '../config/config.js';
+import { caSecretName } from '../tls/certificates.js';
+import { modeNamed, type CertificateMode } from '../tls/modes/index.js';
+import type { CaSettings, PodSettings } from '../tls/settings.js';
+
+export interface Plan {
+  mode: CertificateMode;
+  pods: PodSettings;
+  ca: CaSettings;
+  /** False: emit no cert-manager resources; the Secrets come from `ray-tls certs` or the user's PKI. */
+  certManager: boolean;
+  clientSelector: Record<string, string>;
+  /** Change nothing; report what lacks TLS. */
+  validate: boolean;
+}
+
+export function planFrom(config: Config): Plan {
+  const key = config.privateKey;
+  const ca: CaSettings = { ...config.ca, renewBefore: config.renewBefore, key };
+  return {
+    mode: modeNamed(config.mode)!, // readConfig accepts only known modes
+    pods: {
+      mountPath: config.mountPath,
+      clusterDomain: config.clusterDomain,
+      caSecret: caSecretName(ca),
+      leaf: { duration: config.duration, hours: durationHours(config.duration) ?? 8760, renewBefore: config.renewBefore, key },
+      ...(config.initImage && { initImage: config.initImage }),
+    },
+    ca,
+    certManager: config.certManager,
+    clientSelector: config.clientSelector,
+    validate: config.validate,
+  };
+}

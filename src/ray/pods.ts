@@ -1,0 +1,151 @@
+// The one walk over Ray pods, shared by the transformer and the validator: every pod template
+// of every resource, its role and why. A pod is a Ray node (runs `ray start`, or is a KubeRay
+// head or worker), a Ray client (dials a `ray://` address, is a KubeRay job submitter, or
+// matches the config's clientSelector), or not Ray.
+import type { Resource } from '../krm/resource.js';
+import { about, type Result } from '../krm/results.js';
+import { getIn, isMap, mapsOf, type Json, type JsonMap } from '../yaml/json.js';
+import { fieldPath, missingKubeRayTemplates, podTemplates, type PodTemplateRef } from './kinds.js';
+import { argvOf, findRayStart } from './rayStart.js';
+
+export type Role = 'node' | 'client' | 'none';
+
+export const ROLE_ANNOTATION = 'ray-tls.io/role';
+export const SKIP_ANNOTATION = 'ray-tls.io/skip';
+
+export interface PodView {
+  labels: Record<string, string>;
+  annotations: Record<string, string>;
+  containers: JsonMap[];
+  initContainers: JsonMap[];
+  volumes: JsonMap[];
+  /** The pod's fsGroup: Secret files are then group-owned, so they need not be world-readable. */
+  fsGroup?: number;
+}
+
+export function podView(r: Resource, ref: PodTemplateRef): PodView {
+  const template = getIn(r as unknown as Json, ref.path);
+  const list = (k: string) => mapsOf(getIn(template, ['spec', k]));
+  const strings = (k: string) => {
+    const v = getIn(template, ['metadata', k]);
+    return isMap(v) ? Object.fromEntries(Object.entries(v).map(([a, b]) => [a, String(b)])) : {};
+  };
+  const fsGroup = getIn(template, ['spec', 'securityContext', 'fsGroup']);
+  return {
+    labels: strings('labels'),
+    annotations: strings('annotations'),
+    containers: list('containers'),
+    initContainers: list('initContainers'),
+    volumes: list('volumes'),
+    ...(typeof fsGroup === 'number' && { fsGroup }),
+  };
+}
+
+export const runsRayStart = (c: JsonMap): boolean => findRayStart(c.command, c.args) !== undefined;
+
+/** The index of the container that runs Ray: KubeRay's first, else the first that runs `ray start`. */
+export function rayContainerIndex(ref: PodTemplateRef, pod: PodView): number {
+  if (ref.kuberay === 'head' || ref.kuberay === 'worker') return 0; // KubeRay starts Ray in the first container
+  return Math.max(0, pod.containers.findIndex(runsRayStart));
+}
+
+export interface RoleDecision {
+  role: Role;
+  why: string;
+  /** A role annotation with a value ray-tls does not know. */
+  ignored?: string;
+}
+
+/** Decides a pod's role and says why; `ray start` wins over a client address. */
+export function decideRole(r: Resource, ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
+  const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
+  if (forced === 'node' || forced === 'client' || forced === 'none') return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
+  const decided = detectRole(ref, pod, clientSelector);
+  return forced === undefined ? decided : { ...decided, ignored: forced };
+}
+
+function detectRole(ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
+  if (ref.kuberay === 'head' || ref.kuberay === 'worker') return { role: 'node', why: `KubeRay ${ref.kuberay} group` };
+  const starter = pod.containers.find(runsRayStart);
+  if (starter) return { role: 'node', why: `container ${String(starter.name)} runs \`ray start\`` };
+  if (ref.kuberay === 'submitter') return { role: 'client', why: 'KubeRay job submitter' };
+  const selector = Object.entries(clientSelector);
+  if (selector.length && selector.every(([k, v]) => pod.labels[k] === v)) return { role: 'client', why: 'labels match the config clientSelector' };
+  for (const c of [...pod.containers, ...pod.initContainers]) {
+    const address = mapsOf(c.env).find((e) => typeof e.value === 'string' && e.value.startsWith('ray://'));
+    if (address) return { role: 'client', why: `container ${String(c.name)} has ${String(address.name)}=${String(address.value)}` };
+    if (argvOf(c.command, c.args).some((a) => a.includes('ray://'))) return { role: 'client', why: `container ${String(c.name)} connects to a ray:// address` };
+  }
+  return { role: 'none', why: 'no `ray start` and no ray:// address' };
+}
+
+/** True when a Service selector selects the pod's labels (an empty selector selects nothing here). */
+export function selects(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  const entries = Object.entries(selector ?? {});
+  return entries.length > 0 && entries.every(([k, v]) => labels[k] === String(v));
+}
+
+/** A Ray pod template found by the walk; `source` is what the caller walked (an item, or nothing). */
+export interface RayPod<S = unknown> {
+  source: S;
+  resource: Resource;
+  ref: PodTemplateRef;
+  pod: PodView;
+  role: Exclude<Role, 'none'>;
+  why: string;
+}
+
+/**
+ * Every Ray pod template of the resources, and what the walk has to say: skipped resources,
+ * unknown role annotations, KubeRay groups without a template, templates that are no map.
+ */
+export function findRayPods<S>(entries: { resource: Resource; source: S }[], clientSelector: Record<string, string>) {
+  const pods: RayPod<S>[] = [];
+  const notes: Result[] = [];
+  for (const { resource, source } of entries) {
+    for (const missing of missingKubeRayTemplates(resource)) {
+      const message = `${missing} has no pod template: KubeRay cannot run this cluster; add ${missing}.template`;
+      notes.push(about(resource, 'error', message, { path: `spec.${missing}` }));
+    }
+    const refs = podTemplates(resource);
+    if (!refs.length) continue;
+    if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
+      notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
+      continue;
+    }
+    for (const ref of refs) {
+      const problem = templateProblem(getIn(resource as unknown as Json, ref.path), ref);
+      if (problem) {
+        notes.push(about(resource, 'error', problem.message, { path: problem.field }));
+        continue;
+      }
+      const pod = podView(resource, ref);
+      const { role, why, ignored } = decideRole(resource, ref, pod, clientSelector);
+      if (ignored !== undefined) {
+        const message = `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored (detected: ${role})`;
+        notes.push(about(resource, 'warning', message));
+      }
+      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why });
+    }
+  }
+  return { pods, notes };
+}
+
+const kindOfValue = (v: Json | undefined) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
+
+/** Why a pod template cannot be read as one (Kubernetes would reject it too), or undefined. */
+function templateProblem(template: Json | undefined, ref: PodTemplateRef): { message: string; field: string } | undefined {
+  const at = (rest: string) => [fieldPath(ref.path), rest].filter(Boolean).join('.');
+  if (!isMap(template)) return { message: `${at('')} must be a pod template (a mapping), not ${kindOfValue(template)}`, field: at('') };
+  for (const key of ['metadata', 'spec'] as const) {
+    const v = template[key];
+    if (v !== undefined && v !== null && !isMap(v)) return { message: `${at(key)} must be a mapping, not ${kindOfValue(v)}`, field: at(key) };
+  }
+  for (const key of ['containers', 'initContainers', 'volumes'] as const) {
+    const v = getIn(template, ['spec', key]);
+    if (v !== undefined && v !== null && (!Array.isArray(v) || !v.every(isMap))) {
+      return { message: `${at(`spec.${key}`)} must be a list of mappings, not ${kindOfValue(v)}`, field: at(`spec.${key}`) };
+    }
+  }
+  return undefined;
+}

@@ -1,0 +1,155 @@
+// Does a container run `ray start`, and where? The one answer every layer uses: discovery (is
+// the pod a Ray node), the init container's image (which container is Ray's), pod-dns (where
+// to add the node address). Exec form is read as argv; `sh -c SCRIPT` is read as shell words,
+// so `echo "ray start"` or a quoted mention is no start, and `ray start` after `&&` is one.
+import type { Json } from '../yaml/json.js';
+
+export type RayStart =
+  /** `ray start` in argv: argv[index] is the `start`. */
+  | { form: 'exec'; argv: string[]; index: number }
+  /** A shell script argv[script]; `ends` are the offsets just after each `start` word in it. */
+  | { form: 'shell'; argv: string[]; script: number; ends: number[] };
+
+const SHELLS = /^(sh|bash|dash|ash|zsh|ksh)$/;
+/** Words that may stand before the command itself: shell keywords and runners that exec their argv. */
+const PREFIXES = new Set(['exec', 'nohup', 'time', 'command', 'then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{']);
+/** Runners that take options, then the command (`tini -g -- ray start`, `env -i A=1 ray start`). */
+const RUNNERS = new Set(['env', 'tini', 'dumb-init']);
+const ASSIGNMENT = /^[A-Za-z_]\w*=/;
+const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
+
+interface Word {
+  text: string;
+  end: number;
+}
+
+/** The argv a container runs: its command, then its args (only string lists count). */
+export function argvOf(command: Json | undefined, args: Json | undefined): string[] {
+  const list = (v: Json | undefined) => (Array.isArray(v) ? v.map((x) => (typeof x === 'string' ? x : String(x))) : []);
+  return [...list(command), ...list(args)];
+}
+
+/** Where a container's command and args run `ray start`, or undefined when they do not. */
+export function findRayStart(command: Json | undefined, args: Json | undefined): RayStart | undefined {
+  return inArgv(argvOf(command, args));
+}
+
+function inArgv(argv: string[]): RayStart | undefined {
+  const script = shellScript(argv);
+  if (script === undefined) {
+    const index = startIndex(argv.map((text) => ({ text, end: 0 })));
+    return index === undefined ? undefined : { form: 'exec', argv, index };
+  }
+  const ends: number[] = [];
+  for (const words of shellCommands(argv[script])) {
+    const index = startIndex(words);
+    if (index !== undefined) ends.push(words[index].end);
+    // `exec "$@"` runs the arguments after the script ($0 is the one right after it).
+    else if (commandWord(words)?.text === '$@') {
+      const inner = inArgv(argv.slice(script + 2));
+      if (inner) return inner.form === 'exec' ? { ...inner, argv, index: inner.index + script + 2 } : inner;
+    }
+  }
+  return ends.length ? { form: 'shell', argv, script, ends } : undefined;
+}
+
+/** The index of a `sh -c SCRIPT` line's script (also `bash -lc -- SCRIPT`); undefined for other argv. */
+export function shellScript(argv: string[]): number | undefined {
+  if (!SHELLS.test(base(argv[0] ?? ''))) return undefined;
+  for (let i = 1; i < argv.length && argv[i].startsWith('-'); i++) {
+    if (!/^-[a-zA-Z]*c[a-zA-Z]*$/.test(argv[i])) continue;
+    const at = argv[i + 1] === '--' ? i + 2 : i + 1;
+    return at < argv.length ? at : undefined;
+  }
+  return undefined;
+}
+
+function commandWord(words: Word[]): Word | undefined {
+  return words[commandIndex(words)];
+}
+
+function commandIndex(words: Word[]): number {
+  let i = 0;
+  while (i < words.length) {
+    const w = words[i].text;
+    if (ASSIGNMENT.test(w) || PREFIXES.has(w)) i++;
+    else if (RUNNERS.has(base(w))) {
+      i++;
+      while (i < words.length && (words[i].text.startsWith('-') || ASSIGNMENT.test(words[i].text))) {
+        if (words[i++].text === '--') break;
+      }
+    } else break;
+  }
+  return i;
+}
+
+/** The index of the `start` of a `ray start` command, if the words are one. */
+function startIndex(words: Word[]): number | undefined {
+  const i = commandIndex(words);
+  return base(words[i]?.text ?? '') === 'ray' && words[i + 1]?.text === 'start' ? i + 1 : undefined;
+}
+
+const SEPARATOR = /[\n;&|()`]/;
+const BLANK = /[ \t\r]/;
+
+/**
+ * The simple commands of a shell script as words (quotes removed), each with its end offset.
+ * Enough of sh to find command words: quotes, escapes, comments, separators, `$(...)`.
+ */
+export function shellCommands(script: string): Word[][] {
+  const commands: Word[][] = [];
+  let words: Word[] = [];
+  let i = 0;
+  const flush = () => {
+    if (words.length) commands.push(words);
+    words = [];
+  };
+  while (i < script.length) {
+    const c = script[i];
+    if (BLANK.test(c) || (c === '\\' && script[i + 1] === '\n')) i += c === '\\' ? 2 : 1;
+    else if (SEPARATOR.test(c)) {
+      flush();
+      i++;
+    } else if (c === '#') while (i < script.length && script[i] !== '\n') i++;
+    else {
+      let text = '';
+      while (i < script.length && !BLANK.test(script[i]) && !SEPARATOR.test(script[i])) {
+        const ch = script[i];
+        if (ch === "'") {
+          const close = script.indexOf("'", i + 1);
+          const stop = close === -1 ? script.length : close;
+          text += script.slice(i + 1, stop);
+          i = stop + 1;
+        } else if (ch === '"') {
+          for (i++; i < script.length && script[i] !== '"'; i++) {
+            if (script[i] === '\\' && i + 1 < script.length) i++;
+            text += script[i];
+          }
+          i++;
+        } else if (ch === '\\') {
+          if (script[i + 1] !== '\n') text += script[i + 1] ?? '';
+          i += 2;
+        } else if (ch === '$' && script[i + 1] === '(') {
+          const close = closingParen(script, i + 1);
+          text += script.slice(i, close + 1);
+          i = close + 1;
+        } else {
+          text += ch;
+          i++;
+        }
+      }
+      words.push({ text, end: Math.min(i, script.length) });
+    }
+  }
+  flush();
+  return commands;
+}
+
+function closingParen(text: string, open: number): number {
+  let depth = 0;
+  for (let i = open; i < text.length; i++) {
+    if (text[i] === '(') depth++;
+    else if (text[i] === ')' && --depth === 0) return i;
+  }
+  return text.length - 1;
+}

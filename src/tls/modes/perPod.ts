@@ -1,0 +1,93 @@
+// per-pod (the default): an init container in each Ray node pod signs a leaf for the pod's
+// own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
+import { about, type Result } from '../../krm/results.js';
+import { fieldPath } from '../../ray/kinds.js';
+import { rayContainerIndex, type RayPod } from '../../ray/pods.js';
+import { mapsOf, type Json } from '../../yaml/json.js';
+import { upsertList } from '../../yaml/upsert.js';
+import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
+import { secretSource, VOLUME } from '../pod.js';
+import type { PodSettings } from '../settings.js';
+import type { CertificateMode, NodeEdit } from './mode.js';
+
+export const INIT_CONTAINER = 'ray-tls-init';
+export const CA_VOLUME = 'ray-tls-ca';
+/** The validator's bar for a leaf's lifetime. */
+const MAX_HOURS = 8760;
+
+export interface InitContainerInput {
+  image: string;
+  imagePullPolicy?: Json;
+  securityContext?: Json;
+  services: string[];
+}
+
+/** The init container that signs this pod's leaf, first in order. */
+export function initContainer(settings: PodSettings, input: InitContainerInput): Json {
+  const field = (fieldPath: string) => ({ valueFrom: { fieldRef: { fieldPath } } });
+  const { key, hours } = settings.leaf;
+  return {
+    name: INIT_CONTAINER,
+    image: input.image,
+    ...(input.imagePullPolicy !== undefined && { imagePullPolicy: input.imagePullPolicy }),
+    command: ['sh', '-c', INIT_SCRIPT],
+    env: [
+      { name: 'POD_IP', ...field('status.podIP') },
+      { name: 'POD_NAME', ...field('metadata.name') },
+      { name: 'POD_NAMESPACE', ...field('metadata.namespace') },
+      { name: 'CERT_SERVICES', value: input.services.join(' ') },
+      { name: 'CERT_CLUSTER_DOMAIN', value: settings.clusterDomain },
+      { name: 'CERT_KEY_ALGORITHM', value: key.algorithm },
+      { name: 'CERT_KEY_SIZE', value: String(key.size) },
+      { name: 'CERT_DAYS', value: String(Math.max(1, Math.ceil(hours / 24))) },
+      { name: 'CERT_DIR', value: settings.mountPath },
+      { name: 'CA_DIR', value: CA_DIR },
+    ],
+    resources: { requests: { cpu: '100m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+    ...(input.securityContext !== undefined && { securityContext: input.securityContext }),
+    volumeMounts: [
+      { name: VOLUME, mountPath: settings.mountPath },
+      { name: CA_VOLUME, mountPath: CA_DIR, readOnly: true },
+    ],
+  };
+}
+
+function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
+  const { pod, target } = edit;
+  const ray = pod.pod.containers[rayContainerIndex(pod.ref, pod.pod)];
+  const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
+  if (!image) {
+    const message = 'no image to run the certificate init container; set initImage in the config';
+    target.conflicts.push({ field: edit.at('spec.containers[0].image'), current: undefined, proposed: 'an image', message });
+    return;
+  }
+  const init = initContainer(settings, { image, imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext, services: edit.services });
+  upsertList(target, edit.spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], edit.at('spec.initContainers'));
+}
+
+const envOf = (c: Json | undefined) => new Map(mapsOf((c as Record<string, Json> | undefined)?.env).map((e) => [e.name, e.value]));
+
+export const perPod: CertificateMode = {
+  name: 'per-pod',
+  summary: 'a certificate per Ray node pod, the default',
+  help: 'an init container issues each Ray node pod a certificate for its pod IP',
+  namespaceCertificates: () => ({ certificates: [], results: [] }),
+  nodeSecret: (settings) => settings.caSecret,
+  nodeVolumes: (settings, fsGroup): Json[] => [
+    { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: CA_VOLUME, secret: secretSource(settings.caSecret, fsGroup, ['ca.crt', 'tls.crt', 'tls.key']) },
+  ],
+  editPod: addInitContainer,
+  describeNode: (settings) => `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
+  recognises: (p) => p.pod.initContainers.some((c) => c.name === INIT_CONTAINER),
+  validateNode(p: RayPod, r): Result[] {
+    const env = envOf(p.pod.initContainers.find((c) => c.name === INIT_CONTAINER));
+    const field = { path: `${p.ref.path.length ? `${fieldPath(p.ref.path)}.` : ''}spec.initContainers` };
+    const out: Result[] = [];
+    const days = Number(env.get('CERT_DAYS'));
+    if (days * 24 > MAX_HOURS) out.push(about(r, 'error', `per-pod certificates valid for ${days} days (over one year): lower duration`, field));
+    const bits = Number(env.get('CERT_KEY_SIZE'));
+    if (env.get('CERT_KEY_ALGORITHM') === 'RSA' && bits < 2048) out.push(about(r, 'error', `per-pod RSA keys of ${bits} bits are too weak: use 2048 or more`, field));
+    return out;
+  },
+};

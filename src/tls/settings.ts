@@ -1,0 +1,44 @@
+// The concrete values the TLS layer works with, resolved from the config once (function/plan.ts).
+
+export type KeyAlgorithm = 'RSA' | 'ECDSA';
+
+export interface KeySettings {
+  algorithm: KeyAlgorithm;
+  size: number;
+}
+
+export interface IssuerRef {
+  name: string;
+  kind: 'Issuer' | 'ClusterIssuer';
+  group: string;
+}
+
+/** Leaves: cert-manager Certificates and per-pod certificates alike. */
+export interface LeafSettings {
+  duration: string;
+  /** The duration in hours, for the per-pod init container. */
+  hours: number;
+  renewBefore: string;
+  key: KeySettings;
+}
+
+export interface CaSettings {
+  /** Issue the CA certificate from the user's issuer (an intermediate CA) instead of a self-signed root. */
+  issuerRef?: IssuerRef;
+  /** An existing CA Secret (ca.crt, tls.crt, tls.key): no CA certificate is emitted. */
+  secretName?: string;
+  duration: string;
+  renewBefore: string;
+  key: KeySettings;
+}
+
+/** What every mode needs to know to render a pod. */
+export interface PodSettings {
+  mountPath: string;
+  clusterDomain: string;
+  /** The Secret with the CA key pair (cert-manager layout). */
+  caSecret: string;
+  leaf: LeafSettings;
+  /** The per-pod init container's image; default: the pod's Ray image. */
+  initImage?: string;
+}
