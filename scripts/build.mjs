@@ -4,8 +4,8 @@ import { chmodSync, readFileSync } from 'node:fs';
 
 // src/tls/models.ts re-exports the cert-manager model classes; in the bundle they load on
 // first use (esbuild wraps required modules in lazy initialisers), which keeps their
-// schema validators out of the cold start of a run that emits nothing. (The files are
-// named by path: the package exports them to `import` only, not to `require`.)
+// schema validators out of the cold start of a run that emits nothing. (The package's
+// exports give these subpaths a `require` condition: its CommonJS build.)
 const lazyModels = {
   name: 'lazy-models',
   setup(b) {
@@ -15,8 +15,8 @@ const lazyModels = {
       contents: `
         let m;
         const load = () => (m ??= {
-          Certificate: require('../../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate.js').Certificate,
-          Issuer: require('../../node_modules/@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer.js').Issuer,
+          Certificate: require('@kubernetes-models/cert-manager/cert-manager.io/v1/Certificate').Certificate,
+          Issuer: require('@kubernetes-models/cert-manager/cert-manager.io/v1/Issuer').Issuer,
         });
         export class Certificate { constructor(data) { return new (load().Certificate)(data); } }
         export class Issuer { constructor(data) { return new (load().Issuer)(data); } }`,

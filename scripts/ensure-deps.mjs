@@ -1,18 +1,35 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
-// a fresh clone: node_modules (npm install), and for tests the Debian packages
-// (shellcheck, podman, runc, iproute2, openssl) and real Ray (scripts/ensure-ray.sh).
+// a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
+// packages (shellcheck, podman, runc, iproute2, openssl) and real Ray (scripts/ensure-ray.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 const forTests = process.argv.includes('--test');
 const sh = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
 const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
 
-// Not `npm ci`: the registry reached here lacks some of rollup's optional platform
-// packages, which `npm ci` insists the lock file lists; `npm install` follows the lock.
-if (!existsSync('node_modules/.package-lock.json')) {
-  console.error('ensure-deps: installing npm packages (npm install)');
-  sh('npm', ['install', '--no-audit', '--no-fund']);
+// `npm ci` installs exactly the lock file and never rewrites it. It runs when
+// node_modules is missing or no longer matches the lock: npm's record of what it
+// installed (node_modules/.package-lock.json) must hold every package of
+// package-lock.json at the same version and integrity, except optional ones that npm
+// skips on this platform (other OSes' rollup/esbuild/biome binaries), and nothing more.
+const lockStale = (installedFile, lockFile) => {
+  if (!existsSync(installedFile)) return 'node_modules is missing';
+  const installed = JSON.parse(readFileSync(installedFile, 'utf8')).packages ?? {};
+  const locked = JSON.parse(readFileSync(lockFile, 'utf8')).packages ?? {};
+  const same = (a, b) => a.version === b.version && a.integrity === b.integrity;
+  for (const [path, pkg] of Object.entries(locked)) {
+    if (path === '') continue;
+    if (!installed[path] && !pkg.optional) return `${path} is not installed`;
+    if (installed[path] && !same(installed[path], pkg)) return `${path} differs from the lock file`;
+  }
+  for (const path of Object.keys(installed)) if (!locked[path]) return `${path} is not in the lock file`;
+  return undefined;
+};
+const stale = lockStale('node_modules/.package-lock.json', 'package-lock.json');
+if (stale) {
+  console.error(`ensure-deps: ${stale}; installing npm packages (npm ci)`);
+  sh('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
 if (forTests) {
