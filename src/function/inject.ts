@@ -2,7 +2,7 @@
 // mount in every container, the volumes, and the mode's own edits (modes/*.ts).
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Item } from '../krm/resourceList.js';
-import { fieldPath, groupPath } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, groupPath } from '../ray/kinds.js';
 import type { RayPod } from '../ray/pods.js';
 import type { CertificateMode } from '../tls/modes/index.js';
 import type { NodeEdit } from '../tls/modes/mode.js';
@@ -66,10 +66,27 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
   const volumes: Json[] = p.role === 'client' ? [{ name: VOLUME, secret: secretSource(change.clientSecret, fsGroup) }] : mode.nodeVolumes(settings, fsGroup);
   upsertList(t, spec, 'volumes', volumes.map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
   if (p.role === 'node') mode.editPod?.(edit, settings);
+  injectAutoscaler(t, p, settings.mountPath);
   // Any conflict fails the run, and then no edit is written (see run.ts).
   if (t.conflicts.length) return t.conflicts;
   markPod(t, template, rendered);
   return [];
+}
+
+/**
+ * KubeRay adds the in-tree autoscaler to the head pod at run time, with the env and mounts of
+ * autoscalerOptions only; it talks to the GCS too, so it gets the TLS env and the head's mount.
+ */
+function injectAutoscaler(t: Target, p: RayPod<Item>, mountPath: string): void {
+  const path = autoscalerOptionsPath(p.resource, p.ref);
+  if (!path) return;
+  const parent = p.source.node.getIn(path.slice(0, -1), true) as YAMLMap;
+  const whenAbsent = { env: tlsEnv(mountPath), volumeMounts: [tlsMount(mountPath)] };
+  const options = mapAt(t, parent, String(path[path.length - 1]), whenAbsent);
+  if (!options) return;
+  const field = fieldPath(path);
+  upsertList(t, options, 'env', tlsEnv(mountPath).map((value) => ({ value, keys: ['name'] })), `${field}.env`);
+  upsertList(t, options, 'volumeMounts', [{ value: tlsMount(mountPath), keys: ['name', 'mountPath'] }], `${field}.volumeMounts`);
 }
 
 /** Records on the pod template that ray-tls rendered it (so a later run may update its entries). */

@@ -4,7 +4,7 @@
 import type { Item } from '../krm/resourceList.js';
 import { isResource, readResource, type Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { fieldPath, groupPath, kubeRayHeadServices } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices } from '../ray/kinds.js';
 import { findRayPods, selects, type RayPod, type Role } from '../ray/pods.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { SKIP_ANNOTATION } from '../ray/pods.js';
@@ -88,9 +88,9 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
       ...survey.services.filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels)).map((s) => s.name),
       ...kubeRayHeadServices(p.resource, p.ref).names,
     ];
-    results.push(...unknownHeadServices(nodes));
     const serviceNames = [...new Set(nodes.flatMap(servicesFor))].flatMap((s) => serviceDnsNames(s, namespace, settings.clusterDomain));
-    const shared = plan.mode.namespaceCertificates({ namespace, nodes, serviceDnsNames: serviceNames }, settings);
+    const generatedHeads = nodes.filter((p) => kubeRayHeadServices(p.resource, p.ref).unknown);
+    const shared = plan.mode.namespaceCertificates({ namespace, nodes, serviceDnsNames: serviceNames, generatedHeads }, settings);
     wanted.push(...shared.certificates);
     results.push(...shared.results);
     for (const p of pods) {
@@ -112,16 +112,6 @@ function byNamespace(pods: RayPod<Item>[]): Map<string | undefined, RayPod<Item>
   const groups = new Map<string | undefined, RayPod<Item>[]>();
   for (const p of pods) groups.set(p.resource.metadata.namespace, [...(groups.get(p.resource.metadata.namespace) ?? []), p]);
   return groups;
-}
-
-/** KubeRay heads whose Service name is generated at run time, while workers dial it. */
-function unknownHeadServices(nodes: RayPod[]): Result[] {
-  return nodes.flatMap((p) => {
-    const workers = p.ref.kuberay === 'head' && nodes.some((q) => q.resource === p.resource && q.ref.kuberay === 'worker');
-    if (!workers || !kubeRayHeadServices(p.resource, p.ref).unknown) return [];
-    const message = `${p.ref.where}: KubeRay names this cluster's head Service at run time, so the head certificate cannot name it and workers that dial it fail TLS verification; set ${fieldPath(groupPath(p.ref))}.headService.metadata.name`;
-    return [about(p.resource, 'warning', message)];
-  });
 }
 
 /** The results of the run; on any error, nothing changes. */
@@ -150,5 +140,7 @@ const clientWorkload = (p: RayPod): string => p.resource.metadata.name + (p.ref.
 
 function describe(p: RayPod, plan: Plan): string {
   if (p.role === 'client') return `mounts its client certificate at ${plan.pods.mountPath}`;
-  return plan.mode.describeNode(plan.pods);
+  const autoscaler = autoscalerOptionsPath(p.resource, p.ref);
+  const also = autoscaler ? `; the in-tree autoscaler gets the TLS env and mount through ${fieldPath(autoscaler)}` : '';
+  return plan.mode.describeNode(plan.pods) + also;
 }

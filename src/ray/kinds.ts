@@ -1,7 +1,7 @@
 // Where pod templates live in each kind: one table. A plain workload has one template; a
 // KubeRay kind has a RayCluster spec (a head group and worker groups, each with a template)
 // and maybe a job submitter. Adding a kind is adding a row.
-import { getIn, type Json } from '../yaml/json.js';
+import { getIn, isMap, type Json } from '../yaml/json.js';
 import type { Resource } from '../krm/resource.js';
 
 export type Path = (string | number)[];
@@ -140,3 +140,32 @@ export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: 
   if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
   return { names, unknown: !names.length };
 }
+
+/** The path of a KubeRay resource's RayCluster spec, when it has one. */
+export function clusterSpecPath(r: Resource): Path | undefined {
+  const path = kindOf(r)?.cluster;
+  return path && isMap(getIn(r as unknown as Json, path)) ? path : undefined;
+}
+
+/** KubeRay 1.7 does TLS itself for this cluster (spec.tlsOptions.enabled, feature gate RayClusterMTLS). */
+export function operatorTls(r: Resource): boolean {
+  const path = clusterSpecPath(r);
+  return !!path && getIn(r as unknown as Json, [...path, 'tlsOptions', 'enabled']) === true;
+}
+
+/**
+ * Where KubeRay takes the in-tree autoscaler's env and mounts from, when it adds that
+ * container to the head pod at run time (enableInTreeAutoscaling: true); else undefined.
+ */
+export function autoscalerOptionsPath(r: Resource, ref: PodTemplateRef): Path | undefined {
+  const path = clusterSpecPath(r);
+  if (ref.kuberay !== 'head' || !path) return undefined;
+  return getIn(r as unknown as Json, [...path, 'enableInTreeAutoscaling']) === true ? [...path, 'autoscalerOptions'] : undefined;
+}
+
+/** KubeRay names this head's cluster at run time; its pods carry the name in the ray.io/cluster label. */
+export const generatedClusterName = (r: Resource, ref: PodTemplateRef): boolean =>
+  ref.kuberay === 'head' && !!kindOf(r)?.generatedClusterName;
+
+/** The pod label KubeRay sets to the cluster's name (read through the downward API). */
+export const CLUSTER_LABEL = 'ray.io/cluster';

@@ -5,7 +5,7 @@
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { getIn, isMap, mapsOf, type Json, type JsonMap } from '../yaml/json.js';
-import { fieldPath, missingKubeRayTemplates, podTemplates, type PodTemplateRef } from './kinds.js';
+import { clusterSpecPath, fieldPath, missingKubeRayTemplates, operatorTls, podTemplates, type PodTemplateRef } from './kinds.js';
 import { argvOf, findRayStart } from './rayStart.js';
 
 export type Role = 'node' | 'client' | 'none';
@@ -111,6 +111,11 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     if (!refs.length) continue;
     if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
       notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
+      continue;
+    }
+    if (operatorTls(resource)) {
+      const message = 'skipped: tlsOptions.enabled: KubeRay issues this cluster\'s certificates and sets its TLS env itself (and rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
+      notes.push(about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` }));
       continue;
     }
     for (const ref of refs) {

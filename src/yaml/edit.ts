@@ -94,19 +94,39 @@ export class Editor {
     }
     const first = map.items[0].key as Node;
     const indent = columnOf(this.text, first.range![0]);
-    const pad = ' '.repeat(indent);
     const { at, prefix } = this.blockEnd(map);
     const isBlockColl = value !== null && typeof value === 'object' && Object.keys(value).length > 0;
-    let body: string;
-    if (Array.isArray(value) && isBlockColl) {
-      const seqIndent = this.wideSeqs ? indent + 2 : indent;
-      body = `${key}:\n${' '.repeat(seqIndent)}${block(value, seqIndent, this.wideSeqs)}`;
-    } else if (isBlockColl) {
-      body = `${key}:\n${pad}  ${block(value, indent + 2, this.wideSeqs)}`;
-    } else {
-      body = block({ [key]: value }, indent, this.wideSeqs);
+    const body = isBlockColl ? `${key}:${this.blockValue(value, indent)}` : block({ [key]: value }, indent, this.wideSeqs);
+    this.push(at, at, `${prefix}${' '.repeat(indent)}${body}\n`);
+  }
+
+  /** A collection as the block value of a key at `indent`: on the lines below the key. */
+  private blockValue(value: Json, indent: number): string {
+    if (!Array.isArray(value)) return `\n${' '.repeat(indent + 2)}${block(value, indent + 2, this.wideSeqs)}`;
+    const seqIndent = this.wideSeqs ? indent + 2 : indent;
+    return `\n${' '.repeat(seqIndent)}${block(value, seqIndent, this.wideSeqs)}`;
+  }
+
+  /**
+   * Gives a key whose value is empty (`env:`, `metadata: ~`, both null) a value. In a block
+   * map a collection goes on the lines below the key, as if the key had been added with it.
+   */
+  fillEmpty(map: YAMLMap, key: string, value: Json): void {
+    const pair = map.items.find((p) => isScalar(p.key) && p.key.value === key);
+    const keyNode = pair?.key as Node | undefined;
+    const valueNode = pair?.value as Node | null | undefined;
+    if (!keyNode?.range || !valueNode?.range) throw new Error(`no empty value at ${key}`);
+    const isBlockColl = value !== null && typeof value === 'object' && Object.keys(value).length > 0;
+    if (map.flow || !isBlockColl) {
+      this.replace(valueNode, value, !!map.flow);
+      return;
     }
-    this.push(at, at, `${prefix}${pad}${body}\n`);
+    const keyStart = keyNode.range[0];
+    const eol = this.text.indexOf('\n', valueNode.range[1]);
+    const lineEnd = eol === -1 ? this.text.length : this.text[eol - 1] === '\r' ? eol - 1 : eol;
+    // Keep the key as written and a comment after it; drop the `~` or `null`.
+    const head = (this.text.slice(keyStart, valueNode.range[0]) + this.text.slice(valueNode.range[1], lineEnd)).trimEnd();
+    this.push(keyStart, lineEnd, `${head}${this.blockValue(value, columnOf(this.text, keyStart))}`);
   }
 
   /** Appends entries to a sequence. */

@@ -66,7 +66,7 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
     if (prepend !== undefined) t.editor.prependItem(listNode as YAMLSeq, prepend);
     t.editor.appendItems(listNode as YAMLSeq, append);
   } else if (listNode !== undefined) {
-    t.editor.replace(listNode, [...(prepend !== undefined ? [prepend] : []), ...append], false);
+    t.editor.fillEmpty(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
   } else {
     t.editor.addPair(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
   }
@@ -91,7 +91,7 @@ export function mapAt(t: Target, parent: YAMLMap, key: string, whenAbsent: Recor
   if (isMap(node)) return node;
   if (node === undefined || toJson(node, t.doc) === null) {
     if (node === undefined) t.editor.addPair(parent, key, whenAbsent);
-    else t.editor.replace(node, whenAbsent, false);
+    else t.editor.fillEmpty(parent, key, whenAbsent);
     return undefined;
   }
   return undefined;

@@ -14,6 +14,8 @@ export interface NamespaceNodes {
   namespace: string | undefined;
   nodes: RayPod[];
   serviceDnsNames: string[];
+  /** KubeRay heads whose Service the operator names at run time (RayJob, RayService clusters). */
+  generatedHeads: RayPod[];
 }
 
 /** One node pod template being edited through the splice editor. */

@@ -1,7 +1,7 @@
 // per-pod (the default): an init container in each Ray node pod signs a leaf for the pod's
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
-import { fieldPath } from '../../ray/kinds.js';
+import { CLUSTER_LABEL, fieldPath, kubeRayHeadServices } from '../../ray/kinds.js';
 import { rayContainerIndex, type RayPod } from '../../ray/pods.js';
 import { mapsOf, type Json } from '../../yaml/json.js';
 import { upsertList } from '../../yaml/upsert.js';
@@ -20,6 +20,8 @@ export interface InitContainerInput {
   imagePullPolicy?: Json;
   securityContext?: Json;
   services: string[];
+  /** KubeRay names the head Service after a cluster name it generates: read it from the pod label. */
+  clusterFromLabel?: boolean;
 }
 
 /** The init container that signs this pod's leaf, first in order. */
@@ -36,6 +38,7 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
       { name: 'POD_NAME', ...field('metadata.name') },
       { name: 'POD_NAMESPACE', ...field('metadata.namespace') },
       { name: 'CERT_SERVICES', value: input.services.join(' ') },
+      ...(input.clusterFromLabel ? [{ name: 'CERT_RAY_CLUSTER', ...field(`metadata.labels['${CLUSTER_LABEL}']`) }] : []),
       { name: 'CERT_CLUSTER_DOMAIN', value: settings.clusterDomain },
       { name: 'CERT_KEY_ALGORITHM', value: key.algorithm },
       { name: 'CERT_KEY_SIZE', value: String(key.size) },
@@ -61,7 +64,8 @@ function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
     target.conflicts.push({ field: edit.at('spec.containers[0].image'), current: undefined, proposed: 'an image', message });
     return;
   }
-  const init = initContainer(settings, { image, imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext, services: edit.services });
+  const clusterFromLabel = kubeRayHeadServices(pod.resource, pod.ref).unknown;
+  const init = initContainer(settings, { image, imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext, services: edit.services, clusterFromLabel });
   upsertList(target, edit.spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], edit.at('spec.initContainers'));
 }
 

@@ -101,7 +101,7 @@ function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
   const groupField = fieldPath(groupPath(p.ref));
   if (!isMap(params)) {
     if (params === undefined) t.editor.addPair(group, 'rayStartParams', { [key]: value });
-    else if (toJson(params, t.doc) === null) t.editor.replace(params, { [key]: value }, !!group.flow);
+    else if (toJson(params, t.doc) === null) t.editor.fillEmpty(group, 'rayStartParams', { [key]: value });
     else t.conflicts.push({ field: `${groupField}.rayStartParams`, current: toJson(params, t.doc), proposed: { [key]: value }, message: 'rayStartParams must be a mapping' });
     return;
   }
@@ -148,7 +148,7 @@ export const podDns: CertificateMode = {
   name: 'pod-dns',
   summary: 'one wildcard certificate, nodes advertise pod DNS names',
   help: 'one wildcard certificate per namespace; nodes advertise pod DNS names',
-  namespaceCertificates({ namespace, nodes, serviceDnsNames }, settings) {
+  namespaceCertificates({ namespace, nodes, serviceDnsNames, generatedHeads }, settings) {
     if (!nodes.length) return { certificates: [], results: [] };
     if (namespace === undefined) {
       const message = 'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the step that sets it)';
@@ -156,6 +156,8 @@ export const podDns: CertificateMode = {
     }
     // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
     const dnsNames = [...serviceDnsNames, 'localhost', `*.${namespace}.pod.${settings.clusterDomain}`];
+    // A head Service named at run time (<cluster>-head-svc): workers dial its full name, which this covers.
+    if (generatedHeads.length) dnsNames.push(`*.${namespace}.svc.${settings.clusterDomain}`);
     const usages = ['server auth', 'client auth'] as const;
     return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf)], results: [] };
   },

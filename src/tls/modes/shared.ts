@@ -27,14 +27,17 @@ export const shared: CertificateMode = {
   name: 'shared',
   summary: 'one certificate, single-node clusters only',
   help: 'one certificate for the Services (Ray fails: it dials pod IPs)',
-  namespaceCertificates({ namespace, nodes, serviceDnsNames }, settings) {
+  namespaceCertificates({ namespace, nodes, serviceDnsNames, generatedHeads }, settings) {
     if (!nodes.length) return { certificates: [], results: [] };
+    const unnamed = generatedHeads.map((p) =>
+      about(p.resource, 'warning', `${p.ref.where}: KubeRay names this cluster's head Service at run time, so the shared certificate cannot name it and workers that dial it fail TLS verification; use mode per-pod or pod-dns, which name it`),
+    );
     const dnsNames = [...serviceDnsNames, 'localhost'];
     const spec = { name: SHARED_CERT, secretName: SHARED_SECRET, namespace, dnsNames, ipAddresses: ['127.0.0.1'] };
     const certificate = leafCertificate({ ...spec, usages: ['server auth', 'client auth'] }, settings.leaf);
     const message = (where: string) =>
       `${where}: shared mode gives this Ray node a certificate that does not name its pod IP; Ray dials every node at its pod IP, its own raylet included, so Ray fails to start and other nodes are marked dead. Use mode per-pod (the default) or pod-dns`;
-    return { certificates: [certificate], results: nodes.map((p) => about(p.resource, 'warning', message(p.ref.where))) };
+    return { certificates: [certificate], results: [...unnamed, ...nodes.map((p) => about(p.resource, 'warning', message(p.ref.where)))] };
   },
   nodeSecret: () => SHARED_SECRET,
   nodeVolumes: (_settings, fsGroup) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, fsGroup) }],
