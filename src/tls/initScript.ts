@@ -1,6 +1,18 @@
 // The per-pod issuing script: plain `sh` and `openssl`, run by an init container
 // on the pod's own Ray image. It is emitted verbatim into the manifests, and the
 // real-Ray tests run exactly this text.
+//
+// Portable by construction: POSIX sh (dash, bash, busybox ash) and OpenSSL 1.1.1
+// or 3.x. The only other tools are date +%s, printf, cat, cp, mv, rm, mkdir, chmod.
+// Explicit validity dates come from `openssl ca -startdate/-enddate` (x509 -req has
+// only -days before OpenSSL 3.4); dates are computed in shell arithmetic, never
+// with GNU `date -d`. Every file openssl writes lives under $CERT_DIR/.issue: the
+// root filesystem of a hardened container is read-only.
+//
+// Env: POD_IP, POD_NAME, POD_NAMESPACE, CERT_SERVICES (space-separated, may be
+// empty), CERT_CLUSTER_DOMAIN, CERT_KEY_ALGORITHM, CERT_KEY_SIZE, CERT_DAYS,
+// CERT_DIR, CA_DIR are required; CERT_HOURS (overrides CERT_DAYS), CA_TRUST_DIR
+// and CERT_RAY_CLUSTER are optional.
 
 /** Where the init container sees the CA Secret (mounted into it alone). */
 export const CA_DIR = '/etc/ray/tls-ca';
@@ -15,47 +27,148 @@ out="$CERT_DIR"
 work="$out/.issue"
 rm -rf "$work" && mkdir "$work"
 trap 'rm -rf "$work"' EXIT
+# The root filesystem may be read-only: openssl writes only under $work.
+cd "$work"
+HOME="$work"
+RANDFILE="$work/.rnd"
+export HOME RANDFILE
+fail() { echo "ray-tls: $*" >&2; exit 1; }
 
-# SANs: the pod IP first (what Ray dials), loopback, then every Service name.
+# The leaf's lifetime: CERT_HOURS, else CERT_DAYS, never past the CA's own expiry.
+hours="\${CERT_HOURS:-}"
+[ -n "$hours" ] || hours=$((CERT_DAYS * 24))
+case "$hours" in ''|*[!0-9]*|0*) fail "the certificate lifetime must be a whole number of hours or days, got '$hours'" ;; esac
+ca="$CA_DIR/tls.crt"
+# The issuing CA and the root it chains to must both outlive the leaf.
+for f in "$ca" "$CA_DIR/ca.crt"; do
+  ca_end=$(openssl x509 -enddate -noout -in "$f") || fail "$f is not a PEM certificate"
+  ca_end="\${ca_end#*=}"
+  if ! openssl x509 -checkend 0 -noout -in "$f" >/dev/null; then
+    fail "the CA in $CA_DIR ($f) expired on $ca_end: renew it, then restart this pod"
+  elif ! openssl x509 -checkend 3600 -noout -in "$f" >/dev/null; then
+    fail "the CA in $CA_DIR ($f) expires on $ca_end, within the hour: renew it, then restart this pod"
+  fi
+done
+# The smaller of $2 seconds and the time certificate $1 has left, bisected with
+# -checkend (exit 0: it is still valid $mid seconds from now).
+cap_to() {
+  if openssl x509 -checkend "$2" -noout -in "$1" >/dev/null; then echo "$2"; return; fi
+  lo=0 hi=$2
+  while [ $((hi - lo)) -gt 1 ]; do
+    mid=$(((lo + hi) / 2))
+    if openssl x509 -checkend "$mid" -noout -in "$1" >/dev/null; then lo=$mid; else hi=$mid; fi
+  done
+  echo "$lo"
+}
+now=$(date -u +%s)
+case "$now" in ''|*[!0-9]*) fail "date +%s printed '$now', not seconds since 1970" ;; esac
+life=$(cap_to "$ca" $((hours * 3600)))
+life=$(cap_to "$CA_DIR/ca.crt" "$life")
+capped=
+[ "$life" -eq $((hours * 3600)) ] || capped=", the end of its CA's lifetime"
+
+# Seconds since 1970 as an X.509 time (UTCTime before 2050), in shell arithmetic.
+x509_time() {
+  t=$1
+  z=$((t / 86400 + 719468))
+  era=$((z / 146097))
+  doe=$((z - era * 146097))
+  yoe=$(((doe - doe / 1460 + doe / 36524 - doe / 146096) / 365))
+  doy=$((doe - (365 * yoe + yoe / 4 - yoe / 100)))
+  mp=$(((5 * doy + 2) / 153))
+  d=$((doy - (153 * mp + 2) / 5 + 1))
+  m=$((mp < 10 ? mp + 3 : mp - 9))
+  y=$((yoe + era * 400 + (m <= 2)))
+  s=$((t % 86400))
+  [ "$y" -ge 2050 ] || y=$(printf %02d $((y % 100)))
+  printf '%s%02d%02d%02d%02d%02dZ' "$y" "$m" "$d" $((s / 3600)) $((s / 60 % 60)) $((s % 60))
+}
+# Five minutes back for clock skew between nodes.
+start=$(x509_time $((now - 300)))
+end=$(x509_time $((now + life)))
+
+# SANs: the pod IP first (what Ray dials), loopback, then every Service name,
+# including a KubeRay cluster's head Service, whose name is known only at run time.
+services="$CERT_SERVICES"
+if [ -n "\${CERT_RAY_CLUSTER:-}" ]; then
+  case " $services " in
+    *" $CERT_RAY_CLUSTER-head-svc "*) ;;
+    *) services="$services $CERT_RAY_CLUSTER-head-svc" ;;
+  esac
+fi
 san="IP:$POD_IP,IP:127.0.0.1,DNS:localhost"
-for svc in $CERT_SERVICES; do
+for svc in $services; do
   ns="$svc.$POD_NAMESPACE"
   san="$san,DNS:$svc,DNS:$ns,DNS:$ns.svc,DNS:$ns.svc.$CERT_CLUSTER_DOMAIN"
 done
 
 if [ "$CERT_KEY_ALGORITHM" = ECDSA ]; then
   case "$CERT_KEY_SIZE" in 384) curve=P-384 ;; 521) curve=P-521 ;; *) curve=P-256 ;; esac
-  openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$curve" -out "$work/tls.key"
+  openssl genpkey -algorithm EC -pkeyopt "ec_paramgen_curve:$curve" -out tls.key
   usage=digitalSignature
 else
-  openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$CERT_KEY_SIZE" -out "$work/tls.key"
+  openssl genpkey -algorithm RSA -pkeyopt "rsa_keygen_bits:$CERT_KEY_SIZE" -out tls.key
   usage=digitalSignature,keyEncipherment
 fi
 
-cat > "$work/req.cnf" <<EOF
+# A common name holds at most 64 characters; the SANs carry the real names.
+cn=$(printf %.64s "$POD_NAME")
+cat > req.cnf <<EOF
 [req]
 prompt = no
 distinguished_name = dn
 [dn]
-CN = $POD_NAME
+CN = $cn
 EOF
-cat > "$work/ext.cnf" <<EOF
+cat > ext.cnf <<EOF
 basicConstraints = critical,CA:FALSE
 keyUsage = critical,$usage
 extendedKeyUsage = serverAuth,clientAuth
 subjectAltName = $san
 EOF
-openssl req -new -config "$work/req.cnf" -key "$work/tls.key" -out "$work/tls.csr"
-openssl x509 -req -in "$work/tls.csr" -CA "$CA_DIR/tls.crt" -CAkey "$CA_DIR/tls.key" \\
-  -set_serial "0x$(openssl rand -hex 16)" -days "$CERT_DAYS" -sha256 \\
-  -extfile "$work/ext.cnf" -out "$work/leaf.crt"
+# openssl ca: the one signer with explicit dates on OpenSSL 1.1.1 and 3.x.
+cat > ca.cnf <<EOF
+[ca]
+default_ca = leaf
+[leaf]
+database = index.txt
+serial = serial
+new_certs_dir = .
+default_md = sha256
+policy = cn_only
+unique_subject = no
+email_in_dn = no
+copy_extensions = none
+[cn_only]
+commonName = supplied
+EOF
+: > index.txt
+openssl req -new -config req.cnf -key tls.key -out tls.csr
+openssl ca -batch -config ca.cnf -cert "$ca" -keyfile "$CA_DIR/tls.key" -rand_serial -notext \\
+  -md sha256 -startdate "$start" -enddate "$end" -extfile ext.cnf -in tls.csr -out leaf.crt 2> ca.log \\
+  || { cat ca.log >&2; fail "could not sign the certificate with the CA in $CA_DIR"; }
 # Fail here, loudly, rather than as a node that Ray silently marks dead.
-openssl verify -CAfile "$CA_DIR/ca.crt" -untrusted "$CA_DIR/tls.crt" "$work/leaf.crt"
+openssl verify -CAfile "$CA_DIR/ca.crt" -untrusted "$ca" leaf.crt
+
+# Trust: the CA, then any extra CAs (a planned CA rotation trusts old and new).
+cp "$CA_DIR/ca.crt" ca.crt
+fp=$(openssl x509 -noout -fingerprint -sha256 -in ca.crt)
+seen=" \${fp#*=} "
+if [ -n "\${CA_TRUST_DIR:-}" ] && [ -d "$CA_TRUST_DIR" ]; then
+  for f in "$CA_TRUST_DIR"/*.crt; do
+    [ -f "$f" ] || continue
+    fp=$(openssl x509 -noout -fingerprint -sha256 -in "$f") || fail "$f is not a PEM certificate"
+    case "$seen" in *" \${fp#*=} "*) continue ;; esac
+    seen="$seen\${fp#*=} "
+    cat "$f" >> ca.crt
+  done
+fi
 
 # The chain: leaf, then the issuing CA (an intermediate when cert-manager's CA is one).
-cat "$work/leaf.crt" "$CA_DIR/tls.crt" > "$out/tls.crt"
-cp "$CA_DIR/ca.crt" "$out/ca.crt"
-cp "$work/tls.key" "$out/tls.key"
-chmod 0644 "$out/tls.crt" "$out/ca.crt"
-echo "ray-tls: issued a certificate for $san"
+cat leaf.crt "$ca" > tls.crt
+chmod 0644 tls.crt ca.crt
+chmod 0600 tls.key
+mv -f tls.key tls.crt ca.crt "$out/"
+leaf_end=$(openssl x509 -enddate -noout -in leaf.crt)
+echo "ray-tls: issued a certificate for $san, valid until \${leaf_end#*=} ($((life / 3600)) hours$capped); the pod must be restarted before then"
 `;
