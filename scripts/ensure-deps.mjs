@@ -33,7 +33,7 @@ if (stale) {
 }
 
 if (forTests) {
-  const wanted = { shellcheck: 'shellcheck', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', kubectl: null, kpt: null };
+  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', kubectl: null, kpt: null };
   const missing = Object.entries(wanted).filter(([cmd, pkg]) => pkg && !has(cmd)).map(([, pkg]) => pkg);
   if (missing.length) {
     if (process.getuid?.() !== 0) throw new Error(`ensure-deps: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) or run as root`);
