@@ -191,7 +191,8 @@ function recheck(dir) {
     const r = { code: Number(read('exit')), signal: null, stdout: read('output.yaml') ?? '', stderr: read('stderr.txt') ?? '' };
     const s2 = read('second.yaml');
     const second = s2 === undefined ? undefined : { code: Number(read('second-exit') ?? 0), signal: null, stdout: s2, stderr: read('second-stderr.txt') ?? '' };
-    const [, mode, name] = /^\d+-(.+?)-(.*)$/.exec(d) ?? [, '?', d];
+    const m = /^\d+-((?:per-pod|pod-dns|shared)(?:@[^-]+)?)-(.*)$/.exec(d);
+    const [mode, name] = m ? [m[1], m[2]] : ['?', d];
     const { outcome, detail } = classify(r, second, input);
     writeFileSync(join(p, 'outcome'), `${outcome}\n${detail}\n`);
     out.push({ name: name.replace(/__/g, '/'), mode, outcome, detail });
