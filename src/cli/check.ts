@@ -114,7 +114,8 @@ export function parseCheckArgs(argv: string[]): CheckOptions | string {
       } else if (flag === '--timeout') {
         const v = value();
         o.timeoutSeconds = Number(v);
-        if (!(o.timeoutSeconds > 0 && o.timeoutSeconds <= 3600)) return `--timeout must be 0-3600 seconds, got ${v}`;
+        const ok = o.timeoutSeconds > 0 && o.timeoutSeconds <= 3600;
+        if (!ok) return `--timeout must be more than 0 and at most 3600 seconds, got ${v}`;
       } else if (flag.startsWith('-')) return `unknown option ${flag}`;
       else positional.push(flag);
     } catch (e) {
@@ -162,8 +163,10 @@ function unreachable(e: NodeJS.ErrnoException, host: string): string {
 
 // OpenSSL says "alert" only for a TLS alert record, i.e. the peer does speak TLS.
 const isAlert = (e: NodeJS.ErrnoException) => /alert/i.test(e.code ?? '') || /alert/i.test(e.message);
-const alertName = (e: NodeJS.ErrnoException) =>
-  /alert (?:number \d+|[a-z ]+)/i.exec(e.message)?.[0].trim() ?? e.code ?? e.message;
+const alertName = (e: NodeJS.ErrnoException) => {
+  const name = /alert ([a-z ]+)/i.exec(e.message)?.[1].trim();
+  return name ? `TLS alert "${name}"` : (e.code ?? e.message);
+};
 
 function notTls(e: NodeJS.ErrnoException): string {
   if (e.code === 'ECONNRESET' || /disconnected before secure TLS/i.test(e.message)) {
@@ -229,7 +232,7 @@ function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<A
       let session: Extract<Attempt, { kind: 'tls' }> | undefined;
       const settle = (after: { rejected: boolean; detail: string }) => session && finish({ ...session, after });
       socket.on('error', (e: NodeJS.ErrnoException) => {
-        if (secure) settle({ rejected: true, detail: `alert after the handshake: ${alertName(e)}` });
+        if (secure) settle({ rejected: true, detail: `${alertName(e)} after the handshake` });
         else if (isAlert(e)) finish({ kind: 'refused', error: alertName(e) });
         else finish({ kind: 'not-tls', error: notTls(e) });
       });
@@ -449,7 +452,7 @@ export function formatReport(r: CheckReport): string {
   }
   const failed = r.checks.filter((c) => !c.ok).length;
   lines.push(failed
-    ? `FAIL  ${r.endpoint}: ${failed} of ${r.checks.length} checks failed`
+    ? `FAIL  ${r.endpoint}: ${failed} of ${r.checks.length} check${r.checks.length === 1 ? '' : 's'} failed`
     : `ok    ${r.endpoint}: all ${r.checks.length} checks passed`);
   return lines.join('\n');
 }
