@@ -175,6 +175,8 @@ function notTls(e: NodeJS.ErrnoException): string {
   return `the peer answered the TLS ClientHello with non-TLS bytes (${e.code ?? e.message})`;
 }
 
+// The peer's certificates as Node gives them: when the server sends only its leaf, Node
+// completes the chain with the issuer from the trusted --ca, so the root may be ours.
 function peerChain(socket: tls.TLSSocket): X509Certificate[] {
   const chain: X509Certificate[] = [];
   const seen = new Set<string>();

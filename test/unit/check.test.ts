@@ -85,6 +85,7 @@ beforeAll(async () => {
   ports.mtls = await tlsServer('ray-head', { ...mtls, cert: read('leaf-and-ca.crt') });
   ports.mtls12 = await tlsServer('ray-head', { ...mtls, maxVersion: 'TLSv1.2' });
   ports.noMtls = await tlsServer('ray-head');
+  ports.http11 = await tlsServer('ray-head', { ALPNProtocols: ['http/1.1'] });
   ports.foreign = await tlsServer('foreign-head', mtls);
   ports.shortLived = await tlsServer('short-lived', mtls);
   ports.closes = await listen(net.createServer((s) => s.destroy()));
@@ -148,6 +149,14 @@ describe('ray-tls check against a TLS endpoint', () => {
     expect(r.stdout).toContain(`${noHandshake} (if the server wants a client certificate: pass --cert and --key)`);
     expect(r.stdout).toMatch(/^ok {4}mTLS on: /m);
     expect(r.stdout).not.toContain('chain verifies');
+    expect(r.code).toBe(1);
+  });
+
+  it('a TLS server without h2 refuses the gRPC client: TLS on, no handshake, mTLS unknown', async () => {
+    const r = await check(at('http11'), ...CA);
+    const alert = 'TLS alert "no application protocol"';
+    expect(r.stdout).toContain(`FAIL  TLS is on, but no handshake completed: handshake failed: ${alert}`);
+    expect(r.stdout).toContain(`FAIL  mTLS unknown: the handshake failed with ${alert}`);
     expect(r.code).toBe(1);
   });
 
