@@ -435,9 +435,10 @@ function mtlsChecks(r: CheckReport, bare: Attempt, withCert: Attempt | undefined
   if (!withCert) return;
   if (withCert.kind === 'tls' && !withCert.after.rejected) {
     add('clientCert', true, `the handshake with the client certificate ${certFile} succeeded`);
+  } else if (withCert.kind === 'tls') {
+    add('clientCert', false, `the server refused the client certificate ${certFile}: ${withCert.after.detail}`);
   } else {
-    const why = withCert.kind === 'tls' ? withCert.after.detail : withCert.error;
-    add('clientCert', false, `the server refused the client certificate ${certFile}: ${why}`);
+    add('clientCert', false, `the handshake with the client certificate ${certFile} failed: ${withCert.error}`);
   }
 }
 
