@@ -168,6 +168,9 @@ const alertName = (e: NodeJS.ErrnoException) => {
   return name ? `TLS alert "${name}"` : (e.code ?? e.message);
 };
 
+// TLS 1.2 servers refuse a missing client certificate inside the handshake with one of these.
+const isCertAlert = (a: Attempt) => a.kind === 'refused' && /certificate|handshake failure/i.test(a.error);
+
 function notTls(e: NodeJS.ErrnoException): string {
   if (e.code === 'ECONNRESET' || /disconnected before secure TLS/i.test(e.message)) {
     return 'the peer closed the connection instead of answering the TLS ClientHello';
@@ -378,7 +381,8 @@ export async function checkEndpoint(o: CheckOptions): Promise<CheckReport> {
     add('tls', true, `TLS: ${session.protocol ?? 'unknown version'}, ALPN ${session.alpn ?? 'none (gRPC needs h2)'}`);
   } else {
     r.tls.error = bare.kind === 'refused' ? `handshake failed: ${bare.error}` : 'handshake failed';
-    const hint = m.cert ? '' : ' (if the server wants a client certificate: pass --cert and --key)';
+    const wantsCert = !m.cert && isCertAlert(bare);
+    const hint = wantsCert ? ' (if the server wants a client certificate: pass --cert and --key)' : '';
     add('tls', false, `TLS is on, but no handshake completed: ${r.tls.error}${hint}`);
   }
   if (session) peerChecks(o, r, session, add);
@@ -418,17 +422,15 @@ function peerChecks(o: CheckOptions, r: CheckReport, s: Extract<Attempt, { kind:
 
 /** mTLS from the connection without a client certificate; the one with --cert, if any, on its own line. */
 function mtlsChecks(r: CheckReport, bare: Attempt, withCert: Attempt | undefined, certFile = '', add: Add) {
-  // TLS 1.2 servers refuse a missing client certificate inside the handshake; other alerts say nothing about it.
-  const certAlert = bare.kind === 'refused' && /certificate|handshake failure/i.test(bare.error);
-  if (certAlert) r.mtls = { required: true, detail: `the handshake failed with ${bare.error}` };
-  else if (bare.kind === 'refused') {
-    r.mtls = { required: null, detail: `unknown: the handshake failed with ${bare.error}` };
-  }
-  else if (bare.kind === 'tls' && bare.after.rejected) r.mtls = { required: true, detail: bare.after.detail };
-  else if (bare.kind === 'tls') r.mtls = { required: false, detail: bare.after.detail };
+  // Other alerts in the handshake (e.g. no h2) say nothing about client certificates.
+  if (bare.kind === 'refused') {
+    r.mtls = isCertAlert(bare)
+      ? { required: true, detail: `the handshake failed with ${bare.error}` }
+      : { required: null, detail: `unknown: the handshake failed with ${bare.error}` };
+  } else if (bare.kind === 'tls') r.mtls = { required: bare.after.rejected, detail: bare.after.detail };
   const { required, detail } = r.mtls;
   if (required === null) add('mtls', false, `mTLS ${detail}`);
-  if (required) add('mtls', true, `mTLS on: the server refused a client without a certificate (${detail})`);
+  else if (required) add('mtls', true, `mTLS on: the server refused a client without a certificate (${detail})`);
   else if (required === false) {
     add('mtls', false, `mTLS off: the server accepted a client without a certificate (${detail})`);
   }

@@ -157,6 +157,7 @@ describe('ray-tls check against a TLS endpoint', () => {
     const alert = 'TLS alert "no application protocol"';
     expect(r.stdout).toContain(`FAIL  TLS is on, but no handshake completed: handshake failed: ${alert}`);
     expect(r.stdout).toContain(`FAIL  mTLS unknown: the handshake failed with ${alert}`);
+    expect(r.stdout).not.toContain('pass --cert');
     expect(r.code).toBe(1);
   });
 
