@@ -18,6 +18,9 @@ Options:
   --out DIR         where to write (default ./ray-tls-certs); existing files are kept
                     unless --force
   --namespace NS    namespace for the printed kubectl commands
+  --ca-name NAME    the CA's Secret (default ray-tls-ca). A new name writes a new CA beside
+                    the old one, for a planned CA rotation (README: Rotation); the client
+                    certificates are signed by this CA
   --client NAME     a Ray client workload (repeatable): writes Secret NAME-ray-tls-client
   --key ALG         rsa (4096 bits, default) or ecdsa (P-256)
   --days N          client certificate lifetime in days (default 365)
@@ -26,6 +29,7 @@ Options:
 
 export interface CertsOptions {
   out: string;
+  caName: string;
   namespace?: string;
   clients: string[];
   key: 'rsa' | 'ecdsa';
@@ -35,7 +39,7 @@ export interface CertsOptions {
 }
 
 export function parseCertsArgs(argv: string[]): CertsOptions | string {
-  const o: CertsOptions = { out: 'ray-tls-certs', clients: [], key: 'rsa', days: 365, caDays: 1825, force: false };
+  const o: CertsOptions = { out: 'ray-tls-certs', caName: CA_NAME, clients: [], key: 'rsa', days: 365, caDays: 1825, force: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -47,6 +51,7 @@ export function parseCertsArgs(argv: string[]): CertsOptions | string {
       if (flag === '--out') o.out = value();
       else if (flag === '--namespace' || flag === '-n') o.namespace = value();
       else if (flag === '--client') o.clients.push(value());
+      else if (flag === '--ca-name') o.caName = value();
       else if (flag === '--force') o.force = true;
       else if (flag === '--key') {
         const k = value();
@@ -62,7 +67,9 @@ export function parseCertsArgs(argv: string[]): CertsOptions | string {
       return (e as Error).message;
     }
   }
-  for (const c of o.clients) if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(c)) return `--client ${c} is not a valid workload name`;
+  const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+  for (const c of o.clients) if (!NAME.test(c)) return `--client ${c} is not a valid workload name`;
+  if (!NAME.test(o.caName)) return `--ca-name ${o.caName} is not a valid Secret name`;
   return o;
 }
 
@@ -71,7 +78,7 @@ const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, {
 /** Writes the Secrets' files and returns the kubectl commands that create them. */
 export function writeCerts(o: CertsOptions): string[] {
   const out = resolve(o.out);
-  const secrets = [CA_NAME, ...o.clients.map(clientCertName)];
+  const secrets = [o.caName, ...o.clients.map(clientCertName)];
   const taken = secrets.filter((s) => existsSync(join(out, s)));
   if (taken.length && !o.force) throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
   const previous = process.umask(0o077);
@@ -79,11 +86,11 @@ export function writeCerts(o: CertsOptions): string[] {
   try {
     const keyArgs = o.key === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:4096'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
     writeFileSync(join(work, 'req.cnf'), '[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = ray-tls\n');
-    const caDir = join(out, CA_NAME);
+    const caDir = join(out, o.caName);
     mkdirSync(caDir, { recursive: true });
     openssl(['genpkey', ...keyArgs, '-out', join(caDir, 'tls.key')], work);
     const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'];
-    openssl(['req', '-new', '-x509', '-config', 'req.cnf', '-subj', '/CN=ray-tls CA', '-key', join(caDir, 'tls.key'), '-days', String(o.caDays), '-sha256', ...caExt, '-out', join(caDir, 'tls.crt')], work);
+    openssl(['req', '-new', '-x509', '-config', 'req.cnf', '-subj', `/CN=ray-tls CA ${o.caName}`, '-key', join(caDir, 'tls.key'), '-days', String(o.caDays), '-sha256', ...caExt, '-out', join(caDir, 'tls.crt')], work);
     copyFileSync(join(caDir, 'tls.crt'), join(caDir, 'ca.crt'));
 
     const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';

@@ -1,24 +1,28 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
-import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
-import { HELP } from './help.js';
 import { run, type RunOutput } from '../function/run.js';
+import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
+import { checkCommand } from './check.js';
+import { HELP } from './help.js';
 
 declare const VERSION: string;
+
+const out = { stdout: (s: string) => process.stdout.write(s), stderr: (s: string) => process.stderr.write(s) };
 
 function readStdin(): string {
   try {
     return readFileSync(0, 'utf8');
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EAGAIN' || (e as NodeJS.ErrnoException).code === 'EOF') return '';
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'EAGAIN' || code === 'EOF') return '';
     throw e;
   }
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const [arg, ...rest] = argv;
   if (arg === '--help' || arg === '-h') {
-    process.stdout.write(HELP + '\n');
+    process.stdout.write(`${HELP}\n`);
     return 0;
   }
   if (arg === '--version') {
@@ -26,6 +30,7 @@ function main(argv: string[]): number {
     return 0;
   }
   if (arg === 'certs') return certs(rest);
+  if (arg === 'check') return checkCommand(rest, out);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
@@ -43,15 +48,15 @@ function main(argv: string[]): number {
   return emit(run(readStdin(), legacyConfig));
 }
 
-function emit(out: RunOutput): number {
-  for (const line of out.stderr) process.stderr.write(line + '\n');
-  process.stdout.write(out.stdout);
-  return out.exitCode;
+function emit(result: RunOutput): number {
+  for (const line of result.stderr) process.stderr.write(`${line}\n`);
+  process.stdout.write(result.stdout);
+  return result.exitCode;
 }
 
 function certs(argv: string[]): number {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(CERTS_HELP + '\n');
+    process.stdout.write(`${CERTS_HELP}\n`);
     return 0;
   }
   const options = parseCertsArgs(argv);
@@ -61,8 +66,9 @@ function certs(argv: string[]): number {
   }
   try {
     const commands = writeCerts(options);
-    process.stderr.write(`wrote the CA and ${options.clients.length} client certificate(s) under ${options.out} (keys 0600). Create the Secrets with:\n`);
-    process.stdout.write(commands.join('\n') + '\n');
+    const written = `wrote the CA ${options.caName} and ${options.clients.length} client certificate(s) under ${options.out} (keys 0600)`;
+    process.stderr.write(`${written}. Create the Secrets with:\n`);
+    process.stdout.write(`${commands.join('\n')}\n`);
     process.stderr.write('Then render with the config `certManager: false`, and keep the CA key out of version control.\n');
     return 0;
   } catch (e) {
@@ -71,4 +77,23 @@ function certs(argv: string[]): number {
   }
 }
 
-process.exitCode = main(process.argv.slice(2));
+/**
+ * Any error that gets here is a bug in ray-tls, not in the input (bad input gets a result):
+ * one line that says so, nothing on stdout; the stack trace only with RAY_TLS_DEBUG=1.
+ */
+function internalError(e: unknown): number {
+  const message = e instanceof Error ? e.message : String(e);
+  const first = message.split('\n')[0].slice(0, 300);
+  process.stderr.write(`error: internal error in ray-tls (a bug, not your input): ${first}; please report it with the input (RAY_TLS_DEBUG=1 prints the stack trace)\n`);
+  if (process.env.RAY_TLS_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
+  return 70; // EX_SOFTWARE
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (e: unknown) => {
+    process.exitCode = internalError(e);
+  },
+);
