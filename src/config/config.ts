@@ -17,6 +17,12 @@ export interface Config {
   renewBefore: string;
   clusterDomain: string;
   ca: {
+    /** The CA Certificate, Secret and Issuer ray-tls emits (cert-manager); a new name is a new CA key. */
+    name: string;
+    /** Further CA Secrets every Ray pod trusts (the overlap of a planned CA rotation); only their ca.crt is mounted. */
+    trust: string[];
+    /** When cert-manager renews the CA: at least one leaf lifetime before it expires. */
+    renewBefore: string;
     /** Issue the CA certificate from the user's issuer (an intermediate CA) instead of a self-signed root. */
     issuerRef?: IssuerRef;
     /** Use an existing CA Secret (ca.crt, tls.crt, tls.key) and emit no CA certificate. */
@@ -31,6 +37,10 @@ export interface Config {
   initImage?: string;
   /** Pods whose template labels match are Ray clients even without a `ray://` address. */
   clientSelector: Record<string, string>;
+  /** Ray token authentication (RAY_AUTH_MODE=token) for every Ray process ray-tls touches. */
+  auth: 'token' | 'none';
+  /** The Secret and key that hold the Ray auth token (made outside the manifests: ray-tls token). */
+  authSecret: { name: string; key: string };
 }
 
 export const DEFAULTS: Config = {
@@ -40,10 +50,12 @@ export const DEFAULTS: Config = {
   duration: '8760h',
   renewBefore: '720h',
   clusterDomain: 'cluster.local',
-  ca: { duration: '43800h' },
+  ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h' },
   certManager: true,
   validate: false,
   clientSelector: {},
+  auth: 'none',
+  authSecret: { name: 'ray-auth-token', key: 'token' },
 };
 
 export interface ConfigProblem {
@@ -130,6 +142,18 @@ class Reader {
     return undefined;
   }
 
+  /** A list of names; a ConfigMap writes it as one comma-separated string. */
+  names(raw: Raw, key: string, at: string, pattern: RegExp): string[] | undefined {
+    const v = raw[key];
+    if (v === undefined || v === null) return undefined;
+    const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+    if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || !pattern.test(n))) {
+      this.fail(at + key, `must be a list of Secret names (a ConfigMap writes them comma-separated), got ${JSON.stringify(v)}`);
+      return undefined;
+    }
+    return [...new Set(list as string[])];
+  }
+
   object(raw: Raw, key: string, at: string): Raw | undefined {
     const v = raw[key];
     if (v === undefined || v === null) return undefined;
@@ -205,7 +229,7 @@ function fromConfigMap(cm: Raw): Raw {
 
 function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
-  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'validate', 'initImage', 'clientSelector'], '');
+  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'validate', 'initImage', 'clientSelector', 'auth', 'authSecret'], '');
 
   const mode = r.string(spec, 'mode', '', (v) => (modeNamed(v) ? undefined : `"${v}" is not a mode; use ${MODE_CHOICES}`));
   const mountPath = r.string(spec, 'mountPath', '', (v) =>
@@ -227,7 +251,9 @@ function readSpec(spec: Raw, prefix: string): Config {
   const clusterDomain = r.string(spec, 'clusterDomain', '', (v) => (DNS_LABELS.test(v) ? undefined : `"${v}" is not a DNS domain such as cluster.local`));
 
   const caRaw = r.object(spec, 'ca', '') ?? {};
-  r.unknown(caRaw, ['issuerRef', 'secretName', 'duration'], 'ca.');
+  r.unknown(caRaw, ['name', 'trust', 'issuerRef', 'secretName', 'duration', 'renewBefore'], 'ca.');
+  const caName = r.string(caRaw, 'name', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
+  const trust = r.names(caRaw, 'trust', 'ca.', NAME);
   const caSecret = r.string(caRaw, 'secretName', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
   const refRaw = r.object(caRaw, 'issuerRef', 'ca.');
   let issuerRef: IssuerRef | undefined;
@@ -241,12 +267,27 @@ function readSpec(spec: Raw, prefix: string): Config {
     if (name) issuerRef = { name, kind: (kind ?? 'Issuer') as IssuerRef['kind'], group: group ?? 'cert-manager.io' };
   }
   if (refRaw && caSecret) r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
+  if (caName && caSecret) r.fail('ca', 'set either name (the CA ray-tls emits) or secretName (an existing CA Secret), not both');
   const caDuration = r.string(caRaw, 'duration', 'ca.', duration) ?? DEFAULTS.ca.duration;
-  if ((durationHours(renew) ?? 0) >= (durationHours(caDuration) ?? Infinity)) r.fail('ca.duration', `${caDuration} must be longer than renewBefore ${renew}`);
+  // Pods hold the CA certificate they started with for up to a leaf lifetime: the CA must renew
+  // (same key) at least that long before it expires, so no pod meets an expired CA (design.md §8).
+  const caRenew = r.string(caRaw, 'renewBefore', 'ca.', duration) ?? (caRaw.renewBefore ? undefined : dur);
+  if (caRenew && (durationHours(caRenew) ?? 0) < (durationHours(dur) ?? 0)) {
+    r.fail('ca.renewBefore', `${caRenew} is shorter than the leaf duration ${dur}: pods hold the CA certificate they started with for up to a leaf lifetime, so the CA must renew at least that long before it expires; set ca.renewBefore to ${dur} or more`);
+  }
+  if (caRenew && (durationHours(caRenew) ?? 0) >= (durationHours(caDuration) ?? Infinity)) {
+    r.fail('ca.duration', `${caDuration} must be longer than ca.renewBefore ${caRenew} (at least one leaf lifetime, duration ${dur})`);
+  }
+  if (trust?.includes(caName ?? caSecret ?? DEFAULTS.ca.name)) r.fail('ca.trust', `lists ${caName ?? caSecret ?? DEFAULTS.ca.name}, the CA that signs: list only the other CAs to trust`);
 
   const certManager = r.boolean(spec, 'certManager', '') ?? true;
   if (!certManager && refRaw) r.fail('ca.issuerRef', 'needs cert-manager; with certManager: false, name your CA Secret in ca.secretName');
   const initImage = r.string(spec, 'initImage', '');
+  const auth = r.string(spec, 'auth', '', (v) => (v === 'token' || v === 'none' ? undefined : `"${v}" is not an auth mode; use token (Ray token authentication) or none`));
+  const authRaw = r.object(spec, 'authSecret', '') ?? {};
+  r.unknown(authRaw, ['name', 'key'], 'authSecret.');
+  const authName = r.string(authRaw, 'name', 'authSecret.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
+  const authKey = r.string(authRaw, 'key', 'authSecret.', (v) => (/^[-._a-zA-Z0-9]+$/.test(v) ? undefined : `"${v}" is not a valid Secret key`));
   const selRaw = r.object(spec, 'clientSelector', '') ?? {};
   r.unknown(selRaw, ['matchLabels'], 'clientSelector.');
   const labels = r.object(selRaw, 'matchLabels', 'clientSelector.') ?? {};
@@ -264,10 +305,19 @@ function readSpec(spec: Raw, prefix: string): Config {
     duration: dur,
     renewBefore: renew,
     clusterDomain: clusterDomain ?? DEFAULTS.clusterDomain,
-    ca: { ...(issuerRef && { issuerRef }), ...(caSecret && { secretName: caSecret }), duration: caDuration },
+    ca: {
+      name: caName ?? DEFAULTS.ca.name,
+      trust: trust ?? [],
+      ...(issuerRef && { issuerRef }),
+      ...(caSecret && { secretName: caSecret }),
+      duration: caDuration,
+      renewBefore: caRenew ?? DEFAULTS.ca.renewBefore,
+    },
     certManager,
     validate: r.boolean(spec, 'validate', '') ?? false,
     ...(initImage && { initImage }),
     clientSelector,
+    auth: (auth ?? DEFAULTS.auth) as Config['auth'],
+    authSecret: { name: authName ?? DEFAULTS.authSecret.name, key: authKey ?? DEFAULTS.authSecret.key },
   };
 }

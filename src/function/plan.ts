@@ -18,15 +18,18 @@ export interface Plan {
 
 export function planFrom(config: Config): Plan {
   const key = config.privateKey;
-  const ca: CaSettings = { ...config.ca, renewBefore: config.renewBefore, key };
+  const ca: CaSettings = { ...config.ca, key };
   return {
     mode: modeNamed(config.mode)!, // readConfig accepts only known modes
     pods: {
       mountPath: config.mountPath,
       clusterDomain: config.clusterDomain,
       caSecret: caSecretName(ca),
+      caIssuer: ca.name,
       leaf: { duration: config.duration, hours: durationHours(config.duration) ?? 8760, renewBefore: config.renewBefore, key },
       ...(config.initImage && { initImage: config.initImage }),
+      trust: config.ca.trust,
+      ...(config.auth === 'token' && { authToken: config.authSecret }),
     },
     ca,
     certManager: config.certManager,

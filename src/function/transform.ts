@@ -95,7 +95,7 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
     results.push(...shared.results);
     for (const p of pods) {
       const clientSecret = clientCertName(clientWorkload(p));
-      if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf));
+      if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer));
       const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p) });
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;

@@ -9,7 +9,7 @@ export const SELF_SIGNED_ISSUER = 'ray-tls-selfsigned';
 export const CA_NAME = 'ray-tls-ca';
 
 /** The Secret holding the CA key pair (cert-manager layout: ca.crt, tls.crt, tls.key). */
-export const caSecretName = (ca: Pick<CaSettings, 'secretName'>): string => ca.secretName ?? CA_NAME;
+export const caSecretName = (ca: Pick<CaSettings, 'secretName' | 'name'>): string => ca.secretName ?? ca.name;
 
 export const clientCertName = (workload: string): string => `${workload}-ray-tls-client`.slice(0, 253);
 
@@ -19,9 +19,12 @@ const meta = (name: string, namespace: string | undefined) => ({
   labels: { ...MANAGED_BY },
 });
 
-function privateKey(key: KeySettings) {
-  // rotationPolicy Always: a renewed certificate gets a new key.
-  return { algorithm: key.algorithm, size: key.size, rotationPolicy: 'Always' as const };
+/**
+ * Leaves get a new key on renewal (Always). A CA keeps its key (Never): a CA renewed with a
+ * new key is not trusted by the pods started before, nor they by it (design.md §3.8).
+ */
+function privateKey(key: KeySettings, rotationPolicy: 'Always' | 'Never') {
+  return { algorithm: key.algorithm, size: key.size, rotationPolicy };
 }
 
 function checked(model: models.Certificate | models.Issuer): Json {
@@ -29,32 +32,40 @@ function checked(model: models.Certificate | models.Issuer): Json {
   return model.toJSON() as unknown as Json;
 }
 
-/** The CA chain of one namespace: bootstrap Issuer, CA Certificate, CA Issuer (as the config asks). */
+/**
+ * The CA chain of one namespace: the bootstrap Issuer, the CA Certificate and its CA Issuer
+ * (unless the CA is an existing Secret), and a CA Certificate for each trusted CA that
+ * ray-tls issues too, so that a new CA exists (and is trusted) before it signs.
+ */
 export function caChain(namespace: string | undefined, ca: CaSettings): Json[] {
   const out: Json[] = [];
   if (!ca.secretName) {
     if (!ca.issuerRef) out.push(checked(new models.Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
-    const issuerRef = ca.issuerRef ?? { name: SELF_SIGNED_ISSUER, kind: 'Issuer', group: 'cert-manager.io' };
-    out.push(
-      checked(
-        new models.Certificate({
-          metadata: meta(CA_NAME, namespace),
-          spec: {
-            isCA: true,
-            commonName: `ray-tls CA${namespace ? ` (${namespace})` : ''}`,
-            secretName: CA_NAME,
-            duration: ca.duration,
-            renewBefore: ca.renewBefore,
-            privateKey: privateKey(ca.key),
-            usages: ['cert sign', 'crl sign', 'digital signature'],
-            issuerRef,
-          },
-        }),
-      ),
-    );
+    for (const name of [ca.name, ...ca.trust]) out.push(caCertificate(name, namespace, ca));
   }
-  out.push(checked(new models.Issuer({ metadata: meta(CA_NAME, namespace), spec: { ca: { secretName: caSecretName(ca) } } })));
+  out.push(checked(new models.Issuer({ metadata: meta(ca.name, namespace), spec: { ca: { secretName: caSecretName(ca) } } })));
   return out;
+}
+
+function caCertificate(name: string, namespace: string | undefined, ca: CaSettings): Json {
+  const issuerRef = ca.issuerRef ?? { name: SELF_SIGNED_ISSUER, kind: 'Issuer', group: 'cert-manager.io' };
+  // Each CA its own subject: chains are built by issuer name, so two CAs must not share one.
+  const commonName = `ray-tls CA${name === CA_NAME ? '' : ` ${name}`}${namespace ? ` (${namespace})` : ''}`;
+  return checked(
+    new models.Certificate({
+      metadata: meta(name, namespace),
+      spec: {
+        isCA: true,
+        commonName,
+        secretName: name,
+        duration: ca.duration,
+        renewBefore: ca.renewBefore,
+        privateKey: privateKey(ca.key, 'Never'),
+        usages: ['cert sign', 'crl sign', 'digital signature'],
+        issuerRef,
+      },
+    }),
+  );
 }
 
 export interface LeafSpec {
@@ -67,7 +78,7 @@ export interface LeafSpec {
 }
 
 /** A leaf issued by the namespace's CA Issuer. */
-export function leafCertificate(leaf: LeafSpec, settings: LeafSettings): Json {
+export function leafCertificate(leaf: LeafSpec, settings: LeafSettings, issuer: string): Json {
   const keyUsages =
     settings.key.algorithm === 'RSA' ? (['digital signature', 'key encipherment'] as const) : (['digital signature'] as const);
   return checked(
@@ -80,9 +91,9 @@ export function leafCertificate(leaf: LeafSpec, settings: LeafSettings): Json {
         ...(leaf.ipAddresses?.length && { ipAddresses: leaf.ipAddresses }),
         duration: settings.duration,
         renewBefore: settings.renewBefore,
-        privateKey: privateKey(settings.key),
+        privateKey: privateKey(settings.key, 'Always'),
         usages: [...keyUsages, ...leaf.usages],
-        issuerRef: { name: CA_NAME, kind: 'Issuer', group: 'cert-manager.io' },
+        issuerRef: { name: issuer, kind: 'Issuer', group: 'cert-manager.io' },
       },
     }),
   );

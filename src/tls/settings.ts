@@ -23,6 +23,10 @@ export interface LeafSettings {
 }
 
 export interface CaSettings {
+  /** The CA Certificate, Secret and Issuer ray-tls emits; the leaves' issuer. */
+  name: string;
+  /** Further CA Secrets every pod trusts (the overlap of a planned rotation). */
+  trust: string[];
   /** Issue the CA certificate from the user's issuer (an intermediate CA) instead of a self-signed root. */
   issuerRef?: IssuerRef;
   /** An existing CA Secret (ca.crt, tls.crt, tls.key): no CA certificate is emitted. */
@@ -38,7 +42,13 @@ export interface PodSettings {
   clusterDomain: string;
   /** The Secret with the CA key pair (cert-manager layout). */
   caSecret: string;
+  /** The cert-manager Issuer that signs leaves with that CA. */
+  caIssuer: string;
   leaf: LeafSettings;
   /** The per-pod init container's image; default: the pod's Ray image. */
   initImage?: string;
+  /** Further CA Secrets every pod trusts besides caSecret (only their ca.crt is mounted). */
+  trust: string[];
+  /** Ray token authentication: the Secret and key of the token, when on. */
+  authToken?: { name: string; key: string };
 }

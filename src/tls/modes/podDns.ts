@@ -159,7 +159,7 @@ export const podDns: CertificateMode = {
     // A head Service named at run time (<cluster>-head-svc): workers dial its full name, which this covers.
     if (generatedHeads.length) dnsNames.push(`*.${namespace}.svc.${settings.clusterDomain}`);
     const usages = ['server auth', 'client auth'] as const;
-    return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf)], results: [] };
+    return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf, settings.caIssuer)], results: [] };
   },
   nodeSecret: () => NODES_CERT,
   nodeVolumes: (_settings, fsGroup) => [{ name: VOLUME, secret: secretSource(NODES_CERT, fsGroup) }],

@@ -34,7 +34,7 @@ export const shared: CertificateMode = {
     );
     const dnsNames = [...serviceDnsNames, 'localhost'];
     const spec = { name: SHARED_CERT, secretName: SHARED_SECRET, namespace, dnsNames, ipAddresses: ['127.0.0.1'] };
-    const certificate = leafCertificate({ ...spec, usages: ['server auth', 'client auth'] }, settings.leaf);
+    const certificate = leafCertificate({ ...spec, usages: ['server auth', 'client auth'] }, settings.leaf, settings.caIssuer);
     const message = (where: string) =>
       `${where}: shared mode gives this Ray node a certificate that does not name its pod IP; Ray dials every node at its pod IP, its own raylet included, so Ray fails to start and other nodes are marked dead. Use mode per-pod (the default) or pod-dns`;
     return { certificates: [certificate], results: [...unnamed, ...nodes.map((p) => about(p.resource, 'warning', message(p.ref.where)))] };
