@@ -152,7 +152,7 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     say(`proxy tlsClientError (worker -> proxy): ${what(refused[0]!)} after ${String(refused[0]!.bytesFromPeer)} bytes from the worker`);
     for (const u of [...new Map(upstreams.map((u) => [`${u.stage} ${what(u)}`, u])).values()]) say(`proxy upstream (proxy -> ray-head:6379 with the other CA's client certificate): accepted ${u.accepted}, ${u.stage}: ${what(u)}`);
     const handshakes = all.filter((e) => e.event === 'upstreamHandshake');
-    if (handshakes.length) say(`proxy upstream: its client side of the handshake completed ${handshakes.length} times (${String(handshakes[0]!.protocol)}: the server checks the client certificate after that), ${upstreams.length} answered so far, all by closing`);
+    if (handshakes.length) say(`proxy upstream: its client side of the handshake completed ${handshakes.length} times (${String(handshakes[0]!.protocol)}: the server checks the client certificate after that), ${upstreams.length} answered so far, none accepted`);
 
     // What the head's and the worker's own logs say (gRPC names no peer; the proxy is the only
     // client with a foreign certificate since gcsMark).
