@@ -1,6 +1,5 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
-// a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
-// packages (shellcheck, podman, runc, iproute2, openssl) and real Ray (scripts/ensure-ray.sh).
+  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', tcpdump: 'tcpdump', kubectl: null, kpt: null };
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
@@ -33,7 +32,7 @@ if (stale) {
 }
 
 if (forTests) {
-  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', kubectl: null, kpt: null };
+  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', tcpdump: 'tcpdump', kubectl: null, kpt: null };
   const missing = Object.entries(wanted).filter(([cmd, pkg]) => pkg && !has(cmd)).map(([, pkg]) => pkg);
   if (missing.length) {
     if (process.getuid?.() !== 0) throw new Error(`ensure-deps: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) or run as root`);
