@@ -1,5 +1,7 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
-  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', tcpdump: 'tcpdump', kubectl: null, kpt: null };
+// a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
+// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump) and real Ray
+// (scripts/ensure-ray.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 
