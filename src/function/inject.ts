@@ -3,13 +3,14 @@
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Item } from '../krm/resourceList.js';
 import { autoscalerOptionsPath, fieldPath, groupPath } from '../ray/kinds.js';
-import type { RayPod } from '../ray/pods.js';
+import { rayContainerIndex, type RayPod } from '../ray/pods.js';
 import type { CertificateMode } from '../tls/modes/index.js';
 import type { NodeEdit } from '../tls/modes/mode.js';
-import { INIT_CONTAINER } from '../tls/modes/perPod.js';
-import { MARKER_ANNOTATION, secretSource, tlsEnv, tlsMount, VOLUME } from '../tls/pod.js';
+import { authEnv } from '../tls/auth.js';
+import { MARKER_ANNOTATION, OWN_CONTAINERS, secretMode, secretSource, tlsEnv, tlsMount, VOLUME } from '../tls/pod.js';
+import { trustContainer, withTrust } from '../tls/trust.js';
 import type { PodSettings } from '../tls/settings.js';
-import type { Json } from '../yaml/json.js';
+import { getIn, type Json } from '../yaml/json.js';
 import { mapAt, upsertList, upsertValue, type Conflict, type Target } from '../yaml/upsert.js';
 
 /** What one pod gets: the mode (nodes), the client Secret (clients), the Services its certificate names. */
@@ -18,6 +19,8 @@ export interface PodChange {
   settings: PodSettings;
   clientSecret: string;
   services: string[];
+  /** Ray token authentication for this pod (off where KubeRay's authOptions does it). */
+  auth: boolean;
 }
 
 /** Applies the pod's TLS setup through the splice editor; returns the conflicts found. */
@@ -50,23 +53,34 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
     services: change.services,
   };
 
+  const processEnv = rayProcessEnv(settings, change.auth);
   for (const listKey of ['initContainers', 'containers'] as const) {
     const list = spec.get(listKey, true);
     if (!isSeq(list)) continue;
     (list as YAMLSeq).items.forEach((c, i) => {
-      if (!isMap(c) || c.get('name') === INIT_CONTAINER) return;
+      if (!isMap(c) || OWN_CONTAINERS.has(String(c.get('name')))) return;
       const cField = at(`spec.${listKey}[${i}]`);
       const extra = p.role === 'node' && listKey === 'containers' ? (mode.containerEnv?.(edit, c, i, cField, settings) ?? []) : [];
-      const env = [...tlsEnv(settings.mountPath), ...extra].map((value) => ({ value, keys: ['name'] }));
+      const env = [...processEnv, ...extra].map((value) => ({ value, keys: ['name'] }));
       upsertList(t, c, 'env', env, `${cField}.env`);
       upsertList(t, c, 'volumeMounts', [{ value: tlsMount(settings.mountPath), keys: ['name', 'mountPath'] }], `${cField}.volumeMounts`);
     });
   }
-  const fsGroup = p.pod.fsGroup !== undefined;
-  const volumes: Json[] = p.role === 'client' ? [{ name: VOLUME, secret: secretSource(change.clientSecret, fsGroup) }] : mode.nodeVolumes(settings, fsGroup);
-  upsertList(t, spec, 'volumes', volumes.map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
+  const ray = p.pod.containers[rayContainerIndex(p.ref, p.pod)];
+  const runAsUser = getIn(ray?.securityContext, ['runAsUser']) ?? p.pod.runAsUser;
+  const secrets = secretMode(p.pod.fsGroup !== undefined, typeof runAsUser === 'number' ? runAsUser : undefined);
+  const volumes: Json[] = p.role === 'client' ? [{ name: VOLUME, secret: secretSource(change.clientSecret, secrets) }] : mode.nodeVolumes(settings, secrets);
+  const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings.trust);
+  upsertList(t, spec, 'volumes', withBundle.map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
+  if (withBundle !== volumes) {
+    const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
+    if (image) {
+      const init = trustContainer(image, settings.mountPath, { imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext });
+      upsertList(t, spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], at('spec.initContainers'));
+    } else t.conflicts.push({ field: at('spec.containers[0].image'), current: undefined, proposed: 'an image', message: 'no image to run the trust init container; set initImage in the config' });
+  }
   if (p.role === 'node') mode.editPod?.(edit, settings);
-  injectAutoscaler(t, p, settings.mountPath);
+  injectAutoscaler(t, p, processEnv, settings.mountPath);
   // Any conflict fails the run, and then no edit is written (see run.ts).
   if (t.conflicts.length) return t.conflicts;
   markPod(t, template, rendered);
@@ -77,17 +91,23 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
  * KubeRay adds the in-tree autoscaler to the head pod at run time, with the env and mounts of
  * autoscalerOptions only; it talks to the GCS too, so it gets the TLS env and the head's mount.
  */
-function injectAutoscaler(t: Target, p: RayPod<Item>, mountPath: string): void {
+function injectAutoscaler(t: Target, p: RayPod<Item>, env: Json[], mountPath: string): void {
   const path = autoscalerOptionsPath(p.resource, p.ref);
   if (!path) return;
   const parent = p.source.node.getIn(path.slice(0, -1), true) as YAMLMap;
-  const whenAbsent = { env: tlsEnv(mountPath), volumeMounts: [tlsMount(mountPath)] };
+  const whenAbsent = { env, volumeMounts: [tlsMount(mountPath)] };
   const options = mapAt(t, parent, String(path[path.length - 1]), whenAbsent);
   if (!options) return;
   const field = fieldPath(path);
-  upsertList(t, options, 'env', tlsEnv(mountPath).map((value) => ({ value, keys: ['name'] })), `${field}.env`);
+  upsertList(t, options, 'env', env.map((value) => ({ value, keys: ['name'] })), `${field}.env`);
   upsertList(t, options, 'volumeMounts', [{ value: tlsMount(mountPath), keys: ['name', 'mountPath'] }], `${field}.volumeMounts`);
 }
+
+/** What every Ray process of the pod reads: TLS, and the auth token when on. */
+const rayProcessEnv = (settings: PodSettings, auth: boolean): Json[] => [
+  ...tlsEnv(settings.mountPath),
+  ...(auth && settings.authToken ? authEnv(settings.authToken) : []),
+];
 
 /** Records on the pod template that ray-tls rendered it (so a later run may update its entries). */
 function markPod(t: Target, template: YAMLMap, value: string): void {

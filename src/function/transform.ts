@@ -4,7 +4,9 @@
 import type { Item } from '../krm/resourceList.js';
 import { isResource, readResource, type Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices, operatorAuth } from '../ray/kinds.js';
+import { NO_AUTH_WARNING } from '../tls/auth.js';
+import { rotationOrder } from '../tls/rotation.js';
 import { findRayPods, selects, type RayPod, type Role } from '../ray/pods.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { SKIP_ANNOTATION } from '../ray/pods.js';
@@ -68,7 +70,23 @@ function surveyItems(items: Item[], plan: Plan): Survey {
       : [],
   );
   const { pods, notes } = findRayPods(entries.map(({ item, resource }) => ({ resource, source: item })), plan.clientSelector);
-  return { entries, services, pods, results: [...results, ...notes] };
+  const order = rotationOrder(pods, entries.map((e) => e.resource), plan.pods.caSecret);
+  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
+}
+
+/** What ray-tls cannot fix in a pod but its user should know. */
+function podWarnings(pods: RayPod[], plan: Plan): Result[] {
+  const out: Result[] = [];
+  for (const p of pods) {
+    if (p.pod.hostNetwork && p.role === 'node') {
+      const message = `${p.ref.where}: hostNetwork: true: this Ray node's address is its Kubernetes node's IP, so its certificate names that IP, and any pod on that node with hostNetwork shares it; run Ray pods on the pod network`;
+      out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
+    }
+    if (plan.pods.authToken && operatorAuth(p.resource)) {
+      out.push(about(p.resource, 'info', `${p.ref.where}: spec.authOptions: KubeRay sets this cluster's token authentication itself; ray-tls adds TLS only`));
+    }
+  }
+  return out;
 }
 
 const selectorOf = (r: Resource): Record<string, string> => {
@@ -96,7 +114,8 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
     for (const p of pods) {
       const clientSecret = clientCertName(clientWorkload(p));
       if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer));
-      const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p) });
+      const auth = !!settings.authToken && !operatorAuth(p.resource);
+      const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p), auth });
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
         const message = `${c.message}${fix}, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`;
@@ -122,10 +141,7 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
     const secrets = [...new Set(pods.map((p) => (p.role === 'client' ? clientCertName(clientWorkload(p)) : plan.mode.nodeSecret(plan.pods))))];
     results.push({ severity: 'info', message: `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs prints the commands): ${secrets.join(', ')}` });
   }
-  if (pods.some((p) => p.role === 'node')) {
-    results.push({ severity: 'warning', message: "Ray's dashboard (port 8265) and job submission API are plain HTTP: RAY_USE_TLS does not cover them; keep port 8265 off public networks" });
-    results.push({ severity: 'info', message: 'Ray reads its certificates once at start: after cert-manager renews a certificate, restart the Ray pods (kubectl rollout restart) to use it' });
-  }
+  if (pods.length) results.push(...lifetimes(plan));
   if (results.some((r) => r.severity === 'error')) return { newItems: [], dropped: new Set(), results };
   if (!pods.length) results.push({ severity: 'info', message: 'no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)' });
   else {
@@ -133,6 +149,21 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
     results.push({ severity: 'info', message: `ray-tls (${plan.mode.name}): ${count('node')} Ray node pod template(s), ${count('client')} client pod template(s), ${outcome.newItems.length} new resource(s)` });
   }
   return { ...outcome, results };
+}
+
+/** What the run means for the cluster over time: the lifetimes, the trust, the HTTP side door. */
+function lifetimes(plan: Plan): Result[] {
+  const { leaf, trust, authToken, caSecret } = plan.pods;
+  const out: Result[] = [];
+  const perPod = plan.mode.bundlesTrust ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); ` : '';
+  out.push({
+    severity: 'info',
+    message: `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
+  });
+  if (trust.length) out.push({ severity: 'info', message: `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs (README: Rotation)` });
+  if (authToken) out.push({ severity: 'info', message: `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} (key ${authToken.key}); create it in each namespace before the pods start (ray-tls token)` });
+  else out.push({ severity: 'warning', message: NO_AUTH_WARNING });
+  return out;
 }
 
 /** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */

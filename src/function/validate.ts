@@ -7,8 +7,7 @@ import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
 import { findRayPods } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
-import { INIT_CONTAINER } from '../tls/modes/perPod.js';
-import { TLS_VARS } from '../tls/pod.js';
+import { OWN_CONTAINERS, TLS_VARS } from '../tls/pod.js';
 import { durationHours } from '../config/config.js';
 import { isMap, mapsOf, type Json, type JsonMap } from '../yaml/json.js';
 import type { Plan } from './plan.js';
@@ -41,7 +40,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     for (const [listKey, containers] of [['containers', pod.containers], ['initContainers', pod.initContainers]] as const) {
       containers.forEach((c, i) => {
         const at = `${base}spec.${listKey}[${i}]`;
-        if (c.name === INIT_CONTAINER) return;
+        if (OWN_CONTAINERS.has(String(c.name))) return;
         const env = envOf(c);
         const missing = TLS_VARS.filter((v) => !env.has(v));
         const name = String(c.name);

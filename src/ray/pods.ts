@@ -21,6 +21,9 @@ export interface PodView {
   volumes: JsonMap[];
   /** The pod's fsGroup: Secret files are then group-owned, so they need not be world-readable. */
   fsGroup?: number;
+  /** The pod's runAsUser (a container's own overrides it). */
+  runAsUser?: number;
+  hostNetwork: boolean;
 }
 
 export function podView(r: Resource, ref: PodTemplateRef): PodView {
@@ -31,6 +34,7 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
     return isMap(v) ? Object.fromEntries(Object.entries(v).map(([a, b]) => [a, String(b)])) : {};
   };
   const fsGroup = getIn(template, ['spec', 'securityContext', 'fsGroup']);
+  const runAsUser = getIn(template, ['spec', 'securityContext', 'runAsUser']);
   return {
     labels: strings('labels'),
     annotations: strings('annotations'),
@@ -38,6 +42,8 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
     initContainers: list('initContainers'),
     volumes: list('volumes'),
     ...(typeof fsGroup === 'number' && { fsGroup }),
+    ...(typeof runAsUser === 'number' && { runAsUser }),
+    hostNetwork: getIn(template, ['spec', 'hostNetwork']) === true,
   };
 }
 

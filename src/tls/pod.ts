@@ -3,6 +3,12 @@
 import type { Json } from '../yaml/json.js';
 
 export const VOLUME = 'ray-tls';
+/** The per-pod init container that issues the pod's leaf (modes/perPod.ts). */
+export const INIT_CONTAINER = 'ray-tls-init';
+/** The init container that assembles the trust bundle of a pod with a Secret certificate (trust.ts). */
+export const TRUST_CONTAINER = 'ray-tls-trust';
+/** Containers ray-tls adds: they get no Ray env, and the validator does not ask them for TLS. */
+export const OWN_CONTAINERS: ReadonlySet<string> = new Set([INIT_CONTAINER, TRUST_CONTAINER]);
 export const MARKER_ANNOTATION = 'ray-tls.io/injected';
 export const TLS_VARS = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'] as const;
 
@@ -18,13 +24,19 @@ export function tlsEnv(mountPath: string): Json[] {
 export const tlsMount = (mountPath: string): Json => ({ name: VOLUME, mountPath, readOnly: true });
 
 /**
- * A Secret volume source. With an fsGroup, Secret files are group-owned and mode 0440;
- * without one the container user may not be their owner, so Kubernetes' 0644 stays.
+ * The mode of the Secret files a pod mounts. Kubernetes makes them root-owned (group fsGroup,
+ * when the pod has one): 0440 with an fsGroup, 0400 for a container that runs as root, and
+ * otherwise Kubernetes' 0644, since a user ray-tls cannot see (the image's) must read them.
  */
-export function secretSource(secretName: string, fsGroup: boolean, keys?: string[]): Json {
+export function secretMode(fsGroup: boolean, runAsUser: number | undefined): number | undefined {
+  return fsGroup ? 0o440 : runAsUser === 0 ? 0o400 : undefined;
+}
+
+/** A Secret volume source, with only `keys` when given. */
+export function secretSource(secretName: string, mode: number | undefined, keys?: string[]): Json {
   return {
     secretName,
     ...(keys && { items: keys.map((k) => ({ key: k, path: k })) }),
-    ...(fsGroup && { defaultMode: 0o440 }),
+    ...(mode !== undefined && { defaultMode: mode }),
   };
 }

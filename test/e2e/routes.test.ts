@@ -184,7 +184,7 @@ describe('kubectl kustomize --enable-alpha-plugins with the legacy exec plugin (
     // The function's warnings reach the user only through kubectl 1.27 to 1.30 (kustomize
     // 5.0): from 1.31 (kustomize 5.4.2) a legacy plugin's stderr is dropped when it succeeds
     // (it is shown when it fails, next test). The container route shows them on every kubectl.
-    const warning = "warning: Ray's dashboard (port 8265)";
+    const warning = 'warning: Ray serves unauthenticated HTTP on every node';
     if (k === 'kubectl.1.27') expect(out.stderr).toContain(warning);
     else expect(out.stderr).not.toContain(warning);
   });
@@ -267,7 +267,7 @@ describe('kpt fn render --allow-exec (functions/kpt/exec)', () => {
     const log = first.stdout + first.stderr;
     expect(log).toContain('[PASS] "dist/ray-tls.js"');
     expect(log).toContain('[info] apps/v1/Deployment/django-ray/ray-head: spec.template: Ray node');
-    expect(log).toContain('[warning]: Ray\'s dashboard (port 8265)');
+    expect(log).toContain('[warning]: Ray serves unauthenticated HTTP on every node');
     // The validator (same function, validate: true) ran after the mutator and passed.
     expect(log.match(/\[PASS\] "dist\/ray-tls.js"/g)).toHaveLength(2);
     expect(log).toContain('ray-tls validate: 0 problem(s)');
@@ -341,7 +341,7 @@ describe('container routes with podman (image built by scripts/container.sh buil
     const out = sh(kubectl, ['kustomize', '--enable-alpha-plugins', join(ws, 'functions/kustomize/container')], { env: { PATH: `${shim}:${process.env.PATH}` } });
     expect(out.status, out.stderr).toBe(0);
     expectKustomizeOutput(out.stdout, plainDev(kubectl));
-    expect(out.stderr).toContain("warning: Ray's dashboard (port 8265)");
+    expect(out.stderr).toContain('warning: Ray serves unauthenticated HTTP on every node');
     expect(out.stdout).toBe(legacyBuild(kubectl).stdout);
   });
 

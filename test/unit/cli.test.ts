@@ -71,7 +71,7 @@ describe('ray-tls CLI', () => {
     expect(list.kind).toBe('ResourceList');
     expect(list.items.map((i: Obj) => i.kind)).toEqual(['Deployment', 'Issuer', 'Certificate', 'Issuer']);
     expect(list.items[0].spec.template.spec.initContainers[0].name).toBe('ray-tls-init');
-    expect(r.stderr).toMatch(/^warning: Ray's dashboard \(port 8265\)/);
+    expect(r.stderr).toMatch(/^warning: Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API \(8265\), the dashboard agent \(52365/);
   });
 
   it('an invalid config exits 1; stdout holds the unchanged items plus error results', () => {

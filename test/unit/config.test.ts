@@ -33,10 +33,12 @@ describe('defaults', () => {
       duration: '8760h',
       renewBefore: '720h',
       clusterDomain: 'cluster.local',
-      ca: { duration: '43800h' },
+      ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h' },
       certManager: true,
       validate: false,
       clientSelector: {},
+      auth: 'none',
+      authSecret: { name: 'ray-auth-token', key: 'token' },
     });
   });
 
@@ -67,11 +69,14 @@ describe('the RayTLS typed form', () => {
       duration: '2160h',
       renewBefore: '360h',
       clusterDomain: 'corp.example',
-      ca: { issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h' },
+      // The CA renews one leaf lifetime (duration) before it expires, unless ca.renewBefore says longer.
+      ca: { name: 'ray-tls-ca', trust: [], issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h', renewBefore: '2160h' },
       certManager: true,
       validate: false,
       initImage: 'alpine/openssl:3',
       clientSelector: { app: 'django' },
+      auth: 'none',
+      authSecret: { name: 'ray-auth-token', key: 'token' },
     });
   });
 
@@ -80,7 +85,7 @@ describe('the RayTLS typed form', () => {
   });
 
   it('an existing CA Secret', () => {
-    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({ secretName: 'my-ca', duration: '43800h' });
+    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({ name: 'ray-tls-ca', trust: [], secretName: 'my-ca', duration: '43800h', renewBefore: '8760h' });
   });
 
   it('certManager: false, also as the ConfigMap string "false"', () => {
@@ -252,5 +257,45 @@ describe('durationHours', () => {
 
   it.each(['', '1d', '1y', '8760', 'h', '1H', '-1h', 'one year', '1.h', '1hh'])('%j is not a duration', (text) => {
     expect(durationHours(text)).toBeUndefined();
+  });
+});
+
+describe('rotation settings (ca.name, ca.trust, ca.renewBefore)', () => {
+  it('reads ca.trust as a list, or comma-separated from a ConfigMap', () => {
+    expect(readConfig(rayTls({ ca: { trust: ['ray-tls-ca-2'] } })).ca.trust).toEqual(['ray-tls-ca-2']);
+    expect(readConfig(configMap({ 'ca.trust': 'ray-tls-ca-2, ray-tls-ca-3' })).ca.trust).toEqual(['ray-tls-ca-2', 'ray-tls-ca-3']);
+    expect(readConfig(configMap({ 'ca.name': 'ray-tls-ca-2', 'ca.trust': 'ray-tls-ca' })).ca).toMatchObject({ name: 'ray-tls-ca-2', trust: ['ray-tls-ca'] });
+  });
+
+  it('refuses a trust list that names the signing CA, or is not Secret names', () => {
+    expect(fields(rayTls({ ca: { trust: ['ray-tls-ca'] } }))).toEqual(['functionConfig.spec.ca.trust']);
+    expect(fields(rayTls({ ca: { name: 'new-ca', trust: ['new-ca'] } }))).toEqual(['functionConfig.spec.ca.trust']);
+    expect(fields(rayTls({ ca: { trust: 'Not_A_Name' } }))).toEqual(['functionConfig.spec.ca.trust']);
+    expect(fields(rayTls({ ca: { name: 'a', secretName: 'b' } }))).toEqual(['functionConfig.spec.ca']);
+  });
+
+  it('the CA renews at least one leaf lifetime before it expires, and says why when asked for less', () => {
+    expect(readConfig(rayTls({ duration: '2160h' })).ca.renewBefore).toBe('2160h');
+    expect(readConfig(rayTls({ ca: { renewBefore: '17520h' } })).ca.renewBefore).toBe('17520h');
+    let problems: string[] = [];
+    try {
+      readConfig(rayTls({ duration: '8760h', ca: { renewBefore: '720h' } }));
+    } catch (e) {
+      problems = (e as ConfigError).problems.map((p) => `${p.field}: ${p.message}`);
+    }
+    expect(problems).toEqual([
+      'functionConfig.spec.ca.renewBefore: 720h is shorter than the leaf duration 8760h: pods hold the CA certificate they started with for up to a leaf lifetime, so the CA must renew at least that long before it expires; set ca.renewBefore to 8760h or more',
+    ]);
+    // A one-year CA cannot renew a one-year leaf lifetime before it expires.
+    expect(fields(rayTls({ ca: { duration: '8760h' } }))).toEqual(['functionConfig.spec.ca.duration']);
+  });
+});
+
+describe('auth', () => {
+  it('token or none, with the Secret of the token', () => {
+    expect(readConfig(rayTls({ auth: 'token' }))).toMatchObject({ auth: 'token', authSecret: { name: 'ray-auth-token', key: 'token' } });
+    expect(readConfig(configMap({ auth: 'token', 'authSecret.name': 'tok', 'authSecret.key': 'value' }))).toMatchObject({ auth: 'token', authSecret: { name: 'tok', key: 'value' } });
+    expect(fields(rayTls({ auth: 'password' }))).toEqual(['functionConfig.spec.auth']);
+    expect(fields(rayTls({ authSecret: { name: 'Bad Name' } }))).toEqual(['functionConfig.spec.authSecret.name']);
   });
 });

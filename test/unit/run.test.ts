@@ -29,7 +29,7 @@ const SETTINGS = `- apiVersion: v1
 const LIST = `${HEAD}items:\n${RAY_HEAD}${SETTINGS}`;
 const withConfig = (list: string, spec: string) => `${list}functionConfig:\n  apiVersion: ray-tls.io/v1alpha1\n  kind: RayTLS\n  metadata: {name: tls}\n  spec: ${spec}\n`;
 const DASHBOARD_WARNING =
-  "warning: Ray's dashboard (port 8265) and job submission API are plain HTTP: RAY_USE_TLS does not cover them; keep port 8265 off public networks";
+  'warning: Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API (8265), the dashboard agent (52365, accepts job submissions) and the runtime-env agent; RAY_USE_TLS covers none of them, and whoever reaches them runs code. Turn on token authentication: auth: token in the config, and create the token Secret (ray-tls token)';
 
 describe('exit codes, stdout and stderr', () => {
   it('a Ray list: exit 0, a ResourceList on stdout, warnings (not infos) on stderr', () => {
@@ -141,7 +141,8 @@ ${id('ConfigMap', 'settings')}data:
     expect(docs[0].metadata.annotations).toEqual({ 'kustomize.config.k8s.io/id': 'kind: Deployment\nname: ray-head\nnamespace: ray\nversion: v1\n' });
     expect(docs[0].spec.template.spec.containers[0].env[0]).toEqual({ name: 'RAY_USE_TLS', value: '1' });
     expect(out.stdout).toContain(`---\n${configMap}`); // byte for byte
-    expect(docs[3].spec.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, rotationPolicy: 'Always' });
+    // A CA keeps its key when cert-manager renews it (design.md §3.8).
+    expect(docs[3].spec.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, rotationPolicy: 'Never' });
     for (const d of docs.slice(2)) expect(d.metadata.namespace).toBe('ray');
     expect(out.stdout).not.toMatch(/^results:/m);
   });

@@ -42,12 +42,14 @@ export interface CertificateMode {
   namespaceCertificates(group: NamespaceNodes, settings: PodSettings): { certificates: Json[]; results: Result[] };
   /** The Secret a node pod mounts (certManager: false asks the user to create it). */
   nodeSecret(settings: PodSettings): string;
-  /** The volumes of a node pod. */
-  nodeVolumes(settings: PodSettings, fsGroup: boolean): Json[];
+  /** The volumes of a node pod; `mode` is the Secret files' mode (tls/pod.ts secretMode). */
+  nodeVolumes(settings: PodSettings, mode: number | undefined): Json[];
   /** Env a node's container needs beyond the TLS env (and the edits that go with it). */
   containerEnv?(edit: NodeEdit, container: YAMLMap, index: number, field: string, settings: PodSettings): Json[];
   /** The mode's own edits of a node pod, after env, mounts and volumes. */
   editPod?(edit: NodeEdit, settings: PodSettings): void;
+  /** Its node pods build their own trust bundle (per-pod's init container); else trust.ts does. */
+  readonly bundlesTrust?: boolean;
   /** For the result that reports a node. */
   describeNode(settings: PodSettings): string;
   /** Validator: whether a node pod was rendered this way. */

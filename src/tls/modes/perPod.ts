@@ -6,11 +6,13 @@ import { rayContainerIndex, type RayPod } from '../../ray/pods.js';
 import { mapsOf, type Json } from '../../yaml/json.js';
 import { upsertList } from '../../yaml/upsert.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
-import { secretSource, VOLUME } from '../pod.js';
+import { restrictedContext } from '../hardening.js';
+import { INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
+import { TRUST_DIR, trustMount, trustVolume } from '../trust.js';
 import type { PodSettings } from '../settings.js';
 import type { CertificateMode, NodeEdit } from './mode.js';
 
-export const INIT_CONTAINER = 'ray-tls-init';
+export { INIT_CONTAINER } from '../pod.js';
 export const CA_VOLUME = 'ray-tls-ca';
 /** The validator's bar for a leaf's lifetime. */
 const MAX_HOURS = 8760;
@@ -45,12 +47,14 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
       { name: 'CERT_DAYS', value: String(Math.max(1, Math.ceil(hours / 24))) },
       { name: 'CERT_DIR', value: settings.mountPath },
       { name: 'CA_DIR', value: CA_DIR },
+      ...(settings.trust.length ? [{ name: 'CA_TRUST_DIR', value: TRUST_DIR }] : []),
     ],
     resources: { requests: { cpu: '100m', memory: '32Mi' }, limits: { memory: '64Mi' } },
-    ...(input.securityContext !== undefined && { securityContext: input.securityContext }),
+    securityContext: restrictedContext(input.securityContext),
     volumeMounts: [
       { name: VOLUME, mountPath: settings.mountPath },
       { name: CA_VOLUME, mountPath: CA_DIR, readOnly: true },
+      ...(settings.trust.length ? [trustMount] : []),
     ],
   };
 }
@@ -77,11 +81,14 @@ export const perPod: CertificateMode = {
   help: 'an init container issues each Ray node pod a certificate for its pod IP',
   namespaceCertificates: () => ({ certificates: [], results: [] }),
   nodeSecret: (settings) => settings.caSecret,
-  nodeVolumes: (settings, fsGroup): Json[] => [
+  nodeVolumes: (settings, mode): Json[] => [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-    { name: CA_VOLUME, secret: secretSource(settings.caSecret, fsGroup, ['ca.crt', 'tls.crt', 'tls.key']) },
+    // Only the three keys the script reads; mounted into the init container alone.
+    { name: CA_VOLUME, secret: secretSource(settings.caSecret, mode, ['ca.crt', 'tls.crt', 'tls.key']) },
+    ...(settings.trust.length ? [trustVolume(settings.trust)] : []),
   ],
   editPod: addInitContainer,
+  bundlesTrust: true,
   describeNode: (settings) => `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
   recognises: (p) => p.pod.initContainers.some((c) => c.name === INIT_CONTAINER),
   validateNode(p: RayPod, r): Result[] {

@@ -162,7 +162,7 @@ export const podDns: CertificateMode = {
     return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf, settings.caIssuer)], results: [] };
   },
   nodeSecret: () => NODES_CERT,
-  nodeVolumes: (_settings, fsGroup) => [{ name: VOLUME, secret: secretSource(NODES_CERT, fsGroup) }],
+  nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(NODES_CERT, mode) }],
   containerEnv(edit, c, index, field, settings) {
     const kuberay = edit.pod.ref.kuberay === 'head' || edit.pod.ref.kuberay === 'worker';
     if (kuberay) {

@@ -40,7 +40,7 @@ export const shared: CertificateMode = {
     return { certificates: [certificate], results: [...unnamed, ...nodes.map((p) => about(p.resource, 'warning', message(p.ref.where)))] };
   },
   nodeSecret: () => SHARED_SECRET,
-  nodeVolumes: (_settings, fsGroup) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, fsGroup) }],
+  nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, mode) }],
   describeNode: (settings) => `mounts the shared certificate at ${settings.mountPath}`,
   recognises: (p) => certificateSecret(p) !== undefined,
   validateNode: (p, r) => [
