@@ -2,12 +2,15 @@
 // through the bundled function as a ResourceList, and prints the result (the
 // TLS-secured manifests that k8s/overlays/dev-tls holds rendered).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { stringify, parseAllDocuments } from 'yaml';
+import { readFileSync } from 'node:fs';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 
 const overlay = process.argv[2] ?? 'k8s/overlays/dev';
 const stream = execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8' });
 const items = parseAllDocuments(stream).map((d) => d.toJS());
-const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }, { lineWidth: 0, indentSeq: false });
+// The config the shipped dev-tls overlay is rendered with (scripts/render.mjs).
+const functionConfig = parse(readFileSync('k8s/ray-tls-config.yaml', 'utf8'));
+const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items, functionConfig }, { lineWidth: 0, indentSeq: false });
 const fn = spawnSync(process.execPath, ['dist/ray-tls.js'], { input: list, encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'] });
 process.stdout.write(fn.stdout);
 process.exitCode = fn.status ?? 1;

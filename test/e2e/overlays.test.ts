@@ -1,7 +1,7 @@
 // The shipped overlays with the real kubectl (what `kubectl apply -k` builds),
 // on every kubectl release installed here.
 import { execFileSync } from 'node:child_process';
-import { existsSync, realpathSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
@@ -78,7 +78,8 @@ describe('the rendered dev-tls overlay', () => {
 
   it('equals a live run of the function over the dev overlay (as parsed objects)', () => {
     const dev = build('kubectl', 'dev');
-    const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: dev }, { indentSeq: false, version: '1.1' });
+    const functionConfig = parse(readFileSync(join(ROOT, 'k8s/ray-tls-config.yaml'), 'utf8'));
+    const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: dev, functionConfig }, { indentSeq: false, version: '1.1' });
     const out = run(list);
     expect(out.exitCode).toBe(0);
     const live = new Map((parse(out.stdout).items as Obj[]).map((r) => [id(r), r]));
