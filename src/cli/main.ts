@@ -4,6 +4,7 @@ import { run, type RunOutput } from '../function/run.js';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { checkCommand } from './check.js';
 import { HELP } from './help.js';
+import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
 
 declare const VERSION: string;
 
@@ -31,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (arg === 'certs') return certs(rest);
   if (arg === 'check') return checkCommand(rest, out);
+  if (arg === 'token') return token(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
@@ -70,6 +72,28 @@ function certs(argv: string[]): number {
     process.stderr.write(`${written}. Create the Secrets with:\n`);
     process.stdout.write(`${commands.join('\n')}\n`);
     process.stderr.write('Then render with the config `certManager: false`, and keep the CA key out of version control.\n');
+    return 0;
+  } catch (e) {
+    process.stderr.write(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+}
+
+function token(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${TOKEN_HELP}\n`);
+    return 0;
+  }
+  const options = parseTokenArgs(argv);
+  if (typeof options === 'string') {
+    process.stderr.write(`error: ${options}\n\n${TOKEN_HELP}\n`);
+    return 2;
+  }
+  try {
+    const command = writeToken(options);
+    process.stderr.write(`wrote a Ray auth token to ${options.out} (0600). Create the Secret with:\n`);
+    process.stdout.write(`${command}\n`);
+    process.stderr.write('Then render with auth: token, and keep the file out of version control.\n');
     return 0;
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message}\n`);

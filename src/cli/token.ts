@@ -1,0 +1,58 @@
+// `ray-tls token`: a Ray auth token for `auth: token`, written to a file (0600), never to
+// stdout; prints the kubectl command that makes the Secret from that file.
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+
+export const TOKEN_HELP = `Usage: ray-tls token [options]
+
+Writes a random Ray auth token (32 bytes, hex) to a file with mode 0600 and prints the
+kubectl command that creates the Secret the config's auth: token reads. The token itself
+is never printed.
+
+Options:
+  --out FILE        where to write (default ./ray-auth-token); an existing file is kept
+                    unless --force
+  --namespace NS    namespace for the printed kubectl command
+  --secret NAME     the Secret's name (default ray-auth-token; config authSecret.name)
+  --key KEY         the Secret's key (default token; config authSecret.key)
+  --force           overwrite an existing file`;
+
+export interface TokenOptions {
+  out: string;
+  namespace?: string;
+  secret: string;
+  key: string;
+  force: boolean;
+}
+
+export function parseTokenArgs(argv: string[]): TokenOptions | string {
+  const o: TokenOptions = { out: 'ray-auth-token', secret: 'ray-auth-token', key: 'token', force: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--force') {
+      o.force = true;
+      continue;
+    }
+    const value = argv[i + 1];
+    if (!['--out', '--namespace', '-n', '--secret', '--key'].includes(flag)) return `unknown option ${flag}`;
+    if (value === undefined || value.startsWith('-')) return `${flag} needs a value`;
+    i++;
+    if (flag === '--out') o.out = value;
+    else if (flag === '--secret') o.secret = value;
+    else if (flag === '--key') o.key = value;
+    else o.namespace = value;
+  }
+  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.secret)) return `--secret ${o.secret} is not a valid Secret name`;
+  if (!/^[-._a-zA-Z0-9]+$/.test(o.key)) return `--key ${o.key} is not a valid Secret key`;
+  return o;
+}
+
+/** Writes the token file; returns the kubectl command (which names the file, not the token). */
+export function writeToken(o: TokenOptions): string {
+  const file = resolve(o.out);
+  if (existsSync(file) && !o.force) throw new Error(`${file} already exists; pass --force to replace it`);
+  writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: o.force ? 'w' : 'wx' });
+  const ns = o.namespace ? ` -n ${o.namespace}` : '';
+  return `kubectl create secret generic ${o.secret}${ns} --from-file=${o.key}=${file}`;
+}
