@@ -17,7 +17,7 @@
 //     The head's probes, which the function aims at the pod DNS name, pass.
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/tls.e2e.test.ts (root only;
-// skipped with a warning otherwise). About 3 minutes on 2 cores.
+// fails otherwise, or skips loudly with RAY_TLS_SKIP_REAL=1). About 3 minutes on 2 cores.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -29,13 +29,15 @@ import { run } from '../../src/function/run.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { defaultRayVenv, PodCluster, podFromTemplate, podSupport, type ExecResult, type Pod, type PodManifest } from './podRunner.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
+import { requireRealTools } from '../support/realTools.js';
 
 type Obj = Record<string, any>;
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 const NS = 'django-ray';
 const support = podSupport();
-if (!support.ok) console.warn(`[ray tls] SKIPPED: ${support.reason}`);
+// Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
+const real = requireRealTools('real-Ray tests', support.ok ? undefined : support.reason);
 const say = (msg: string) => console.log(`[ray tls] ${msg}`);
 
 // ---------------------------------------------------------------------------------------
@@ -243,7 +245,7 @@ async function waitFor<T>(fn: () => T | undefined, timeoutMs: number): Promise<T
 
 // ---------------------------------------------------------------------------------------
 
-describe.skipIf(!support.ok)("the function's output on real Ray", () => {
+describe.runIf(real)("the function's output on real Ray", () => {
   let work = '';
   let venv = '';
   let failed = false;
