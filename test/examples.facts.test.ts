@@ -194,8 +194,16 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
       expectPerPodNode(podSpecOf(head), { image: 'rayproject/ray:2.58.0', services: ['ray-head'] });
       const worker = one(c.items, 'Deployment', 'ray-worker', 'django-ray');
       const init = expectPerPodNode(podSpecOf(worker), { image: 'rayproject/ray:2.58.0', services: [] });
-      // The worker's pod runs as user 1000 with fsGroup: the init container runs as the Ray container does.
-      expect(init.securityContext).toEqual({ runAsUser: 1000, allowPrivilegeEscalation: false });
+      // The init container runs as the Ray container's user (so Ray can read the key) and nothing
+      // more of its securityContext: restricted, whatever the Ray container allows itself.
+      expect(init.securityContext).toEqual({
+        runAsUser: 1000,
+        allowPrivilegeEscalation: false,
+        privileged: false,
+        readOnlyRootFilesystem: true,
+        capabilities: { drop: ['ALL'] },
+        seccompProfile: { type: 'RuntimeDefault' },
+      });
       expect(init.imagePullPolicy).toBe('IfNotPresent');
       expect(injected(head.spec.template.metadata)).toBe('per-pod/node');
     },
