@@ -8,10 +8,10 @@ import type { CertificateMode } from '../tls/modes/index.js';
 import type { NodeEdit } from '../tls/modes/mode.js';
 import { authEnv } from '../tls/auth.js';
 import { MARKER_ANNOTATION, OWN_CONTAINERS, secretMode, secretSource, tlsEnv, tlsMount, VOLUME } from '../tls/pod.js';
-import { trustContainer, withTrust } from '../tls/trust.js';
+import { SECRET_VOLUME, TRUST_CONTAINER, TRUST_VOLUME, trustContainer, withTrust } from '../tls/trust.js';
 import type { PodSettings } from '../tls/settings.js';
 import { getIn, type Json } from '../yaml/json.js';
-import { mapAt, upsertList, upsertValue, type Conflict, type Target } from '../yaml/upsert.js';
+import { mapAt, removeNamed, upsertList, upsertValue, type Conflict, type Target } from '../yaml/upsert.js';
 
 /** What one pod gets: the mode (nodes), the client Secret (clients), the Services its certificate names. */
 export interface PodChange {
@@ -72,6 +72,11 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
   const volumes: Json[] = p.role === 'client' ? [{ name: VOLUME, secret: secretSource(change.clientSecret, secrets) }] : mode.nodeVolumes(settings, secrets);
   const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings.trust);
   upsertList(t, spec, 'volumes', withBundle.map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
+  if (t.owned && !settings.trust.length) {
+    // A rotation is over: what an earlier render added for the trust bundle goes.
+    removeNamed(t, spec, 'volumes', [TRUST_VOLUME, SECRET_VOLUME]);
+    removeNamed(t, spec, 'initContainers', [TRUST_CONTAINER]);
+  }
   if (withBundle !== volumes) {
     const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
     if (image) {

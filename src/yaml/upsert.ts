@@ -74,6 +74,15 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
 
 const isObj = (v: Json | undefined): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
+/** Removes the entries of the list `parent[key]` whose `name` is one of `names` (ours, no longer wanted). */
+export function removeNamed(t: Target, parent: YAMLMap, key: string, names: string[]): void {
+  const list = parent.get(key, true) as Node | undefined;
+  if (!isSeq(list)) return;
+  for (const item of (list as YAMLSeq).items) {
+    if (isMap(item) && names.includes(String(item.get('name')))) t.editor.remove(item as Node, !!(list as YAMLSeq).flow);
+  }
+}
+
 /** Sets `parent[key] = value` for a scalar map entry (our own annotation). */
 export function upsertValue(t: Target, parent: YAMLMap, key: string, value: Json): void {
   const node = parent.get(key, true) as Node | undefined;
