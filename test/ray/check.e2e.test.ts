@@ -8,6 +8,7 @@
 //
 //   (1) TLS head, GCS 6379 and Ray client 10001, --ca + client certificate: exit 0, the leaf's
 //       expiry, mTLS on.
+//   (1b) the same head by its Service name from the client pod's hosts file (SNI, DNS SAN).
 //   (2) plaintext head, 6379 and 10001: exit 1, TLS is off.
 //   (3) --ca of a foreign CA (openssl): exit 1, the chain does not verify.
 //   (4) no --cert/--key against the TLS head: the head refuses the client, mtls.required true.
@@ -133,6 +134,14 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     expect(r.stdout).toContain(`certificate names ${tlsHead.ip}`);
     expect(r.stdout).toMatch(/TLS: TLSv1\.[23], ALPN h2/);
     expect(r.stdout).toMatch(/handshake with the client certificate .* succeeded/);
+  });
+
+  it('(1b) the TLS head by its Service name (the client pod\'s hosts file): the name is sent as SNI and found in the leaf', async (ctx) => {
+    keepOnFailure(ctx);
+    const r = await checkListening([`ray-head.${NS}.svc:10001`, ...CLIENT_CERT]);
+    show(`(1b) TLS head ray-head.${NS}.svc:10001 --ca --cert --key`, r);
+    expect(r.code, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toContain(`certificate names ray-head.${NS}.svc`);
   });
 
   for (const port of [6379, 10001]) it(`(2) plaintext head port ${port}: exit 1, TLS is off`, async (ctx) => {
