@@ -37,6 +37,7 @@ ${modeLines}
                   duration: ${DEFAULTS.ca.duration}  renewBefore: the leaf duration (at least)
                   issuerRef: {name, kind}  your issuer signs the CA (intermediate), or
                   secretName: NAME  an existing CA Secret
+                  noOverlap: true   after a CA key compromise only (README: Rotation)
   certManager     true (default); false: emit no cert-manager resources, the Secrets
                   come from \`ray-tls certs\` or your PKI
   auth            ${DEFAULTS.auth} (default) or token: Ray token authentication, the token from

@@ -23,6 +23,8 @@ export interface Config {
     trust: string[];
     /** When cert-manager renews the CA: at least one leaf lifetime before it expires. */
     renewBefore: string;
+    /** After a CA key compromise: switch the signing CA at once, with no overlap (an outage). */
+    noOverlap: boolean;
     /** Issue the CA certificate from the user's issuer (an intermediate CA) instead of a self-signed root. */
     issuerRef?: IssuerRef;
     /** Use an existing CA Secret (ca.crt, tls.crt, tls.key) and emit no CA certificate. */
@@ -50,7 +52,7 @@ export const DEFAULTS: Config = {
   duration: '8760h',
   renewBefore: '720h',
   clusterDomain: 'cluster.local',
-  ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h' },
+  ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h', noOverlap: false },
   certManager: true,
   validate: false,
   clientSelector: {},
@@ -251,7 +253,7 @@ function readSpec(spec: Raw, prefix: string): Config {
   const clusterDomain = r.string(spec, 'clusterDomain', '', (v) => (DNS_LABELS.test(v) ? undefined : `"${v}" is not a DNS domain such as cluster.local`));
 
   const caRaw = r.object(spec, 'ca', '') ?? {};
-  r.unknown(caRaw, ['name', 'trust', 'issuerRef', 'secretName', 'duration', 'renewBefore'], 'ca.');
+  r.unknown(caRaw, ['name', 'trust', 'issuerRef', 'secretName', 'duration', 'renewBefore', 'noOverlap'], 'ca.');
   const caName = r.string(caRaw, 'name', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
   const trust = r.names(caRaw, 'trust', 'ca.', NAME);
   const caSecret = r.string(caRaw, 'secretName', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
@@ -312,6 +314,7 @@ function readSpec(spec: Raw, prefix: string): Config {
       ...(caSecret && { secretName: caSecret }),
       duration: caDuration,
       renewBefore: caRenew ?? DEFAULTS.ca.renewBefore,
+      noOverlap: r.boolean(caRaw, 'noOverlap', 'ca.') ?? false,
     },
     certManager,
     validate: r.boolean(spec, 'validate', '') ?? false,

@@ -70,7 +70,7 @@ function surveyItems(items: Item[], plan: Plan): Survey {
       : [],
   );
   const { pods, notes } = findRayPods(entries.map(({ item, resource }) => ({ resource, source: item })), plan.clientSelector);
-  const order = rotationOrder(pods, entries.map((e) => e.resource), plan.pods.caSecret);
+  const order = plan.ca.noOverlap ? [] : rotationOrder(pods, entries.map((e) => e.resource), plan.pods.caSecret);
   return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
 }
 

@@ -30,7 +30,7 @@ export function rotationOrder(pods: RayPod[], resources: Resource[], signer: str
       if (v.name === TRUST_VOLUME) for (const s of mapsOf(getIn(v, ['projected', 'sources']))) if (isMap(s.secret) && typeof s.secret.name === 'string') trusted.add(s.secret.name);
     }
     if (!trusted.size || trusted.has(signer)) continue;
-    const message = `${p.ref.where}: this pod was rendered trusting only ${[...trusted].join(', ')}; signing with ${signer} now splits the cluster (a restarted pod and the pods started before refuse each other). Do step 1 of the CA rotation first: keep ${[...trusted][0]} signing, add ${signer} to ca.trust and roll out every pod; then switch (README: Rotation)`;
+    const message = `${p.ref.where}: this pod was rendered trusting only ${[...trusted].join(', ')}; signing with ${signer} now splits the cluster (a restarted pod and the pods started before refuse each other). Do step 1 of the CA rotation first: keep ${[...trusted][0]} signing, add ${signer} to ca.trust and roll out every pod; then switch (README: Rotation). After a CA key compromise, set ca.noOverlap: true and restart every Ray pod at once`;
     out.push(about(p.resource, 'error', message));
   }
   return out;

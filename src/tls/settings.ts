@@ -34,6 +34,8 @@ export interface CaSettings {
   duration: string;
   renewBefore: string;
   key: KeySettings;
+  /** Switch the signing CA at once, after a compromise: the rotation-order check is off. */
+  noOverlap: boolean;
 }
 
 /** What every mode needs to know to render a pod. */

@@ -33,7 +33,7 @@ describe('defaults', () => {
       duration: '8760h',
       renewBefore: '720h',
       clusterDomain: 'cluster.local',
-      ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h' },
+      ca: { name: 'ray-tls-ca', trust: [], duration: '43800h', renewBefore: '8760h', noOverlap: false },
       certManager: true,
       validate: false,
       clientSelector: {},
@@ -70,7 +70,7 @@ describe('the RayTLS typed form', () => {
       renewBefore: '360h',
       clusterDomain: 'corp.example',
       // The CA renews one leaf lifetime (duration) before it expires, unless ca.renewBefore says longer.
-      ca: { name: 'ray-tls-ca', trust: [], issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h', renewBefore: '2160h' },
+      ca: { name: 'ray-tls-ca', trust: [], issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h', renewBefore: '2160h', noOverlap: false },
       certManager: true,
       validate: false,
       initImage: 'alpine/openssl:3',
@@ -85,7 +85,7 @@ describe('the RayTLS typed form', () => {
   });
 
   it('an existing CA Secret', () => {
-    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({ name: 'ray-tls-ca', trust: [], secretName: 'my-ca', duration: '43800h', renewBefore: '8760h' });
+    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({ name: 'ray-tls-ca', trust: [], secretName: 'my-ca', duration: '43800h', renewBefore: '8760h', noOverlap: false });
   });
 
   it('certManager: false, also as the ConfigMap string "false"', () => {
