@@ -120,6 +120,14 @@ describe('each corpus case, by hand', () => {
     expect(item(r.list!, 'Deployment').spec.template.spec.initContainers[0].name).toBe('ray-tls-init');
   });
 
+  it('generate-name: a RayJob named by generateName gets TLS, its submitter certificate named after the prefix', () => {
+    const r = out('generate-name');
+    expect(r.exitCode).toBe(0);
+    const job = item(r.list!, 'RayJob');
+    expect(job.metadata).toEqual({ generateName: 'nightly-job-' });
+    expect(job.spec.rayClusterSpec.headGroupSpec.template.spec.initContainers[0].name).toBe('ray-tls-init');
+  });
+
   it('template-string and namespace-number: one line naming the item and the field, no stack trace', () => {
     const t = out('template-string');
     expect(t.exitCode).toBe(1);

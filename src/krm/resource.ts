@@ -15,7 +15,7 @@ export interface Resource {
  */
 export function readResource(value: Json | undefined): Resource | { problem: string; field: string } {
   if (!isMap(value)) return { problem: 'is not a mapping: every item must be a Kubernetes resource', field: '' };
-  const md = value.metadata;
+  const md = withGeneratedName(value.metadata);
   if (typeof value.apiVersion !== 'string' || typeof value.kind !== 'string' || !isMap(md) || typeof md.name !== 'string') {
     return { problem: 'has no apiVersion, kind or metadata.name: every item must be a Kubernetes resource', field: '' };
   }
@@ -36,6 +36,15 @@ export function readResource(value: Json | undefined): Resource | { problem: str
     ...(isMap(annotations) && { annotations: strings(annotations) }),
   };
   return { ...value, metadata } as unknown as Resource;
+}
+
+/**
+ * `kubectl create` accepts metadata.generateName instead of a name (KubeRay's RayJob samples
+ * use it): the prefix, without its dash, stands for the name (results, certificate names).
+ */
+function withGeneratedName(md: Json | undefined): Json | undefined {
+  if (!isMap(md) || md.name !== undefined || typeof md.generateName !== 'string' || !md.generateName) return md;
+  return { ...md, name: md.generateName.replace(/-+$/, '') };
 }
 
 const strings = (m: Record<string, Json>): Record<string, string> =>
