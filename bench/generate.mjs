@@ -30,8 +30,26 @@ function rng(seed) {
 }
 
 const NAMESPACES = ['default', 'shop', 'payments', 'search', 'analytics', 'ml', 'django-ray', 'platform'];
-const APPS = ['api', 'web', 'worker', 'cart', 'checkout', 'catalog', 'auth', 'billing', 'notifier', 'indexer', 'gateway', 'reports'];
-const IMAGES = ['ghcr.io/acme/app', 'registry.example.com/team/service', 'docker.io/library/nginx', 'quay.io/acme/backend'];
+const APPS = [
+  'api',
+  'web',
+  'worker',
+  'cart',
+  'checkout',
+  'catalog',
+  'auth',
+  'billing',
+  'notifier',
+  'indexer',
+  'gateway',
+  'reports',
+];
+const IMAGES = [
+  'ghcr.io/acme/app',
+  'registry.example.com/team/service',
+  'docker.io/library/nginx',
+  'quay.io/acme/backend',
+];
 const RAY_IMAGE = 'rayproject/ray:2.58.0';
 
 /**
@@ -63,7 +81,7 @@ export function generate(n, seed = 1) {
 `;
 
   /** A container at column 0 (the caller indents it). */
-  const appContainer = (name, i, envList) => {
+  const appContainer = (name, _i, envList) => {
     const port = pick([8000, 8080, 9090, 3000]);
     let c = `- name: ${name}
   image: ${pick(IMAGES)}:${int(1, 9)}.${int(0, 30)}.${int(0, 9)}
@@ -119,8 +137,11 @@ export function generate(n, seed = 1) {
   name: ${name}
   namespace: ${ns}
   labels:
-${Object.entries(labels).map(([k, v]) => `    ${k}: ${v}\n`).join('')}`;
-    if (chance(0.3)) m += `  annotations:\n    owner: team-${pick(APPS)} # who to page\n    description: "${name} in ${ns}"\n`;
+${Object.entries(labels)
+  .map(([k, v]) => `    ${k}: ${v}\n`)
+  .join('')}`;
+    if (chance(0.3))
+      m += `  annotations:\n    owner: team-${pick(APPS)} # who to page\n    description: "${name} in ${ns}"\n`;
     return m + extra;
   };
 
@@ -193,14 +214,18 @@ ${metadata(name, ns, { app: name.replace(/-config$/, '') })}data:
       "replicas": ${int(1, 9)},
       "features": ["a", "b"]
     }
-${chance(0.3) ? `  nginx.conf: |
+${
+  chance(0.3)
+    ? `  nginx.conf: |
     server {
       listen 80;
       location / {
         proxy_pass http://127.0.0.1:${pick([8000, 8080])};
       }
     }
-` : ''}  motd: >
+`
+    : ''
+}  motd: >
     Welcome to ${name}.
     This text is folded
     into one line.
@@ -403,7 +428,21 @@ ${metadata(app, ns, { app })}spec:
   // Default config: per namespace with Ray pods a self-signed Issuer, the CA
   // Certificate and the CA Issuer; one client Certificate per client workload.
   const emitted = 3 * rayNamespaces.size + clients;
-  return { list, stream, meta: { n, seed, bytes: Buffer.byteLength(list), kinds, rayPods, clients, rayNamespaces: rayNamespaces.size, emitted, expectedItems: n + emitted } };
+  return {
+    list,
+    stream,
+    meta: {
+      n,
+      seed,
+      bytes: Buffer.byteLength(list),
+      kinds,
+      rayPods,
+      clients,
+      rayNamespaces: rayNamespaces.size,
+      emitted,
+      expectedItems: n + emitted,
+    },
+  };
 }
 
 /** Indents every non-empty line. */
@@ -449,7 +488,7 @@ export function writeFixture(dir, n, seed = 1) {
   writeFileSync(join(dir, 'list.yaml'), list);
   writeFileSync(join(dir, 'kustomize', 'resources.yaml'), stream);
   writeFileSync(join(dir, 'kustomize', 'kustomization.yaml'), KUSTOMIZATION);
-  writeFileSync(join(dir, 'meta.json'), JSON.stringify(meta, null, 2) + '\n');
+  writeFileSync(join(dir, 'meta.json'), `${JSON.stringify(meta, null, 2)}\n`);
   return meta;
 }
 
@@ -463,5 +502,5 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     process.exit(2);
   }
   const meta = writeFixture(dir, Number(n), seed);
-  process.stdout.write(JSON.stringify(meta) + '\n');
+  process.stdout.write(`${JSON.stringify(meta)}\n`);
 }

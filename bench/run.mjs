@@ -1,7 +1,7 @@
 // The ray-tls benchmark (design.md §4, §6): whole-process runs, medians and
 // peak RSS, every ratio to a floor measured in the same run.
 //
-//   node scripts/build.mjs && node bench/run.mjs [--sizes 1000,10000,50000] [--runs N] [--seed S] [--keep]
+//   node scripts/build.mjs && node bench/run.mjs [--sizes 1000,10000,50000] [--runs N] [--seed S] [--keep] [--bundle FILE]
 //
 // Measures (a) bare `node -e ''`, (b) the floor: bench/floor.mjs, one `yaml`
 // Document parse + stringify of the same input, (c) `node dist/ray-tls.js`,
@@ -19,7 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { writeFixture } from './generate.mjs';
 
 const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
-const BUNDLE = join(ROOT, 'dist', 'ray-tls.js');
+let BUNDLE = join(ROOT, 'dist', 'ray-tls.js');
 const FLOOR = join(ROOT, 'bench', 'floor.mjs');
 const TIME = '/usr/bin/time';
 const KUSTOMIZE_SIZES = new Set([1000]);
@@ -34,22 +34,31 @@ function parseArgs(argv) {
       if (v === undefined) usage(`${a} needs a value`);
       return v;
     };
-    if (a.startsWith('--sizes')) opts.sizes = value().split(',').map((s) => Number(s.replace(/_/g, '')));
+    if (a.startsWith('--sizes'))
+      opts.sizes = value()
+        .split(',')
+        .map((s) => Number(s.replace(/_/g, '')));
     else if (a.startsWith('--runs')) opts.runs = Number(value());
     else if (a.startsWith('--seed')) opts.seed = Number(value());
     else if (a === '--keep') opts.keep = true;
+    else if (a.startsWith('--bundle'))
+      BUNDLE = resolve(value()); // another build, to compare in the same session
     else if (a === '--help' || a === '-h') usage();
     else usage(`unknown argument ${a}`);
   }
-  if (!opts.sizes.length || opts.sizes.some((n) => !Number.isInteger(n) || n < 1)) usage('--sizes takes positive integers, such as 1000,10000');
-  if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1)) usage('--runs takes a positive integer');
+  if (!opts.sizes.length || opts.sizes.some((n) => !Number.isInteger(n) || n < 1))
+    usage('--sizes takes positive integers, such as 1000,10000');
+  if (opts.runs !== undefined && (!Number.isInteger(opts.runs) || opts.runs < 1))
+    usage('--runs takes a positive integer');
   if (!Number.isInteger(opts.seed)) usage('--seed takes an integer');
   return opts;
 }
 
 function usage(problem) {
   if (problem) process.stderr.write(`error: ${problem}\n`);
-  process.stderr.write('usage: node bench/run.mjs [--sizes 1000,10000,50000] [--runs N] [--seed S] [--keep]\n');
+  process.stderr.write(
+    'usage: node bench/run.mjs [--sizes 1000,10000,50000] [--runs N] [--seed S] [--keep] [--bundle FILE]\n',
+  );
   process.exit(problem ? 2 : 0);
 }
 
@@ -110,7 +119,10 @@ class Series {
     this.failures = [];
   }
   add(r) {
-    if (r.status !== 0 || r.error) this.failures.push(r.error ? String(r.error) : `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`);
+    if (r.status !== 0 || r.error)
+      this.failures.push(
+        r.error ? String(r.error) : `exit ${r.status}: ${r.stderr.trim().split('\n').slice(-3).join(' | ')}`,
+      );
     this.runs.push(r);
   }
   get seconds() {
@@ -165,14 +177,20 @@ function main() {
       const t0 = Date.now();
       const meta = writeFixture(dir, n, opts.seed);
       fixtures.set(n, { dir, meta, list: join(dir, 'list.yaml') });
-      process.stderr.write(`generated ${fmtInt(n)} resources (${(meta.bytes / 1024).toFixed(0)} KB, ${meta.rayPods} Ray pod carriers, ${meta.clients} clients, ${meta.rayNamespaces} namespaces with Ray) in ${Date.now() - t0} ms\n`);
+      process.stderr.write(
+        `generated ${fmtInt(n)} resources (${(meta.bytes / 1024).toFixed(0)} KB, ${meta.rayPods} Ray pod carriers, ` +
+          `${meta.clients} clients, ${meta.rayNamespaces} namespaces with Ray) in ${Date.now() - t0} ms\n`,
+      );
     }
     const empty = join(scratch, 'empty.yaml');
     writeFileSync(empty, 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems: []\n');
     const out = join(scratch, 'out.yaml');
 
     const load0 = loadavg();
-    process.stderr.write(`node ${process.version}, ${cpus().length} cores, load average ${load0.map((x) => x.toFixed(2)).join(' ')}; peak RSS from ${haveTime ? TIME : 'process.resourceUsage() (bench/maxrss.mjs)'}\n`);
+    process.stderr.write(
+      `node ${process.version}, ${cpus().length} cores, load average ${load0.map((x) => x.toFixed(2)).join(' ')}; ` +
+        `peak RSS from ${haveTime ? TIME : 'process.resourceUsage() (bench/maxrss.mjs)'}\n`,
+    );
 
     // Warm the page cache for node and the bundle.
     measure(process.execPath, ['-e', ''], { node: true });
@@ -192,7 +210,8 @@ function main() {
       const { dir, meta, list } = fixtures.get(n);
       const floor = new Series('floor: yaml Document round trip', n);
       const ray = new Series('ray-tls', n);
-      const kust = KUSTOMIZE_SIZES.has(n) && haveKubectl ? new Series('kubectl kustomize, 1 builtin patch', n) : undefined;
+      const kust =
+        KUSTOMIZE_SIZES.has(n) && haveKubectl ? new Series('kubectl kustomize, 1 builtin patch', n) : undefined;
       const runs = runsFor(n);
       for (let i = 0; i < runs; i++) {
         process.stderr.write(`\r${fmtInt(n)} resources: run ${i + 1}/${runs}`);
@@ -201,22 +220,34 @@ function main() {
         const r = measure(process.execPath, [BUNDLE], { input: list, output: out, node: true });
         ray.add(r);
         if (i === 0) {
-          if (r.status !== 0) problems.push(`ray-tls exited ${r.status} on ${fmtInt(n)} resources: ${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`);
+          if (r.status !== 0)
+            problems.push(
+              `ray-tls exited ${r.status} on ${fmtInt(n)} resources: ` +
+                `${r.stderr.trim().split('\n').slice(0, 3).join(' | ')}`,
+            );
           const items = countItems(readFileSync(out, 'utf8'));
-          if (items !== meta.expectedItems) problems.push(`ray-tls output at ${fmtInt(n)} resources has ${fmtInt(items)} items; expected ${fmtInt(meta.expectedItems)} (${fmtInt(n)} input + ${meta.emitted} emitted)`);
-          else process.stderr.write(` (output checked: ${fmtInt(items)} items = ${fmtInt(n)} + ${meta.emitted} emitted)`);
+          if (items !== meta.expectedItems)
+            problems.push(
+              `ray-tls output at ${fmtInt(n)} resources has ${fmtInt(items)} items; expected ` +
+                `${fmtInt(meta.expectedItems)} (${fmtInt(n)} input + ${meta.emitted} emitted)`,
+            );
+          else
+            process.stderr.write(` (output checked: ${fmtInt(items)} items = ${fmtInt(n)} + ${meta.emitted} emitted)`);
         }
         if (kust) {
           const k = measure('kubectl', ['kustomize', join(dir, 'kustomize')], { output: out });
           kust.add(k);
           if (i === 0 && k.status === 0) {
             const patched = (readFileSync(out, 'utf8').match(/RAY_TLS_CA_CERT/g) ?? []).length;
-            if (patched !== meta.kinds.Deployment) problems.push(`kubectl kustomize patched ${patched} Deployments, expected ${meta.kinds.Deployment}`);
+            if (patched !== meta.kinds.Deployment)
+              problems.push(`kubectl kustomize patched ${patched} Deployments, expected ${meta.kinds.Deployment}`);
           }
         }
       }
       process.stderr.write('\n');
-      for (const s of [floor, ray, kust]) if (s?.failures.length) problems.push(`${s.label} at ${fmtInt(n)}: ${s.failures.length} failed run(s): ${s.failures[0]}`);
+      for (const s of [floor, ray, kust])
+        if (s?.failures.length)
+          problems.push(`${s.label} at ${fmtInt(n)}: ${s.failures.length} failed run(s): ${s.failures[0]}`);
       rows.push({ n, meta, floor, ray, kust });
     }
     const load1 = loadavg();
@@ -224,14 +255,19 @@ function main() {
     // The table.
     const lines = [];
     lines.push('');
-    lines.push(`ray-tls benchmark: node ${process.version}, ${cpus().length} cores, load average ${load0[0].toFixed(2)} at start, ${load1[0].toFixed(2)} at end (other jobs may be running); seed ${opts.seed}`);
+    lines.push(
+      `ray-tls benchmark: node ${process.version}, ${cpus().length} cores, load average ${load0[0].toFixed(2)} at ` +
+        `start, ${load1[0].toFixed(2)} at end (other jobs may be running); seed ${opts.seed}`,
+    );
     lines.push('Whole-process runs; time = median wall seconds (min-max), RSS = median peak RSS.');
     lines.push('');
     const head = `${pad('command', 36)}${lpad('resources', 10)}${lpad('input', 10)}${lpad('runs', 6)}${lpad('median s', 10)}  ${pad('min-max s', 14)}${lpad('RSS MB', 8)}`;
     lines.push(head);
     lines.push('-'.repeat(head.length));
     const row = (s, n, bytes) =>
-      lines.push(`${pad(s.label, 36)}${lpad(n === undefined ? '-' : fmtInt(n), 10)}${lpad(bytes === undefined ? '-' : `${(bytes / 1024).toFixed(0)} KB`, 10)}${lpad(s.runs.length, 6)}${lpad(fmt(s.seconds), 10)}  ${pad(s.spread, 14)}${lpad(fmt(s.rssMB, 1), 8)}`);
+      lines.push(
+        `${pad(s.label, 36)}${lpad(n === undefined ? '-' : fmtInt(n), 10)}${lpad(bytes === undefined ? '-' : `${(bytes / 1024).toFixed(0)} KB`, 10)}${lpad(s.runs.length, 6)}${lpad(fmt(s.seconds), 10)}  ${pad(s.spread, 14)}${lpad(fmt(s.rssMB, 1), 8)}`,
+      );
     row(bare);
     row(cold, 0, statSync(empty).size);
     for (const { n, meta, floor, ray, kust } of rows) {
@@ -253,20 +289,29 @@ function main() {
     lines.push('');
     lines.push('Targets (from the issue):');
     const coldRatio = cold.seconds / bare.seconds;
-    lines.push(`  cold start (empty list) / bare node time = ${fmt(coldRatio, 2)}  (target <= ${TARGETS.coldStart})  ${verdict(coldRatio <= TARGETS.coldStart)}`);
+    lines.push(
+      `  cold start (empty list) / bare node time = ${fmt(coldRatio, 2)}  (target <= ${TARGETS.coldStart})  ` +
+        `${verdict(coldRatio <= TARGETS.coldStart)}`,
+    );
     const at10k = rows.find((r) => r.n === 10000);
     if (at10k) {
       const t = at10k.ray.seconds / at10k.floor.seconds;
       const m = at10k.ray.rssMB / at10k.floor.rssMB;
-      lines.push(`  10,000 resources: ray-tls/floor time = ${fmt(t, 2)}  (target <= ${TARGETS.timeAt10k})  ${verdict(t <= TARGETS.timeAt10k)}`);
-      lines.push(`  10,000 resources: ray-tls/floor peak RSS = ${fmt(m, 2)}  (target <= ${TARGETS.rssAt10k})  ${verdict(Number.isFinite(m) ? m <= TARGETS.rssAt10k : undefined)}`);
+      lines.push(
+        `  10,000 resources: ray-tls/floor time = ${fmt(t, 2)}  (target <= ${TARGETS.timeAt10k})  ` +
+          `${verdict(t <= TARGETS.timeAt10k)}`,
+      );
+      lines.push(
+        `  10,000 resources: ray-tls/floor peak RSS = ${fmt(m, 2)}  (target <= ${TARGETS.rssAt10k})  ` +
+          `${verdict(Number.isFinite(m) ? m <= TARGETS.rssAt10k : undefined)}`,
+      );
     } else lines.push('  10,000 resources: not measured (add 10000 to --sizes)');
     if (!haveKubectl) lines.push('  kubectl not found: the kustomize comparison was skipped');
     if (problems.length) {
       lines.push('');
       for (const p of problems) lines.push(`ERROR: ${p}`);
     }
-    process.stdout.write(lines.join('\n') + '\n');
+    process.stdout.write(`${lines.join('\n')}\n`);
     if (problems.length) process.exitCode = 1;
   } finally {
     if (opts.keep) process.stderr.write(`inputs kept in ${scratch}\n`);

@@ -1,6 +1,7 @@
 // Bundles the function into one executable file: fast cold start, no node_modules at run time.
-import { build } from 'esbuild';
+
 import { chmodSync, readFileSync } from 'node:fs';
+import { build } from 'esbuild';
 
 // src/tls/models.ts re-exports the cert-manager model classes; in the bundle they load on
 // first use (esbuild wraps required modules in lazy initialisers), which keeps their
@@ -36,7 +37,9 @@ await build({
   legalComments: 'none',
   define: { VERSION: JSON.stringify(version) },
   // Some dependencies call require(); give the ESM bundle one.
-  banner: { js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);" },
+  banner: {
+    js: "#!/usr/bin/env node\nimport { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
   logLevel: 'warning',
   plugins: [lazyModels],
   // yaml's ES module build: scope-hoisted and tree-shaken, it starts faster than its CommonJS build.

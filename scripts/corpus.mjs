@@ -81,7 +81,15 @@ function manifestItems(text, namespace = '') {
     if (!js || typeof js !== 'object' || Array.isArray(js) || !js.apiVersion || !js.kind) continue;
     let c = d.contents;
     let item = '';
-    if (namespace && js.metadata && typeof js.metadata === 'object' && js.metadata.namespace == null && !/^(Namespace|ClusterRole|ClusterRoleBinding|CustomResourceDefinition|ClusterIssuer|PriorityClass|StorageClass|PersistentVolume)$/.test(js.kind)) {
+    if (
+      namespace &&
+      js.metadata &&
+      typeof js.metadata === 'object' &&
+      js.metadata.namespace == null &&
+      !/^(Namespace|ClusterRole|ClusterRoleBinding|CustomResourceDefinition|ClusterIssuer|PriorityClass|StorageClass|PersistentVolume)$/.test(
+        js.kind,
+      )
+    ) {
       // as `kustomize`'s namespace: would: the document re-printed with metadata.namespace set
       d.setIn(['metadata', 'namespace'], namespace);
       js = d.toJS({ maxAliasCount: -1 });
@@ -122,7 +130,9 @@ function runsOf(file) {
   }
   if (top && top.kind === 'ResourceList') {
     if (top.functionConfig) return { runs: [{ mode: top.functionConfig?.spec?.mode ?? 'config', input: text }] };
-    return { runs: modes.map((mode) => ({ mode, input: `${text.replace(/\s*$/, '\n')}${configText(mode.split('@')[0])}` })) };
+    return {
+      runs: modes.map((mode) => ({ mode, input: `${text.replace(/\s*$/, '\n')}${configText(mode.split('@')[0])}` })),
+    };
   }
   const head = 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n';
   const runs = [];
@@ -170,7 +180,13 @@ function classify(r, second, input) {
   }
   if (violations.length === 0) return { outcome: 'ok', detail: '' };
   const kind = (x) =>
-    /lacks RAY_USE_TLS/.test(x) ? 'no-tls' : /not a Ray item/.test(x) ? 'non-ray-changed' : /^second run/.test(x) ? 'not-idempotent' : 'violation';
+    /lacks RAY_USE_TLS/.test(x)
+      ? 'no-tls'
+      : /not a Ray item/.test(x)
+        ? 'non-ray-changed'
+        : /^second run/.test(x)
+          ? 'not-idempotent'
+          : 'violation';
   return { outcome: kind(violations[0]), detail: violations.join(' | ') };
 }
 
@@ -188,9 +204,17 @@ function recheck(dir) {
     };
     const input = read('input.yaml');
     if (input === undefined) continue;
-    const r = { code: Number(read('exit')), signal: null, stdout: read('output.yaml') ?? '', stderr: read('stderr.txt') ?? '' };
+    const r = {
+      code: Number(read('exit')),
+      signal: null,
+      stdout: read('output.yaml') ?? '',
+      stderr: read('stderr.txt') ?? '',
+    };
     const s2 = read('second.yaml');
-    const second = s2 === undefined ? undefined : { code: Number(read('second-exit') ?? 0), signal: null, stdout: s2, stderr: read('second-stderr.txt') ?? '' };
+    const second =
+      s2 === undefined
+        ? undefined
+        : { code: Number(read('second-exit') ?? 0), signal: null, stdout: s2, stderr: read('second-stderr.txt') ?? '' };
     const m = /^\d+-((?:per-pod|pod-dns|shared)(?:@[^-]+)?)-(.*)$/.exec(d);
     const [mode, name] = m ? [m[1], m[2]] : ['?', d];
     const { outcome, detail } = classify(r, second, input);
@@ -256,7 +280,11 @@ for (const s of skipped) why[s.why.replace(/\(.*/, '').trim()] = (why[s.why.repl
 for (const [k, c] of Object.entries(why)) console.log(`  ${c}  ${k}`);
 console.log('\ntotals:');
 for (const [mode, t] of Object.entries(totals)) {
-  console.log(`  ${mode.padEnd(11)} ${Object.entries(t).map(([k, c]) => `${k} ${c}`).join(', ')}`);
+  console.log(
+    `  ${mode.padEnd(11)} ${Object.entries(t)
+      .map(([k, c]) => `${k} ${c}`)
+      .join(', ')}`,
+  );
 }
 const bad = rows.filter((r) => r.outcome !== 'ok' && r.outcome !== 'refused').length;
 process.exit(bad > 0 ? 1 : 0);

@@ -34,14 +34,30 @@ if (stale) {
 }
 
 if (forTests) {
-  const wanted = { shellcheck: 'shellcheck', busybox: 'busybox', podman: 'podman', runc: 'runc', ip: 'iproute2', openssl: 'openssl', tcpdump: 'tcpdump', kubectl: null, kpt: null };
-  const missing = Object.entries(wanted).filter(([cmd, pkg]) => pkg && !has(cmd)).map(([, pkg]) => pkg);
+  const wanted = {
+    shellcheck: 'shellcheck',
+    busybox: 'busybox',
+    podman: 'podman',
+    runc: 'runc',
+    ip: 'iproute2',
+    openssl: 'openssl',
+    tcpdump: 'tcpdump',
+    kubectl: null,
+    kpt: null,
+  };
+  const missing = Object.entries(wanted)
+    .filter(([cmd, pkg]) => pkg && !has(cmd))
+    .map(([, pkg]) => pkg);
   if (missing.length) {
-    if (process.getuid?.() !== 0) throw new Error(`ensure-deps: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) or run as root`);
+    if (process.getuid?.() !== 0)
+      throw new Error(
+        `ensure-deps: missing ${missing.join(', ')}; install them (apt-get install ${missing.join(' ')}) or run as root`,
+      );
     console.error(`ensure-deps: apt-get install ${missing.join(' ')}`);
     sh('apt-get', ['update', '-qq']);
     sh('apt-get', ['install', '-y', '-qq', ...missing], { DEBIAN_FRONTEND: 'noninteractive' });
   }
-  for (const tool of ['kubectl', 'kpt']) if (!has(tool)) throw new Error(`ensure-deps: ${tool} is not on PATH; the end-to-end tests drive the real ${tool}`);
+  for (const tool of ['kubectl', 'kpt'])
+    if (!has(tool)) throw new Error(`ensure-deps: ${tool} is not on PATH; the end-to-end tests drive the real ${tool}`);
   sh('bash', ['scripts/ensure-ray.sh']);
 }

@@ -10,7 +10,14 @@ const stream = execFileSync('kubectl', ['kustomize', overlay], { encoding: 'utf8
 const items = parseAllDocuments(stream).map((d) => d.toJS());
 // The config the shipped dev-tls overlay is rendered with (scripts/render.mjs).
 const functionConfig = parse(readFileSync('k8s/ray-tls-config.yaml', 'utf8'));
-const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items, functionConfig }, { lineWidth: 0, indentSeq: false });
-const fn = spawnSync(process.execPath, ['dist/ray-tls.js'], { input: list, encoding: 'utf8', stdio: ['pipe', 'pipe', 'inherit'] });
+const list = stringify(
+  { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items, functionConfig },
+  { lineWidth: 0, indentSeq: false },
+);
+const fn = spawnSync(process.execPath, ['dist/ray-tls.js'], {
+  input: list,
+  encoding: 'utf8',
+  stdio: ['pipe', 'pipe', 'inherit'],
+});
 process.stdout.write(fn.stdout);
 process.exitCode = fn.status ?? 1;

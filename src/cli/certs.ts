@@ -39,7 +39,15 @@ export interface CertsOptions {
 }
 
 export function parseCertsArgs(argv: string[]): CertsOptions | string {
-  const o: CertsOptions = { out: 'ray-tls-certs', caName: CA_NAME, clients: [], key: 'rsa', days: 365, caDays: 1825, force: false };
+  const o: CertsOptions = {
+    out: 'ray-tls-certs',
+    caName: CA_NAME,
+    clients: [],
+    key: 'rsa',
+    days: 365,
+    caDays: 1825,
+    force: false,
+  };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => {
@@ -73,24 +81,53 @@ export function parseCertsArgs(argv: string[]): CertsOptions | string {
   return o;
 }
 
-const openssl = (args: string[], cwd: string) => execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+const openssl = (args: string[], cwd: string) =>
+  execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
 
 /** Writes the Secrets' files and returns the kubectl commands that create them. */
 export function writeCerts(o: CertsOptions): string[] {
   const out = resolve(o.out);
   const secrets = [o.caName, ...o.clients.map(clientCertName)];
   const taken = secrets.filter((s) => existsSync(join(out, s)));
-  if (taken.length && !o.force) throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
+  if (taken.length && !o.force)
+    throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
   const previous = process.umask(0o077);
   const work = mkdtempSync(join(tmpdir(), 'ray-tls-certs-'));
   try {
-    const keyArgs = o.key === 'rsa' ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:4096'] : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
+    const keyArgs =
+      o.key === 'rsa'
+        ? ['-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:4096']
+        : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
     writeFileSync(join(work, 'req.cnf'), '[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = ray-tls\n');
     const caDir = join(out, o.caName);
     mkdirSync(caDir, { recursive: true });
     openssl(['genpkey', ...keyArgs, '-out', join(caDir, 'tls.key')], work);
-    const caExt = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'];
-    openssl(['req', '-new', '-x509', '-config', 'req.cnf', '-subj', `/CN=ray-tls CA ${o.caName}`, '-key', join(caDir, 'tls.key'), '-days', String(o.caDays), '-sha256', ...caExt, '-out', join(caDir, 'tls.crt')], work);
+    const caExt = [
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
+    ];
+    openssl(
+      [
+        'req',
+        '-new',
+        '-x509',
+        '-config',
+        'req.cnf',
+        '-subj',
+        `/CN=ray-tls CA ${o.caName}`,
+        '-key',
+        join(caDir, 'tls.key'),
+        '-days',
+        String(o.caDays),
+        '-sha256',
+        ...caExt,
+        '-out',
+        join(caDir, 'tls.crt'),
+      ],
+      work,
+    );
     copyFileSync(join(caDir, 'tls.crt'), join(caDir, 'ca.crt'));
 
     const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
@@ -98,9 +135,47 @@ export function writeCerts(o: CertsOptions): string[] {
       const dir = join(out, clientCertName(client));
       mkdirSync(dir, { recursive: true });
       openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
-      openssl(['req', '-new', '-config', 'req.cnf', '-subj', `/CN=${client}`, '-key', join(dir, 'tls.key'), '-out', 'client.csr'], work);
-      writeFileSync(join(work, 'client.ext'), `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,${usage}\nextendedKeyUsage = clientAuth\n`);
-      openssl(['x509', '-req', '-in', 'client.csr', '-CA', join(caDir, 'tls.crt'), '-CAkey', join(caDir, 'tls.key'), '-set_serial', `0x${execFileSync('openssl', ['rand', '-hex', '16'], { encoding: 'utf8' }).trim()}`, '-days', String(o.days), '-sha256', '-extfile', 'client.ext', '-out', join(dir, 'tls.crt')], work);
+      openssl(
+        [
+          'req',
+          '-new',
+          '-config',
+          'req.cnf',
+          '-subj',
+          `/CN=${client}`,
+          '-key',
+          join(dir, 'tls.key'),
+          '-out',
+          'client.csr',
+        ],
+        work,
+      );
+      writeFileSync(
+        join(work, 'client.ext'),
+        `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,${usage}\nextendedKeyUsage = clientAuth\n`,
+      );
+      openssl(
+        [
+          'x509',
+          '-req',
+          '-in',
+          'client.csr',
+          '-CA',
+          join(caDir, 'tls.crt'),
+          '-CAkey',
+          join(caDir, 'tls.key'),
+          '-set_serial',
+          `0x${execFileSync('openssl', ['rand', '-hex', '16'], { encoding: 'utf8' }).trim()}`,
+          '-days',
+          String(o.days),
+          '-sha256',
+          '-extfile',
+          'client.ext',
+          '-out',
+          join(dir, 'tls.crt'),
+        ],
+        work,
+      );
       copyFileSync(join(caDir, 'ca.crt'), join(dir, 'ca.crt'));
     }
   } finally {
@@ -108,5 +183,9 @@ export function writeCerts(o: CertsOptions): string[] {
     rmSync(work, { recursive: true, force: true });
   }
   const ns = o.namespace ? ` -n ${o.namespace}` : '';
-  return secrets.map((s) => `kubectl create secret generic ${s}${ns} ${['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ')}`);
+  return secrets.map(
+    (s) =>
+      `kubectl create secret generic ${s}${ns} ` +
+      `${['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ')}`,
+  );
 }

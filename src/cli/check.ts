@@ -3,8 +3,9 @@
 // presented, whether it verifies against the CA and names the host, when each
 // certificate expires and whether the server demands a client certificate.
 // Key material and the token are read from files and never printed.
-import { readFileSync } from 'node:fs';
+
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import tls from 'node:tls';
 
@@ -456,9 +457,11 @@ export function formatReport(r: CheckReport): string {
     });
   }
   const failed = r.checks.filter((c) => !c.ok).length;
-  lines.push(failed
-    ? `FAIL  ${r.endpoint}: ${failed} of ${r.checks.length} check${r.checks.length === 1 ? '' : 's'} failed`
-    : `ok    ${r.endpoint}: all ${r.checks.length} checks passed`);
+  lines.push(
+    failed
+      ? `FAIL  ${r.endpoint}: ${failed} of ${r.checks.length} check${r.checks.length === 1 ? '' : 's'} failed`
+      : `ok    ${r.endpoint}: all ${r.checks.length} checks passed`,
+  );
   return lines.join('\n');
 }
 
@@ -467,7 +470,7 @@ export async function checkCommand(
   out: { stdout: (s: string) => void; stderr: (s: string) => void },
 ): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) {
-    out.stdout(CHECK_HELP + '\n');
+    out.stdout(`${CHECK_HELP}\n`);
     return 0;
   }
   const o = parseCheckArgs(argv);
@@ -483,6 +486,6 @@ export async function checkCommand(
     out.stderr(`error: ${e.message}\n`);
     return 2;
   }
-  out.stdout((o.json ? JSON.stringify(r, null, 2) : formatReport(r)) + '\n');
+  out.stdout(`${o.json ? JSON.stringify(r, null, 2) : formatReport(r)}\n`);
   return r.ok ? 0 : 1;
 }

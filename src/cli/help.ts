@@ -31,7 +31,8 @@ ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
 ${modeLines}
   mountPath       ${DEFAULTS.mountPath}
   privateKey      {algorithm: RSA|ECDSA, size: ${DEFAULTS.privateKey.size}}
-  duration        ${DEFAULTS.duration}      renewBefore  ${DEFAULTS.renewBefore}      clusterDomain  ${DEFAULTS.clusterDomain}
+  duration        ${DEFAULTS.duration}      renewBefore  ${DEFAULTS.renewBefore}\
+      clusterDomain  ${DEFAULTS.clusterDomain}
   ca              name: ${DEFAULTS.ca.name}   the CA ray-tls emits (a new name is a new key)
                   trust: [SECRET, ...]  further CAs every Ray pod trusts (CA rotation)
                   duration: ${DEFAULTS.ca.duration}  renewBefore: the leaf duration (at least)

@@ -1,6 +1,6 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
-import { run, type RunOutput } from '../function/run.js';
+import { type RunOutput, run } from '../function/run.js';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { checkCommand } from './check.js';
 import { HELP } from './help.js';
@@ -68,10 +68,14 @@ function certs(argv: string[]): number {
   }
   try {
     const commands = writeCerts(options);
-    const written = `wrote the CA ${options.caName} and ${options.clients.length} client certificate(s) under ${options.out} (keys 0600)`;
+    const written =
+      `wrote the CA ${options.caName} and ${options.clients.length} client certificate(s) under ` +
+      `${options.out} (keys 0600)`;
     process.stderr.write(`${written}. Create the Secrets with:\n`);
     process.stdout.write(`${commands.join('\n')}\n`);
-    process.stderr.write('Then render with the config `certManager: false`, and keep the CA key out of version control.\n');
+    process.stderr.write(
+      'Then render with the config `certManager: false`, and keep the CA key out of version control.\n',
+    );
     return 0;
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message}\n`);
@@ -108,7 +112,10 @@ function token(argv: string[]): number {
 function internalError(e: unknown): number {
   const message = e instanceof Error ? e.message : String(e);
   const first = message.split('\n')[0].slice(0, 300);
-  process.stderr.write(`error: internal error in ray-tls (a bug, not your input): ${first}; please report it with the input (RAY_TLS_DEBUG=1 prints the stack trace)\n`);
+  process.stderr.write(
+    `error: internal error in ray-tls (a bug, not your input): ${first}; please report it with the input ` +
+      `(RAY_TLS_DEBUG=1 prints the stack trace)\n`,
+  );
   if (process.env.RAY_TLS_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
   return 70; // EX_SOFTWARE
 }

@@ -78,13 +78,23 @@ const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const choices = MODES.map((m) => `${m.name} (${m.summary})`);
 const MODE_CHOICES = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
 
-const UNIT_HOURS: Record<string, number> = { h: 1, m: 1 / 60, s: 1 / 3600, ms: 1 / 3_600_000, us: 1 / 3_600_000_000, 'µs': 1 / 3_600_000_000, ns: 1 / 3_600_000_000_000 };
+const UNIT_HOURS: Record<string, number> = {
+  h: 1,
+  m: 1 / 60,
+  s: 1 / 3600,
+  ms: 1 / 3_600_000,
+  us: 1 / 3_600_000_000,
+  µs: 1 / 3_600_000_000,
+  ns: 1 / 3_600_000_000_000,
+};
 
 /** Hours in a Go duration such as `8760h`, `720h0m0s`, `1.5h` or `90m`; undefined when malformed. */
 export function durationHours(text: string): number | undefined {
   if (!/^(\d+(\.\d+)?(h|ms|m|s|us|µs|ns))+$/.test(text)) return undefined;
   let hours = 0;
-  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) hours += Number(n) * UNIT_HOURS[unit];
+  for (const [, n, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) {
+    hours += Number(n) * UNIT_HOURS[unit];
+  }
   return hours;
 }
 
@@ -105,7 +115,10 @@ class Reader {
     for (const key of Object.keys(raw)) {
       if (known.includes(key)) continue;
       const near = known.find((k) => k.toLowerCase() === key.toLowerCase());
-      this.fail(at + key, near ? `unknown field; did you mean ${near}?` : `unknown field; known fields here: ${known.join(', ')}`);
+      this.fail(
+        at + key,
+        near ? `unknown field; did you mean ${near}?` : `unknown field; known fields here: ${known.join(', ')}`,
+      );
     }
   }
 
@@ -148,9 +161,18 @@ class Reader {
   names(raw: Raw, key: string, at: string, pattern: RegExp): string[] | undefined {
     const v = raw[key];
     if (v === undefined || v === null) return undefined;
-    const list = typeof v === 'string' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v;
+    const list =
+      typeof v === 'string'
+        ? v
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean)
+        : v;
     if (!Array.isArray(list) || list.some((n) => typeof n !== 'string' || !pattern.test(n))) {
-      this.fail(at + key, `must be a list of Secret names (a ConfigMap writes them comma-separated), got ${JSON.stringify(v)}`);
+      this.fail(
+        at + key,
+        `must be a list of Secret names (a ConfigMap writes them comma-separated), got ${JSON.stringify(v)}`,
+      );
       return undefined;
     }
     return [...new Set(list as string[])];
@@ -177,13 +199,19 @@ const duration = (v: string): string | undefined => {
 /** Reads and validates a function config (undefined, `{}`, a ConfigMap, or a RayTLS). */
 export function readConfig(functionConfig: Json | undefined): Config {
   if (functionConfig === undefined || functionConfig === null) return DEFAULTS;
-  if (!isObject(functionConfig)) throw new ConfigError([{ field: 'functionConfig', message: 'must be a mapping (a RayTLS or a ConfigMap)' }]);
+  if (!isObject(functionConfig))
+    throw new ConfigError([{ field: 'functionConfig', message: 'must be a mapping (a RayTLS or a ConfigMap)' }]);
   const { kind, apiVersion } = functionConfig;
   if (kind === undefined && Object.keys(functionConfig).length === 0) return DEFAULTS;
   if (kind === 'ConfigMap') return readSpec(fromConfigMap(functionConfig), 'functionConfig.data.');
   if (kind === CONFIG_KIND) {
     if (apiVersion !== CONFIG_API_VERSION) {
-      throw new ConfigError([{ field: 'functionConfig.apiVersion', message: `must be ${CONFIG_API_VERSION}, got ${JSON.stringify(apiVersion)}` }]);
+      throw new ConfigError([
+        {
+          field: 'functionConfig.apiVersion',
+          message: `must be ${CONFIG_API_VERSION}, got ${JSON.stringify(apiVersion)}`,
+        },
+      ]);
     }
     const reader = new Reader('functionConfig.');
     reader.unknown(functionConfig, ['apiVersion', 'kind', 'metadata', 'spec'], '');
@@ -194,7 +222,9 @@ export function readConfig(functionConfig: Json | undefined): Config {
   throw new ConfigError([
     {
       field: 'functionConfig.kind',
-      message: `${JSON.stringify(kind)} is not a config this function reads; use kind ${CONFIG_KIND} (apiVersion ${CONFIG_API_VERSION}) or a ConfigMap`,
+      message:
+        `${JSON.stringify(kind)} is not a config this function reads; use kind ${CONFIG_KIND} (apiVersion ` +
+        `${CONFIG_API_VERSION}) or a ConfigMap`,
     },
   ]);
 }
@@ -209,20 +239,35 @@ function fromConfigMap(cm: Raw): Raw {
   for (const [key, value] of Object.entries(data)) {
     const path = key.split('.');
     if (path.some((p) => UNSAFE_KEYS.has(p) || p === '')) {
-      problems.push({ field: `functionConfig.data.${key}`, message: 'is not a config key (keys are field paths such as privateKey.size)' });
+      problems.push({
+        field: `functionConfig.data.${key}`,
+        message: 'is not a config key (keys are field paths such as privateKey.size)',
+      });
       continue;
     }
     if (key === 'clientSelector' && typeof value === 'string') {
-      const pairs = value.split(',').map((kv) => kv.trim()).filter(Boolean).map((kv) => kv.split('='));
+      const pairs = value
+        .split(',')
+        .map((kv) => kv.trim())
+        .filter(Boolean)
+        .map((kv) => kv.split('='));
       if (pairs.some((p) => p.length !== 2 || !p[0].trim())) {
-        problems.push({ field: 'functionConfig.data.clientSelector', message: `"${value}" is not a label selector; write key=value pairs separated by commas, such as app=django-ray,tier=worker` });
+        problems.push({
+          field: 'functionConfig.data.clientSelector',
+          message:
+            `"${value}" is not a label selector; write key=value pairs separated by commas, such as ` +
+            `app=django-ray,tier=worker`,
+        });
         continue;
       }
       spec.clientSelector = { matchLabels: Object.fromEntries(pairs.map(([k, v]) => [k.trim(), v.trim()])) };
       continue;
     }
     let at = spec;
-    for (const part of path.slice(0, -1)) at = (isObject(at[part]) ? at[part] : (at[part] = {})) as Raw;
+    for (const part of path.slice(0, -1)) {
+      if (!isObject(at[part])) at[part] = {};
+      at = at[part] as Raw;
+    }
     at[path[path.length - 1]] = value;
   }
   if (problems.length) throw new ConfigError(problems);
@@ -231,65 +276,124 @@ function fromConfigMap(cm: Raw): Raw {
 
 function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
-  r.unknown(spec, ['mode', 'mountPath', 'privateKey', 'duration', 'renewBefore', 'clusterDomain', 'ca', 'certManager', 'validate', 'initImage', 'clientSelector', 'auth', 'authSecret'], '');
+  r.unknown(
+    spec,
+    [
+      'mode',
+      'mountPath',
+      'privateKey',
+      'duration',
+      'renewBefore',
+      'clusterDomain',
+      'ca',
+      'certManager',
+      'validate',
+      'initImage',
+      'clientSelector',
+      'auth',
+      'authSecret',
+    ],
+    '',
+  );
 
-  const mode = r.string(spec, 'mode', '', (v) => (modeNamed(v) ? undefined : `"${v}" is not a mode; use ${MODE_CHOICES}`));
+  const mode = r.string(spec, 'mode', '', (v) =>
+    modeNamed(v) ? undefined : `"${v}" is not a mode; use ${MODE_CHOICES}`,
+  );
   const mountPath = r.string(spec, 'mountPath', '', (v) =>
-    !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === '' ? 'must be an absolute directory path such as /etc/ray/tls (not /)' : undefined,
+    !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === ''
+      ? 'must be an absolute directory path such as /etc/ray/tls (not /)'
+      : undefined,
   );
 
   const pk = r.object(spec, 'privateKey', '') ?? {};
   r.unknown(pk, ['algorithm', 'size'], 'privateKey.');
-  const algorithm = (r.string(pk, 'algorithm', 'privateKey.', (v) => (v === 'RSA' || v === 'ECDSA' ? undefined : `"${v}" is not supported; use RSA or ECDSA`)) ??
-    DEFAULTS.privateKey.algorithm) as KeyAlgorithm;
+  const algorithm = (r.string(pk, 'algorithm', 'privateKey.', (v) =>
+    v === 'RSA' || v === 'ECDSA' ? undefined : `"${v}" is not supported; use RSA or ECDSA`,
+  ) ?? DEFAULTS.privateKey.algorithm) as KeyAlgorithm;
   const size = r.number(pk, 'size', 'privateKey.') ?? (algorithm === 'RSA' ? 4096 : 256);
   if (!KEY_SIZES[algorithm].includes(size)) {
-    r.fail('privateKey.size', `${size} is not a valid ${algorithm} key size; use one of ${KEY_SIZES[algorithm].join(', ')}${algorithm === 'RSA' ? ' (2048 is the minimum)' : ''}`);
+    r.fail(
+      'privateKey.size',
+      `${size} is not a valid ${algorithm} key size; use one of ` +
+        `${KEY_SIZES[algorithm].join(', ')}${algorithm === 'RSA' ? ' (2048 is the minimum)' : ''}`,
+    );
   }
 
   const dur = r.string(spec, 'duration', '', duration) ?? DEFAULTS.duration;
   const renew = r.string(spec, 'renewBefore', '', duration) ?? DEFAULTS.renewBefore;
-  if ((durationHours(renew) ?? 0) >= (durationHours(dur) ?? Infinity)) r.fail('renewBefore', `${renew} must be shorter than duration ${dur}`);
-  const clusterDomain = r.string(spec, 'clusterDomain', '', (v) => (DNS_LABELS.test(v) ? undefined : `"${v}" is not a DNS domain such as cluster.local`));
+  if ((durationHours(renew) ?? 0) >= (durationHours(dur) ?? Infinity))
+    r.fail('renewBefore', `${renew} must be shorter than duration ${dur}`);
+  const clusterDomain = r.string(spec, 'clusterDomain', '', (v) =>
+    DNS_LABELS.test(v) ? undefined : `"${v}" is not a DNS domain such as cluster.local`,
+  );
 
   const caRaw = r.object(spec, 'ca', '') ?? {};
   r.unknown(caRaw, ['name', 'trust', 'issuerRef', 'secretName', 'duration', 'renewBefore', 'noOverlap'], 'ca.');
-  const caName = r.string(caRaw, 'name', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
+  const caName = r.string(caRaw, 'name', 'ca.', (v) =>
+    NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`,
+  );
   const trust = r.names(caRaw, 'trust', 'ca.', NAME);
-  const caSecret = r.string(caRaw, 'secretName', 'ca.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
+  const caSecret = r.string(caRaw, 'secretName', 'ca.', (v) =>
+    NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`,
+  );
   const refRaw = r.object(caRaw, 'issuerRef', 'ca.');
   let issuerRef: IssuerRef | undefined;
   if (refRaw) {
     r.unknown(refRaw, ['name', 'kind', 'group'], 'ca.issuerRef.');
     const name = r.string(refRaw, 'name', 'ca.issuerRef.');
     if (!name) r.fail('ca.issuerRef.name', 'is required: the name of your Issuer or ClusterIssuer');
-    const kind = r.string(refRaw, 'kind', 'ca.issuerRef.', (v) => (v === 'Issuer' || v === 'ClusterIssuer' ? undefined : `"${v}" must be Issuer or ClusterIssuer`));
+    const kind = r.string(refRaw, 'kind', 'ca.issuerRef.', (v) =>
+      v === 'Issuer' || v === 'ClusterIssuer' ? undefined : `"${v}" must be Issuer or ClusterIssuer`,
+    );
     const group = r.string(refRaw, 'group', 'ca.issuerRef.');
     // cert-manager's own default kind is Issuer.
     if (name) issuerRef = { name, kind: (kind ?? 'Issuer') as IssuerRef['kind'], group: group ?? 'cert-manager.io' };
   }
-  if (refRaw && caSecret) r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
-  if (caName && caSecret) r.fail('ca', 'set either name (the CA ray-tls emits) or secretName (an existing CA Secret), not both');
+  if (refRaw && caSecret)
+    r.fail('ca', 'set either issuerRef (cert-manager issues the CA) or secretName (an existing CA Secret), not both');
+  if (caName && caSecret)
+    r.fail('ca', 'set either name (the CA ray-tls emits) or secretName (an existing CA Secret), not both');
   const caDuration = r.string(caRaw, 'duration', 'ca.', duration) ?? DEFAULTS.ca.duration;
   // Pods hold the CA certificate they started with for up to a leaf lifetime: the CA must renew
   // (same key) at least that long before it expires, so no pod meets an expired CA (design.md §8).
   const caRenew = r.string(caRaw, 'renewBefore', 'ca.', duration) ?? (caRaw.renewBefore ? undefined : dur);
   if (caRenew && (durationHours(caRenew) ?? 0) < (durationHours(dur) ?? 0)) {
-    r.fail('ca.renewBefore', `${caRenew} is shorter than the leaf duration ${dur}: pods hold the CA certificate they started with for up to a leaf lifetime, so the CA must renew at least that long before it expires; set ca.renewBefore to ${dur} or more`);
+    r.fail(
+      'ca.renewBefore',
+      `${caRenew} is shorter than the leaf duration ${dur}: pods hold the CA certificate they started with for up to ` +
+        `a leaf lifetime, so the CA must renew at least that long before it expires; set ca.renewBefore to ${dur} or ` +
+        `more`,
+    );
   }
   if (caRenew && (durationHours(caRenew) ?? 0) >= (durationHours(caDuration) ?? Infinity)) {
-    r.fail('ca.duration', `${caDuration} must be longer than ca.renewBefore ${caRenew} (at least one leaf lifetime, duration ${dur})`);
+    r.fail(
+      'ca.duration',
+      `${caDuration} must be longer than ca.renewBefore ${caRenew} (at least one leaf lifetime, duration ${dur})`,
+    );
   }
-  if (trust?.includes(caName ?? caSecret ?? DEFAULTS.ca.name)) r.fail('ca.trust', `lists ${caName ?? caSecret ?? DEFAULTS.ca.name}, the CA that signs: list only the other CAs to trust`);
+  if (trust?.includes(caName ?? caSecret ?? DEFAULTS.ca.name))
+    r.fail(
+      'ca.trust',
+      `lists ${caName ?? caSecret ?? DEFAULTS.ca.name}, the CA that signs: list only the other CAs to trust`,
+    );
 
   const certManager = r.boolean(spec, 'certManager', '') ?? true;
-  if (!certManager && refRaw) r.fail('ca.issuerRef', 'needs cert-manager; with certManager: false, name your CA Secret in ca.secretName');
+  if (!certManager && refRaw)
+    r.fail('ca.issuerRef', 'needs cert-manager; with certManager: false, name your CA Secret in ca.secretName');
   const initImage = r.string(spec, 'initImage', '');
-  const auth = r.string(spec, 'auth', '', (v) => (v === 'token' || v === 'none' ? undefined : `"${v}" is not an auth mode; use token (Ray token authentication) or none`));
+  const auth = r.string(spec, 'auth', '', (v) =>
+    v === 'token' || v === 'none'
+      ? undefined
+      : `"${v}" is not an auth mode; use token (Ray token authentication) or none`,
+  );
   const authRaw = r.object(spec, 'authSecret', '') ?? {};
   r.unknown(authRaw, ['name', 'key'], 'authSecret.');
-  const authName = r.string(authRaw, 'name', 'authSecret.', (v) => (NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`));
-  const authKey = r.string(authRaw, 'key', 'authSecret.', (v) => (/^[-._a-zA-Z0-9]+$/.test(v) ? undefined : `"${v}" is not a valid Secret key`));
+  const authName = r.string(authRaw, 'name', 'authSecret.', (v) =>
+    NAME.test(v) ? undefined : `"${v}" is not a valid Secret name`,
+  );
+  const authKey = r.string(authRaw, 'key', 'authSecret.', (v) =>
+    /^[-._a-zA-Z0-9]+$/.test(v) ? undefined : `"${v}" is not a valid Secret key`,
+  );
   const selRaw = r.object(spec, 'clientSelector', '') ?? {};
   r.unknown(selRaw, ['matchLabels'], 'clientSelector.');
   const labels = r.object(selRaw, 'matchLabels', 'clientSelector.') ?? {};

@@ -3,15 +3,15 @@
 import { isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Item } from '../krm/resourceList.js';
 import { autoscalerOptionsPath, fieldPath, groupPath } from '../ray/kinds.js';
-import { rayContainerIndex, type RayPod } from '../ray/pods.js';
+import { type RayPod, rayContainerIndex } from '../ray/pods.js';
+import { authEnv } from '../tls/auth.js';
 import type { CertificateMode } from '../tls/modes/index.js';
 import type { NodeEdit } from '../tls/modes/mode.js';
-import { authEnv } from '../tls/auth.js';
 import { MARKER_ANNOTATION, OWN_CONTAINERS, secretMode, secretSource, tlsEnv, tlsMount, VOLUME } from '../tls/pod.js';
-import { SECRET_VOLUME, TRUST_CONTAINER, TRUST_VOLUME, trustContainer, withTrust } from '../tls/trust.js';
 import type { PodSettings } from '../tls/settings.js';
+import { SECRET_VOLUME, TRUST_CONTAINER, TRUST_VOLUME, trustContainer, withTrust } from '../tls/trust.js';
 import { getIn, type Json } from '../yaml/json.js';
-import { mapAt, removeNamed, upsertList, upsertValue, type Conflict, type Target } from '../yaml/upsert.js';
+import { type Conflict, mapAt, removeNamed, type Target, upsertList, upsertValue } from '../yaml/upsert.js';
 
 /** What one pod gets: the mode (nodes), the client Secret (clients), the Services its certificate names. */
 export interface PodChange {
@@ -35,13 +35,22 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
   const rendered = `${mode.name}/${p.role}`;
   const t: Target = { editor: p.source.editor, doc: p.source.doc, owned: marker !== undefined, conflicts: [] };
   if (marker !== undefined && marker !== rendered) {
-    const message = `this pod was rendered by ray-tls as ${marker}; render from the manifests without TLS to change the mode`;
+    const message =
+      `this pod was rendered by ray-tls as ${marker}; render from the manifests without TLS to change ` + `the mode`;
     return [{ field: at(`metadata.annotations.${MARKER_ANNOTATION}`), current: marker, proposed: rendered, message }];
   }
-  if (!isMap(spec)) return [{ field: at('spec'), current: undefined, proposed: {}, message: 'the pod template has no spec' }];
+  if (!isMap(spec))
+    return [{ field: at('spec'), current: undefined, proposed: {}, message: 'the pod template has no spec' }];
   const containers = spec.get('containers', true);
   if (!isSeq(containers) || !containers.items.every(isMap)) {
-    return [{ field: at('spec.containers'), current: undefined, proposed: [], message: 'the pod template has no containers list' }];
+    return [
+      {
+        field: at('spec.containers'),
+        current: undefined,
+        proposed: [],
+        message: 'the pod template has no containers list',
+      },
+    ];
   }
   const kubeRayGroup = p.ref.kuberay === 'head' || p.ref.kuberay === 'worker';
   const edit: NodeEdit = {
@@ -60,18 +69,34 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
     (list as YAMLSeq).items.forEach((c, i) => {
       if (!isMap(c) || OWN_CONTAINERS.has(String(c.get('name')))) return;
       const cField = at(`spec.${listKey}[${i}]`);
-      const extra = p.role === 'node' && listKey === 'containers' ? (mode.containerEnv?.(edit, c, i, cField, settings) ?? []) : [];
+      const extra =
+        p.role === 'node' && listKey === 'containers' ? (mode.containerEnv?.(edit, c, i, cField, settings) ?? []) : [];
       const env = [...processEnv, ...extra].map((value) => ({ value, keys: ['name'] }));
       upsertList(t, c, 'env', env, `${cField}.env`);
-      upsertList(t, c, 'volumeMounts', [{ value: tlsMount(settings.mountPath), keys: ['name', 'mountPath'] }], `${cField}.volumeMounts`);
+      upsertList(
+        t,
+        c,
+        'volumeMounts',
+        [{ value: tlsMount(settings.mountPath), keys: ['name', 'mountPath'] }],
+        `${cField}.volumeMounts`,
+      );
     });
   }
   const ray = p.pod.containers[rayContainerIndex(p.ref, p.pod)];
   const runAsUser = getIn(ray?.securityContext, ['runAsUser']) ?? p.pod.runAsUser;
   const secrets = secretMode(p.pod.fsGroup !== undefined, typeof runAsUser === 'number' ? runAsUser : undefined);
-  const volumes: Json[] = p.role === 'client' ? [{ name: VOLUME, secret: secretSource(change.clientSecret, secrets) }] : mode.nodeVolumes(settings, secrets);
+  const volumes: Json[] =
+    p.role === 'client'
+      ? [{ name: VOLUME, secret: secretSource(change.clientSecret, secrets) }]
+      : mode.nodeVolumes(settings, secrets);
   const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings.trust);
-  upsertList(t, spec, 'volumes', withBundle.map((value) => ({ value, keys: ['name'] })), at('spec.volumes'));
+  upsertList(
+    t,
+    spec,
+    'volumes',
+    withBundle.map((value) => ({ value, keys: ['name'] })),
+    at('spec.volumes'),
+  );
   if (t.owned && !settings.trust.length) {
     // A rotation is over: what an earlier render added for the trust bundle goes.
     removeNamed(t, spec, 'volumes', [TRUST_VOLUME, SECRET_VOLUME]);
@@ -80,9 +105,18 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
   if (withBundle !== volumes) {
     const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
     if (image) {
-      const init = trustContainer(image, settings.mountPath, { imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext });
+      const init = trustContainer(image, settings.mountPath, {
+        imagePullPolicy: ray?.imagePullPolicy,
+        securityContext: ray?.securityContext,
+      });
       upsertList(t, spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], at('spec.initContainers'));
-    } else t.conflicts.push({ field: at('spec.containers[0].image'), current: undefined, proposed: 'an image', message: 'no image to run the trust init container; set initImage in the config' });
+    } else
+      t.conflicts.push({
+        field: at('spec.containers[0].image'),
+        current: undefined,
+        proposed: 'an image',
+        message: 'no image to run the trust init container; set initImage in the config',
+      });
   }
   if (p.role === 'node') mode.editPod?.(edit, settings);
   injectAutoscaler(t, p, processEnv, settings.mountPath);
@@ -104,8 +138,20 @@ function injectAutoscaler(t: Target, p: RayPod<Item>, env: Json[], mountPath: st
   const options = mapAt(t, parent, String(path[path.length - 1]), whenAbsent);
   if (!options) return;
   const field = fieldPath(path);
-  upsertList(t, options, 'env', env.map((value) => ({ value, keys: ['name'] })), `${field}.env`);
-  upsertList(t, options, 'volumeMounts', [{ value: tlsMount(mountPath), keys: ['name', 'mountPath'] }], `${field}.volumeMounts`);
+  upsertList(
+    t,
+    options,
+    'env',
+    env.map((value) => ({ value, keys: ['name'] })),
+    `${field}.env`,
+  );
+  upsertList(
+    t,
+    options,
+    'volumeMounts',
+    [{ value: tlsMount(mountPath), keys: ['name', 'mountPath'] }],
+    `${field}.volumeMounts`,
+  );
 }
 
 /** What every Ray process of the pod reads: TLS, and the auth token when on. */

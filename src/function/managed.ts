@@ -1,14 +1,16 @@
 // The cert-manager resources ray-tls owns: emitted when new, rewritten in place
 // when the config changed, removed when no Ray pod needs them; under kpt new
 // ones go to their own file.
-import { MANAGED_BY } from '../tls/certificates.js';
+
 import type { Resource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
+import { MANAGED_BY } from '../tls/certificates.js';
 import { deepEqual, type Json } from '../yaml/json.js';
 
 const MANAGED_KINDS = new Set(['Issuer', 'Certificate']);
-const keyOf = (r: { kind: string; metadata: { name: string; namespace?: string } }) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
+const keyOf = (r: { kind: string; metadata: { name: string; namespace?: string } }) =>
+  `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 
 /** Where new items go under kpt (undefined elsewhere): the file, and the highest index already used there. */
 export interface Placement {
@@ -17,10 +19,20 @@ export interface Placement {
 }
 
 /** Emits wanted resources: unchanged ones stay, changed ones are rewritten in place, stale ones go. */
-export function reconcileManaged(resources: { item: Item; resource: Resource | undefined }[], wanted: Json[], results: Result[], placement: Placement | undefined): { newItems: Json[]; dropped: Set<number> } {
+export function reconcileManaged(
+  resources: { item: Item; resource: Resource | undefined }[],
+  wanted: Json[],
+  results: Result[],
+  placement: Placement | undefined,
+): { newItems: Json[]; dropped: Set<number> } {
   const existing = new Map<string, { item: Item; resource: Resource }>();
   for (const { item, resource } of resources) {
-    if (resource && MANAGED_KINDS.has(resource.kind) && resource.apiVersion.startsWith('cert-manager.io/') && resource.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']) {
+    if (
+      resource &&
+      MANAGED_KINDS.has(resource.kind) &&
+      resource.apiVersion.startsWith('cert-manager.io/') &&
+      resource.metadata.labels?.['app.kubernetes.io/managed-by'] === MANAGED_BY['app.kubernetes.io/managed-by']
+    ) {
       existing.set(keyOf(resource), { item, resource });
     }
   }
@@ -38,7 +50,13 @@ export function reconcileManaged(resources: { item: Item; resource: Resource | u
     const comparable = { ...have.resource, metadata: haveMeta } as unknown as Json;
     if (deepEqual(comparable, w)) continue;
     // Keep the item's own annotations (kpt's path and index), replace the rest.
-    const merged = { ...(w as Record<string, Json>), metadata: { ...((w as Record<string, Json>).metadata as Record<string, Json>), ...(annotations && { annotations }) } };
+    const merged = {
+      ...(w as Record<string, Json>),
+      metadata: {
+        ...((w as Record<string, Json>).metadata as Record<string, Json>),
+        ...(annotations && { annotations }),
+      },
+    };
     have.item.editor.replace(have.item.node, merged, false);
     results.push(about(have.resource, 'info', 'updated to match the config'));
   }
@@ -58,7 +76,15 @@ function kptPlacement(placement: Placement | undefined): (item: Json) => Json {
     const index = String(next++);
     const o = item as Record<string, Json>;
     const metadata = o.metadata as Record<string, Json>;
-    const placed = { 'config.kubernetes.io/path': placement.path, 'config.kubernetes.io/index': index, 'internal.config.kubernetes.io/path': placement.path, 'internal.config.kubernetes.io/index': index };
-    return { ...o, metadata: { ...metadata, annotations: { ...((metadata.annotations as Record<string, Json>) ?? {}), ...placed } } };
+    const placed = {
+      'config.kubernetes.io/path': placement.path,
+      'config.kubernetes.io/index': index,
+      'internal.config.kubernetes.io/path': placement.path,
+      'internal.config.kubernetes.io/index': index,
+    };
+    return {
+      ...o,
+      metadata: { ...metadata, annotations: { ...((metadata.annotations as Record<string, Json>) ?? {}), ...placed } },
+    };
   };
 }

@@ -1,8 +1,8 @@
 // The config resolved once, early, into what the run does: the certificate mode module and
 // the concrete values each layer needs. Nothing below this re-reads the config.
-import { durationHours, type Config } from '../config/config.js';
+import { type Config, durationHours } from '../config/config.js';
 import { caSecretName } from '../tls/certificates.js';
-import { modeNamed, type CertificateMode } from '../tls/modes/index.js';
+import { type CertificateMode, modeNamed } from '../tls/modes/index.js';
 import type { CaSettings, PodSettings } from '../tls/settings.js';
 
 export interface Plan {
@@ -26,7 +26,12 @@ export function planFrom(config: Config): Plan {
       clusterDomain: config.clusterDomain,
       caSecret: caSecretName(ca),
       caIssuer: ca.name,
-      leaf: { duration: config.duration, hours: durationHours(config.duration) ?? 8760, renewBefore: config.renewBefore, key },
+      leaf: {
+        duration: config.duration,
+        hours: durationHours(config.duration) ?? 8760,
+        renewBefore: config.renewBefore,
+        key,
+      },
       ...(config.initImage && { initImage: config.initImage }),
       trust: config.ca.trust,
       ...(config.auth === 'token' && { authToken: config.authSecret }),

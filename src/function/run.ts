@@ -2,10 +2,17 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
-import { POD_KINDS } from '../ray/kinds.js';
 import { InputError } from '../krm/errors.js';
-import { decodeResourceList, decodeStream, kptFiles, PARSE, type Decoded, type Interesting } from '../krm/resourceList.js';
-import { formatResult, toJsonResult, type Result } from '../krm/results.js';
+import {
+  type Decoded,
+  decodeResourceList,
+  decodeStream,
+  type Interesting,
+  kptFiles,
+  PARSE,
+} from '../krm/resourceList.js';
+import { formatResult, type Result, toJsonResult } from '../krm/results.js';
+import { POD_KINDS } from '../ray/kinds.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { planFrom } from './plan.js';
@@ -67,19 +74,31 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
     const plan = planFrom(readConfig(functionConfig));
     validating ||= plan.validate;
     if (validating) {
-      results = validate(readResources(decoded.items).entries.map((e) => e.resource), plan);
+      results = validate(
+        readResources(decoded.items).entries.map((e) => e.resource),
+        plan,
+      );
     } else {
       const files = kptFiles(decoded.itemTexts());
-      outcome = transform(decoded.items, plan, files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined);
+      outcome = transform(
+        decoded.items,
+        plan,
+        files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined,
+      );
       results = outcome.results;
     }
   } catch (e) {
     if (e instanceof InputError) return unreadable(e);
     if (!(e instanceof ConfigError)) throw e;
-    results = e.problems.map((p) => ({ severity: 'error' as const, message: `invalid function config: ${p.field}: ${p.message}`, field: { path: p.field } }));
+    results = e.problems.map((p) => ({
+      severity: 'error' as const,
+      message: `invalid function config: ${p.field}: ${p.message}`,
+      field: { path: p.field },
+    }));
   }
   const failed = results.some((r) => r.severity === 'error');
-  if (failed && !validating) results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
+  if (failed && !validating)
+    results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
   const stdout = decoded.encode({
     newItems: outcome?.newItems ?? [],
     dropped: outcome?.dropped ?? new Set(),

@@ -1,19 +1,19 @@
 // The transforming run over decoded items, in three steps: survey (read the resources, find
 // the Ray pods and the Services), apply (each namespace's certificates, each pod's TLS), and
 // report (what happened, or nothing changed when anything failed). Pure: no I/O.
+
+import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
-import { isResource, readResource, type Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices, operatorAuth } from '../ray/kinds.js';
+import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
-import { rotationOrder } from '../tls/rotation.js';
-import { findRayPods, selects, type RayPod, type Role } from '../ray/pods.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
-import { SKIP_ANNOTATION } from '../ray/pods.js';
+import { rotationOrder } from '../tls/rotation.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { inject } from './inject.js';
-import { reconcileManaged, type Placement } from './managed.js';
+import { type Placement, reconcileManaged } from './managed.js';
 import type { Plan } from './plan.js';
 import { keyMaterialResult } from './validate.js';
 
@@ -46,7 +46,12 @@ export function readResources(items: Item[]): { entries: { item: Item; resource:
   for (const item of items) {
     const read = readResource(toJson(item.node, item.doc));
     if (isResource(read)) entries.push({ item, resource: read });
-    else results.push({ severity: 'error', message: `items[${item.position}] ${read.problem}`, ...(read.field && { field: { path: read.field } }) });
+    else
+      results.push({
+        severity: 'error',
+        message: `items[${item.position}] ${read.problem}`,
+        ...(read.field && { field: { path: read.field } }),
+      });
   }
   return { entries, results };
 }
@@ -69,8 +74,17 @@ function surveyItems(items: Item[], plan: Plan): Survey {
       ? [{ name: r.metadata.name, namespace: r.metadata.namespace, selector: selectorOf(r) }]
       : [],
   );
-  const { pods, notes } = findRayPods(entries.map(({ item, resource }) => ({ resource, source: item })), plan.clientSelector);
-  const order = plan.ca.noOverlap ? [] : rotationOrder(pods, entries.map((e) => e.resource), plan.pods.caSecret);
+  const { pods, notes } = findRayPods(
+    entries.map(({ item, resource }) => ({ resource, source: item })),
+    plan.clientSelector,
+  );
+  const order = plan.ca.noOverlap
+    ? []
+    : rotationOrder(
+        pods,
+        entries.map((e) => e.resource),
+        plan.pods.caSecret,
+      );
   return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
 }
 
@@ -79,11 +93,21 @@ function podWarnings(pods: RayPod[], plan: Plan): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
     if (p.pod.hostNetwork && p.role === 'node') {
-      const message = `${p.ref.where}: hostNetwork: true: this Ray node's address is its Kubernetes node's IP, so its certificate names that IP, and any pod on that node with hostNetwork shares it; run Ray pods on the pod network`;
+      const message =
+        `${p.ref.where}: hostNetwork: true: this Ray node's address is its Kubernetes node's IP, so ` +
+        `its certificate names that IP, and any pod on that node with hostNetwork shares it; run Ray pods on the pod ` +
+        `network`;
       out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
     }
     if (plan.pods.authToken && operatorAuth(p.resource)) {
-      out.push(about(p.resource, 'info', `${p.ref.where}: spec.authOptions: KubeRay sets this cluster's token authentication itself; ray-tls adds TLS only`));
+      out.push(
+        about(
+          p.resource,
+          'info',
+          `${p.ref.where}: spec.authOptions: KubeRay sets this cluster's token authentication itself; ray-tls adds ` +
+            `TLS only`,
+        ),
+      );
     }
   }
   return out;
@@ -103,25 +127,43 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
     wanted.push(...caChain(namespace, plan.ca));
     const nodes = pods.filter((p) => p.role === 'node');
     const servicesFor = (p: RayPod) => [
-      ...survey.services.filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels)).map((s) => s.name),
+      ...survey.services
+        .filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels))
+        .map((s) => s.name),
       ...kubeRayHeadServices(p.resource, p.ref).names,
     ];
-    const serviceNames = [...new Set(nodes.flatMap(servicesFor))].flatMap((s) => serviceDnsNames(s, namespace, settings.clusterDomain));
+    const serviceNames = [...new Set(nodes.flatMap(servicesFor))].flatMap((s) =>
+      serviceDnsNames(s, namespace, settings.clusterDomain),
+    );
     const generatedHeads = nodes.filter((p) => kubeRayHeadServices(p.resource, p.ref).unknown);
-    const shared = plan.mode.namespaceCertificates({ namespace, nodes, serviceDnsNames: serviceNames, generatedHeads }, settings);
+    const shared = plan.mode.namespaceCertificates(
+      { namespace, nodes, serviceDnsNames: serviceNames, generatedHeads },
+      settings,
+    );
     wanted.push(...shared.certificates);
     results.push(...shared.results);
     for (const p of pods) {
       const clientSecret = clientCertName(clientWorkload(p));
-      if (p.role === 'client') wanted.push(leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer));
+      if (p.role === 'client')
+        wanted.push(
+          leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer),
+        );
       const auth = !!settings.authToken && !operatorAuth(p.resource);
       const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p), auth });
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
-        const message = `${c.message}${fix}, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`;
-        results.push(about(p.resource, 'error', message, { path: c.field, ...(c.current !== undefined && { currentValue: c.current }), proposedValue: c.proposed }));
+        const skip = `, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`;
+        const message = `${c.message}${fix}${skip}`;
+        results.push(
+          about(p.resource, 'error', message, {
+            path: c.field,
+            ...(c.current !== undefined && { currentValue: c.current }),
+            proposedValue: c.proposed,
+          }),
+        );
       }
-      if (!conflicts.length) results.push(about(p.resource, 'info', `${p.ref.where}: Ray ${p.role} (${p.why}); ${describe(p, plan)}`));
+      if (!conflicts.length)
+        results.push(about(p.resource, 'info', `${p.ref.where}: Ray ${p.role} (${p.why}); ${describe(p, plan)}`));
     }
   }
   return { wanted, results };
@@ -129,7 +171,8 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
 
 function byNamespace(pods: RayPod<Item>[]): Map<string | undefined, RayPod<Item>[]> {
   const groups = new Map<string | undefined, RayPod<Item>[]>();
-  for (const p of pods) groups.set(p.resource.metadata.namespace, [...(groups.get(p.resource.metadata.namespace) ?? []), p]);
+  for (const p of pods)
+    groups.set(p.resource.metadata.namespace, [...(groups.get(p.resource.metadata.namespace) ?? []), p]);
   return groups;
 }
 
@@ -138,15 +181,33 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
   const { pods } = survey;
   const results = outcome.results;
   if (!plan.certManager && pods.length) {
-    const secrets = [...new Set(pods.map((p) => (p.role === 'client' ? clientCertName(clientWorkload(p)) : plan.mode.nodeSecret(plan.pods))))];
-    results.push({ severity: 'info', message: `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs prints the commands): ${secrets.join(', ')}` });
+    const secrets = [
+      ...new Set(
+        pods.map((p) => (p.role === 'client' ? clientCertName(clientWorkload(p)) : plan.mode.nodeSecret(plan.pods))),
+      ),
+    ];
+    results.push({
+      severity: 'info',
+      message:
+        `certManager: false: create these Secrets in each namespace before the pods start (ray-tls certs ` +
+        `prints the commands): ${secrets.join(', ')}`,
+    });
   }
   if (pods.length) results.push(...lifetimes(plan));
   if (results.some((r) => r.severity === 'error')) return { newItems: [], dropped: new Set(), results };
-  if (!pods.length) results.push({ severity: 'info', message: 'no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)' });
+  if (!pods.length)
+    results.push({
+      severity: 'info',
+      message: 'no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)',
+    });
   else {
     const count = (role: Role) => pods.filter((p) => p.role === role).length;
-    results.push({ severity: 'info', message: `ray-tls (${plan.mode.name}): ${count('node')} Ray node pod template(s), ${count('client')} client pod template(s), ${outcome.newItems.length} new resource(s)` });
+    results.push({
+      severity: 'info',
+      message:
+        `ray-tls (${plan.mode.name}): ${count('node')} Ray node pod template(s), ${count('client')} client ` +
+        `pod template(s), ${outcome.newItems.length} new resource(s)`,
+    });
   }
   return { ...outcome, results };
 }
@@ -155,19 +216,37 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 function lifetimes(plan: Plan): Result[] {
   const { leaf, trust, authToken, caSecret } = plan.pods;
   const out: Result[] = [];
-  const perPod = plan.mode.bundlesTrust ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); ` : '';
+  const perPod = plan.mode.bundlesTrust
+    ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); `
+    : '';
   out.push({
     severity: 'info',
-    message: `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
+    message:
+      `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
+      `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart every Ray ` +
+      `pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
   });
-  if (trust.length) out.push({ severity: 'info', message: `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs (README: Rotation)` });
-  if (authToken) out.push({ severity: 'info', message: `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} (key ${authToken.key}); create it in each namespace before the pods start (ray-tls token)` });
+  if (trust.length)
+    out.push({
+      severity: 'info',
+      message:
+        `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs (README: ` +
+        `Rotation)`,
+    });
+  if (authToken)
+    out.push({
+      severity: 'info',
+      message:
+        `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} (key ` +
+        `${authToken.key}); create it in each namespace before the pods start (ray-tls token)`,
+    });
   else out.push({ severity: 'warning', message: NO_AUTH_WARNING });
   return out;
 }
 
 /** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */
-const clientWorkload = (p: RayPod): string => p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : '');
+const clientWorkload = (p: RayPod): string =>
+  p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : '');
 
 function describe(p: RayPod, plan: Plan): string {
   if (p.role === 'client') return `mounts its client certificate at ${plan.pods.mountPath}`;

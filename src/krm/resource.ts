@@ -16,11 +16,19 @@ export interface Resource {
 export function readResource(value: Json | undefined): Resource | { problem: string; field: string } {
   if (!isMap(value)) return { problem: 'is not a mapping: every item must be a Kubernetes resource', field: '' };
   const md = withGeneratedName(value.metadata);
-  if (typeof value.apiVersion !== 'string' || typeof value.kind !== 'string' || !isMap(md) || typeof md.name !== 'string') {
+  if (
+    typeof value.apiVersion !== 'string' ||
+    typeof value.kind !== 'string' ||
+    !isMap(md) ||
+    typeof md.name !== 'string'
+  ) {
     return { problem: 'has no apiVersion, kind or metadata.name: every item must be a Kubernetes resource', field: '' };
   }
   if (md.namespace !== undefined && md.namespace !== null && typeof md.namespace !== 'string') {
-    return { problem: `metadata.namespace must be a string, got ${JSON.stringify(md.namespace)}: quote it`, field: 'metadata.namespace' };
+    return {
+      problem: `metadata.namespace must be a string, got ${JSON.stringify(md.namespace)}: quote it`,
+      field: 'metadata.namespace',
+    };
   }
   for (const key of ['labels', 'annotations'] as const) {
     const v = md[key];

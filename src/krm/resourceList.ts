@@ -3,11 +3,21 @@
 // boundaries, only items that can matter are parsed, and every other byte is
 // copied through. Inputs the scan cannot prove safe (JSON, flow style,
 // directives) take the full parser, which splices into the source the same way.
-import { isMap, isSeq, parseDocument, type Document, type Node, type ParseOptions, type DocumentOptions, type YAMLMap, type YAMLSeq } from 'yaml';
-import { Editor, blockDocument, blockItem, plainItems } from '../yaml/edit.js';
+import {
+  type Document,
+  type DocumentOptions,
+  isMap,
+  isSeq,
+  type Node,
+  type ParseOptions,
+  parseDocument,
+  type YAMLMap,
+  type YAMLSeq,
+} from 'yaml';
+import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
 import type { Json } from '../yaml/json.js';
-import { InputError } from './errors.js';
 import { toJson } from '../yaml/read.js';
+import { InputError } from './errors.js';
 
 export const PARSE: ParseOptions & DocumentOptions = { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false };
 
@@ -33,7 +43,10 @@ export interface Decoded {
   functionConfig: Json | undefined;
   /** The source text of every item, parsed or not (for cheap scans such as kpt's file annotations). */
   itemTexts(): string[];
-  /** Builds the output: the input with every item's edits (unless `keepInput`), minus dropped items, then new items and the results. */
+  /**
+   * Builds the output: the input with every item's edits (unless `keepInput`), minus dropped
+   * items, then new items and the results.
+   */
   encode(out: Output): string;
 }
 
@@ -44,10 +57,14 @@ export type Select = (functionConfig: Json | undefined) => Interesting;
 
 const TOP_KEY = /^([A-Za-z_][\w.-]*):(?:[ \t]+(.*))?$/;
 
-const noKind = (position: number) => new InputError(`items[${position}] has no kind: every item must be a Kubernetes resource with apiVersion and kind`);
+const noKind = (position: number) =>
+  new InputError(`items[${position}] has no kind: every item must be a Kubernetes resource with apiVersion and kind`);
 
 export function decodeResourceList(input: string, select: Select): Decoded {
-  if (!input.trim()) throw new InputError('stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])');
+  if (!input.trim())
+    throw new InputError(
+      'stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])',
+    );
   return scanBlockList(input, select) ?? parseWholeList(input, select);
 }
 
@@ -95,12 +112,23 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
     if (c === '\n' || c === '\r' || c === '#') continue;
     if (c === ' ' || c === '\t') {
       // Content of `items` before its first entry at column 0: an indented sequence.
-      if (inItems && !itemStarts.length && /\S/.test(input.slice(at, input.indexOf('\n', at) >>> 0)) && !/^\s*#/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) return undefined;
+      if (
+        inItems &&
+        !itemStarts.length &&
+        /\S/.test(input.slice(at, input.indexOf('\n', at) >>> 0)) &&
+        !/^\s*#/.test(input.slice(at, input.indexOf('\n', at) >>> 0))
+      )
+        return undefined;
       continue;
     }
     if (c === '-') {
       const next = input[at + 1];
-      if (n === 0 && input.startsWith('---', at) && /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) continue;
+      if (
+        n === 0 &&
+        input.startsWith('---', at) &&
+        /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))
+      )
+        continue;
       if (next !== ' ' && next !== '\n' && next !== '\r') return undefined;
       if (!inItems) {
         if (sections[sections.length - 1]?.key === 'results') continue; // our own earlier results
@@ -135,7 +163,10 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
   // Results describe one run: earlier ones are replaced, so a second run changes nothing.
   const resultsSection = sections.find((s) => s.key === 'results');
 
-  const slices = itemStarts.map((start, i) => ({ start, end: i + 1 < itemStarts.length ? itemStarts[i + 1] : itemsSection.end }));
+  const slices = itemStarts.map((start, i) => ({
+    start,
+    end: i + 1 < itemStarts.length ? itemStarts[i + 1] : itemsSection.end,
+  }));
   const items: Item[] = [];
   const editors = new Map<number, Editor>();
   slices.forEach((s, position) => {
@@ -146,7 +177,8 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
     const seq = doc.contents;
-    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0]))
+      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
     const parsedKind = (seq.items[0] as YAMLMap).get('kind');
     if (typeof parsedKind !== 'string') throw noKind(position);
     if (!interesting(parsedKind, text)) return;
@@ -178,7 +210,7 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
       for (const s of rest) out += input.slice(s.start, s.end);
       if (results.length) {
         if (!out.endsWith('\n')) out += '\n';
-        out += 'results:\n' + plainItems(results);
+        out += `results:\n${plainItems(results)}`;
       }
       return out;
     },
@@ -194,13 +226,19 @@ function wideSeqs(text: string): boolean {
 }
 
 function checkResourceList(root: Record<string, unknown> | null): void {
-  if (!root || typeof root !== 'object' || Array.isArray(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
+  if (!root || typeof root !== 'object' || Array.isArray(root))
+    throw new InputError('input is not a YAML mapping: expected a ResourceList');
   if (root.kind !== 'ResourceList') {
     const what = root.kind ? `a ${String(root.kind)}` : 'a document without kind';
-    throw new InputError(`input is ${what}, not a ResourceList: pipe a ResourceList (kpt fn source DIR | ray-tls), or run through kpt or kustomize`);
+    throw new InputError(
+      `input is ${what}, not a ResourceList: pipe a ResourceList (kpt fn source DIR | ray-tls), or run through kpt ` +
+        `or kustomize`,
+    );
   }
   if (root.apiVersion !== undefined && !/^config\.kubernetes\.io\/v1(beta1|alpha1)?$/.test(String(root.apiVersion))) {
-    throw new InputError(`ResourceList apiVersion ${String(root.apiVersion)} is not supported: use config.kubernetes.io/v1`);
+    throw new InputError(
+      `ResourceList apiVersion ${String(root.apiVersion)} is not supported: use config.kubernetes.io/v1`,
+    );
   }
 }
 
@@ -208,21 +246,29 @@ function checkResourceList(root: Record<string, unknown> | null): void {
 function parseWholeList(input: string, select: Select): Decoded {
   const doc = parseDocument(input, PARSE);
   if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
-    throw new InputError('input holds several YAML documents: expected one ResourceList. For a stream of manifests use `kpt fn source DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`');
+    throw new InputError(
+      'input holds several YAML documents: expected one ResourceList. For a stream of manifests use `kpt fn source ' +
+        'DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`',
+    );
   }
   if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
   const root = doc.contents;
   if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
-  checkResourceList({ kind: toJson(root.get('kind', true) as Node, doc), apiVersion: toJson(root.get('apiVersion', true) as Node, doc) });
+  checkResourceList({
+    kind: toJson(root.get('kind', true) as Node, doc),
+    apiVersion: toJson(root.get('apiVersion', true) as Node, doc),
+  });
   const editor = new Editor(input, wideSeqs(input));
   const itemsNode = root.get('items', true) as Node | undefined;
-  if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null) throw new InputError('ResourceList items must be a list');
+  if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null)
+    throw new InputError('ResourceList items must be a list');
   const functionConfig = toJson(root.get('functionConfig', true) as Node | undefined, doc);
   const interesting = select(functionConfig);
   const items: Item[] = [];
   const all = isSeq(itemsNode) ? itemsNode.items : [];
   all.forEach((node, position) => {
-    if (!isMap(node)) throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+    if (!isMap(node))
+      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
     // As on the fast path, only the kinds the function reads are its business.
     const kind = node.get('kind');
     if (typeof kind !== 'string') throw noKind(position);
@@ -256,7 +302,8 @@ function parseWholeList(input: string, select: Select): Decoded {
 }
 
 function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined, results: Json[]): void {
-  if (resultsNode) editor.replace(resultsNode, results, !!root.flow || isSeq(resultsNode) && !!(resultsNode as YAMLSeq).flow);
+  if (resultsNode)
+    editor.replace(resultsNode, results, !!root.flow || (isSeq(resultsNode) && !!(resultsNode as YAMLSeq).flow));
   else if (results.length) editor.addPair(root, 'results', results);
 }
 
@@ -282,7 +329,8 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
     const kind = kindOf(text, 0);
     if (!kind || !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length)
+      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
     if (!isMap(doc.contents)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
@@ -298,7 +346,8 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
         if (keepInput) out += input.slice(d.start, d.end);
         else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(d.start, d.end);
       });
-      if (!keepInput) for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
+      if (!keepInput)
+        for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
       return out;
     },
   };
@@ -312,6 +361,7 @@ export function kptFiles(texts: string[]): { kpt: boolean; maxIndex: (path: stri
   const placed = texts.filter((t) => t.includes('config.kubernetes.io/path'));
   return {
     kpt: placed.length > 0,
-    maxIndex: (path) => Math.max(-1, ...placed.filter((t) => PATH.exec(t)?.[1] === path).map((t) => Number(INDEX.exec(t)?.[1] ?? 0))),
+    maxIndex: (path) =>
+      Math.max(-1, ...placed.filter((t) => PATH.exec(t)?.[1] === path).map((t) => Number(INDEX.exec(t)?.[1] ?? 0))),
   };
 }

@@ -1,7 +1,8 @@
 // KRM results: what the function tells kpt (in the ResourceList) and users of
 // other routes (on stderr).
-import type { Resource } from './resource.js';
+
 import type { Json } from '../yaml/json.js';
+import type { Resource } from './resource.js';
 
 export type Severity = 'error' | 'warning' | 'info';
 
@@ -25,7 +26,12 @@ export function about(r: Resource, severity: Severity, message: string, field?: 
   return {
     message,
     severity,
-    resourceRef: { apiVersion: r.apiVersion, kind: r.kind, name: r.metadata.name, ...(r.metadata.namespace && { namespace: r.metadata.namespace }) },
+    resourceRef: {
+      apiVersion: r.apiVersion,
+      kind: r.kind,
+      name: r.metadata.name,
+      ...(r.metadata.namespace && { namespace: r.metadata.namespace }),
+    },
     ...(field && { field }),
     ...(path && { file: { path, ...(index !== undefined && { index: Number(index) }) } }),
   };
@@ -33,7 +39,9 @@ export function about(r: Resource, severity: Severity, message: string, field?: 
 
 /** One line per result for stderr: `error: Deployment django-ray/ray-head spec...: message`. */
 export function formatResult(r: Result): string {
-  const ref = r.resourceRef ? ` ${r.resourceRef.kind} ${r.resourceRef.namespace ? `${r.resourceRef.namespace}/` : ''}${r.resourceRef.name}` : '';
+  const ref = r.resourceRef
+    ? ` ${r.resourceRef.kind} ${r.resourceRef.namespace ? `${r.resourceRef.namespace}/` : ''}${r.resourceRef.name}`
+    : '';
   const file = r.file ? ` (${r.file.path}${r.file.index !== undefined ? `#${r.file.index}` : ''})` : '';
   // Messages that already name their field (config errors) do not repeat it.
   const field = r.field && !r.message.includes(r.field.path) ? ` ${r.field.path}` : '';

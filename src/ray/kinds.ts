@@ -1,8 +1,9 @@
 // Where pod templates live in each kind: one table. A plain workload has one template; a
 // KubeRay kind has a RayCluster spec (a head group and worker groups, each with a template)
 // and maybe a job submitter. Adding a kind is adding a row.
-import { getIn, isMap, type Json } from '../yaml/json.js';
+
 import type { Resource } from '../krm/resource.js';
+import { getIn, isMap, type Json } from '../yaml/json.js';
 
 export type Path = (string | number)[];
 
@@ -117,9 +118,9 @@ export function missingKubeRayTemplates(r: Resource): string[] {
   if (k.clusterOptional && !present(spec)) return [];
   const missing = present(getIn(spec, ['headGroupSpec', 'template'])) ? [] : [below(k.cluster, ['headGroupSpec'])];
   const groups = getIn(spec, ['workerGroupSpecs']);
-  if (Array.isArray(groups)) {
-    groups.forEach((g, i) => !present(getIn(g, ['template'])) && missing.push(below(k.cluster!, ['workerGroupSpecs', i])));
-  }
+  (Array.isArray(groups) ? groups : []).forEach((g, i) => {
+    if (!present(getIn(g, ['template']))) missing.push(below(k.cluster!, ['workerGroupSpecs', i]));
+  });
   return missing;
 }
 
@@ -136,7 +137,8 @@ export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: 
   if (ref.kuberay !== 'head') return { names: [], unknown: false };
   const custom = getIn(r as unknown as Json, [...groupPath(ref), 'headService', 'metadata', 'name']);
   const names = typeof custom === 'string' ? [custom] : [];
-  if (!kindOf(r)?.generatedClusterName) return { names: names.length ? names : [`${r.metadata.name}-head-svc`], unknown: false };
+  if (!kindOf(r)?.generatedClusterName)
+    return { names: names.length ? names : [`${r.metadata.name}-head-svc`], unknown: false };
   if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
   return { names, unknown: !names.length };
 }
@@ -160,7 +162,9 @@ export function operatorTls(r: Resource): boolean {
 export function autoscalerOptionsPath(r: Resource, ref: PodTemplateRef): Path | undefined {
   const path = clusterSpecPath(r);
   if (ref.kuberay !== 'head' || !path) return undefined;
-  return getIn(r as unknown as Json, [...path, 'enableInTreeAutoscaling']) === true ? [...path, 'autoscalerOptions'] : undefined;
+  return getIn(r as unknown as Json, [...path, 'enableInTreeAutoscaling']) === true
+    ? [...path, 'autoscalerOptions']
+    : undefined;
 }
 
 /** KubeRay names this head's cluster at run time; its pods carry the name in the ray.io/cluster label. */

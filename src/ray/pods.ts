@@ -4,8 +4,15 @@
 // matches the config's clientSelector), or not Ray.
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { getIn, isMap, mapsOf, type Json, type JsonMap } from '../yaml/json.js';
-import { clusterSpecPath, fieldPath, missingKubeRayTemplates, operatorTls, podTemplates, type PodTemplateRef } from './kinds.js';
+import { getIn, isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
+import {
+  clusterSpecPath,
+  fieldPath,
+  missingKubeRayTemplates,
+  operatorTls,
+  type PodTemplateRef,
+  podTemplates,
+} from './kinds.js';
 import { argvOf, findRayStart } from './rayStart.js';
 
 export type Role = 'node' | 'client' | 'none';
@@ -63,9 +70,15 @@ export interface RoleDecision {
 }
 
 /** Decides a pod's role and says why; `ray start` wins over a client address. */
-export function decideRole(r: Resource, ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
+export function decideRole(
+  r: Resource,
+  ref: PodTemplateRef,
+  pod: PodView,
+  clientSelector: Record<string, string>,
+): RoleDecision {
   const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
-  if (forced === 'node' || forced === 'client' || forced === 'none') return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
+  if (forced === 'node' || forced === 'client' || forced === 'none')
+    return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
   const decided = detectRole(ref, pod, clientSelector);
   return forced === undefined ? decided : { ...decided, ignored: forced };
 }
@@ -76,11 +89,17 @@ function detectRole(ref: PodTemplateRef, pod: PodView, clientSelector: Record<st
   if (starter) return { role: 'node', why: `container ${String(starter.name)} runs \`ray start\`` };
   if (ref.kuberay === 'submitter') return { role: 'client', why: 'KubeRay job submitter' };
   const selector = Object.entries(clientSelector);
-  if (selector.length && selector.every(([k, v]) => pod.labels[k] === v)) return { role: 'client', why: 'labels match the config clientSelector' };
+  if (selector.length && selector.every(([k, v]) => pod.labels[k] === v))
+    return { role: 'client', why: 'labels match the config clientSelector' };
   for (const c of [...pod.containers, ...pod.initContainers]) {
     const address = mapsOf(c.env).find((e) => typeof e.value === 'string' && e.value.startsWith('ray://'));
-    if (address) return { role: 'client', why: `container ${String(c.name)} has ${String(address.name)}=${String(address.value)}` };
-    if (argvOf(c.command, c.args).some((a) => a.includes('ray://'))) return { role: 'client', why: `container ${String(c.name)} connects to a ray:// address` };
+    if (address)
+      return {
+        role: 'client',
+        why: `container ${String(c.name)} has ${String(address.name)}=${String(address.value)}`,
+      };
+    if (argvOf(c.command, c.args).some((a) => a.includes('ray://')))
+      return { role: 'client', why: `container ${String(c.name)} connects to a ray:// address` };
   }
   return { role: 'none', why: 'no `ray start` and no ray:// address' };
 }
@@ -120,8 +139,12 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
       continue;
     }
     if (operatorTls(resource)) {
-      const message = 'skipped: tlsOptions.enabled: KubeRay issues this cluster\'s certificates and sets its TLS env itself (and rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
-      notes.push(about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` }));
+      const message =
+        "skipped: tlsOptions.enabled: KubeRay issues this cluster's certificates and sets its TLS env itself (and " +
+        'rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
+      notes.push(
+        about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` }),
+      );
       continue;
     }
     for (const ref of refs) {
@@ -133,7 +156,9 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
       const pod = podView(resource, ref);
       const { role, why, ignored } = decideRole(resource, ref, pod, clientSelector);
       if (ignored !== undefined) {
-        const message = `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored (detected: ${role})`;
+        const message =
+          `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client ` +
+          `or none; ignored (detected: ${role})`;
         notes.push(about(resource, 'warning', message));
       }
       if (role !== 'none') pods.push({ source, resource, ref, pod, role, why });
@@ -145,17 +170,25 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
 const kindOfValue = (v: Json | undefined) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
 
 /** Why a pod template cannot be read as one (Kubernetes would reject it too), or undefined. */
-function templateProblem(template: Json | undefined, ref: PodTemplateRef): { message: string; field: string } | undefined {
+function templateProblem(
+  template: Json | undefined,
+  ref: PodTemplateRef,
+): { message: string; field: string } | undefined {
   const at = (rest: string) => [fieldPath(ref.path), rest].filter(Boolean).join('.');
-  if (!isMap(template)) return { message: `${at('')} must be a pod template (a mapping), not ${kindOfValue(template)}`, field: at('') };
+  if (!isMap(template))
+    return { message: `${at('')} must be a pod template (a mapping), not ${kindOfValue(template)}`, field: at('') };
   for (const key of ['metadata', 'spec'] as const) {
     const v = template[key];
-    if (v !== undefined && v !== null && !isMap(v)) return { message: `${at(key)} must be a mapping, not ${kindOfValue(v)}`, field: at(key) };
+    if (v !== undefined && v !== null && !isMap(v))
+      return { message: `${at(key)} must be a mapping, not ${kindOfValue(v)}`, field: at(key) };
   }
   for (const key of ['containers', 'initContainers', 'volumes'] as const) {
     const v = getIn(template, ['spec', key]);
     if (v !== undefined && v !== null && (!Array.isArray(v) || !v.every(isMap))) {
-      return { message: `${at(`spec.${key}`)} must be a list of mappings, not ${kindOfValue(v)}`, field: at(`spec.${key}`) };
+      return {
+        message: `${at(`spec.${key}`)} must be a list of mappings, not ${kindOfValue(v)}`,
+        field: at(`spec.${key}`),
+      };
     }
   }
   return undefined;

@@ -12,7 +12,21 @@ export type RayStart =
 
 const SHELLS = /^(sh|bash|dash|ash|zsh|ksh)$/;
 /** Words that may stand before the command itself: shell keywords and runners that exec their argv. */
-const PREFIXES = new Set(['exec', 'nohup', 'time', 'command', 'then', 'do', 'else', 'elif', 'if', 'while', 'until', '!', '{']);
+const PREFIXES = new Set([
+  'exec',
+  'nohup',
+  'time',
+  'command',
+  'then',
+  'do',
+  'else',
+  'elif',
+  'if',
+  'while',
+  'until',
+  '!',
+  '{',
+]);
 /** Runners that take options, then the command (`tini -g -- ray start`, `env -i A=1 ray start`). */
 const RUNNERS = new Set(['env', 'tini', 'dumb-init']);
 const ASSIGNMENT = /^[A-Za-z_]\w*=/;

@@ -12,4 +12,6 @@ export function authEnv(secret: { name: string; key: string }): Json[] {
 }
 
 export const NO_AUTH_WARNING =
-  "Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API (8265), the dashboard agent (52365, accepts job submissions) and the runtime-env agent; RAY_USE_TLS covers none of them, and whoever reaches them runs code. Turn on token authentication: auth: token in the config, and create the token Secret (ray-tls token)";
+  'Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API (8265), the dashboard agent (52365, ' +
+  'accepts job submissions) and the runtime-env agent; RAY_USE_TLS covers none of them, and whoever reaches them ' +
+  'runs code. Turn on token authentication: auth: token in the config, and create the token Secret (ray-tls token)';

@@ -40,10 +40,13 @@ function checked(model: models.Certificate | models.Issuer): Json {
 export function caChain(namespace: string | undefined, ca: CaSettings): Json[] {
   const out: Json[] = [];
   if (!ca.secretName) {
-    if (!ca.issuerRef) out.push(checked(new models.Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
+    if (!ca.issuerRef)
+      out.push(checked(new models.Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
     for (const name of [ca.name, ...ca.trust]) out.push(caCertificate(name, namespace, ca));
   }
-  out.push(checked(new models.Issuer({ metadata: meta(ca.name, namespace), spec: { ca: { secretName: caSecretName(ca) } } })));
+  out.push(
+    checked(new models.Issuer({ metadata: meta(ca.name, namespace), spec: { ca: { secretName: caSecretName(ca) } } })),
+  );
   return out;
 }
 
@@ -80,7 +83,9 @@ export interface LeafSpec {
 /** A leaf issued by the namespace's CA Issuer. */
 export function leafCertificate(leaf: LeafSpec, settings: LeafSettings, issuer: string): Json {
   const keyUsages =
-    settings.key.algorithm === 'RSA' ? (['digital signature', 'key encipherment'] as const) : (['digital signature'] as const);
+    settings.key.algorithm === 'RSA'
+      ? (['digital signature', 'key encipherment'] as const)
+      : (['digital signature'] as const);
   return checked(
     new models.Certificate({
       metadata: meta(leaf.name, leaf.namespace),
@@ -102,5 +107,10 @@ export function leafCertificate(leaf: LeafSpec, settings: LeafSettings, issuer: 
 /** DNS names of a Service, exact names before any wildcard (gRPC tries SANs in order). */
 export function serviceDnsNames(service: string, namespace: string | undefined, clusterDomain: string): string[] {
   if (namespace === undefined) return [service];
-  return [service, `${service}.${namespace}`, `${service}.${namespace}.svc`, `${service}.${namespace}.svc.${clusterDomain}`];
+  return [
+    service,
+    `${service}.${namespace}`,
+    `${service}.${namespace}.svc`,
+    `${service}.${namespace}.svc.${clusterDomain}`,
+  ];
 }

@@ -37,7 +37,9 @@ fail() { echo "ray-tls: $*" >&2; exit 1; }
 # The leaf's lifetime: CERT_HOURS, else CERT_DAYS, never past the CA's own expiry.
 hours="\${CERT_HOURS:-}"
 [ -n "$hours" ] || hours=$((CERT_DAYS * 24))
-case "$hours" in ''|*[!0-9]*|0*) fail "the certificate lifetime must be a whole number of hours or days, got '$hours'" ;; esac
+case "$hours" in
+  ''|*[!0-9]*|0*) fail "the certificate lifetime must be a whole number of hours or days, got '$hours'" ;;
+esac
 ca="$CA_DIR/tls.crt"
 # The issuing CA and the root it chains to must both outlive the leaf.
 for f in "$ca" "$CA_DIR/ca.crt"; do
@@ -170,5 +172,6 @@ chmod 0644 tls.crt ca.crt
 chmod 0600 tls.key
 mv -f tls.key tls.crt ca.crt "$out/"
 leaf_end=$(openssl x509 -enddate -noout -in leaf.crt)
-echo "ray-tls: issued a certificate for $san, valid until \${leaf_end#*=} ($((life / 3600)) hours$capped); the pod must be restarted before then"
+echo "ray-tls: issued a certificate for $san, valid until \${leaf_end#*=} ($((life / 3600)) hours$capped);" \\
+  "the pod must be restarted before then"
 `;

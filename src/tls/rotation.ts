@@ -17,7 +17,12 @@ export function rotationOrder(pods: RayPod[], resources: Resource[], signer: str
   const issued = new Map<string | undefined, string[]>();
   for (const r of resources) {
     const secret = getIn(r.spec as never, ['ca', 'secretName']);
-    if (r.kind !== 'Issuer' || r.metadata.labels?.['app.kubernetes.io/managed-by'] !== managedBy || typeof secret !== 'string') continue;
+    if (
+      r.kind !== 'Issuer' ||
+      r.metadata.labels?.['app.kubernetes.io/managed-by'] !== managedBy ||
+      typeof secret !== 'string'
+    )
+      continue;
     issued.set(r.metadata.namespace, [...(issued.get(r.metadata.namespace) ?? []), secret]);
   }
   const out: Result[] = [];
@@ -27,10 +32,17 @@ export function rotationOrder(pods: RayPod[], resources: Resource[], signer: str
     for (const v of p.pod.volumes) {
       const secret = getIn(v, ['secret', 'secretName']);
       if (v.name === CA_VOLUME && typeof secret === 'string') trusted.add(secret);
-      if (v.name === TRUST_VOLUME) for (const s of mapsOf(getIn(v, ['projected', 'sources']))) if (isMap(s.secret) && typeof s.secret.name === 'string') trusted.add(s.secret.name);
+      if (v.name === TRUST_VOLUME)
+        for (const s of mapsOf(getIn(v, ['projected', 'sources'])))
+          if (isMap(s.secret) && typeof s.secret.name === 'string') trusted.add(s.secret.name);
     }
     if (!trusted.size || trusted.has(signer)) continue;
-    const message = `${p.ref.where}: this pod was rendered trusting only ${[...trusted].join(', ')}; signing with ${signer} now splits the cluster (a restarted pod and the pods started before refuse each other). Do step 1 of the CA rotation first: keep ${[...trusted][0]} signing, add ${signer} to ca.trust and roll out every pod; then switch (README: Rotation). After a CA key compromise, set ca.noOverlap: true and restart every Ray pod at once`;
+    const message =
+      `${p.ref.where}: this pod was rendered trusting only ${[...trusted].join(', ')}; signing with ` +
+      `${signer} now splits the cluster (a restarted pod and the pods started before refuse each other). Do step 1 ` +
+      `of the CA rotation first: keep ${[...trusted][0]} signing, add ${signer} to ca.trust and roll out every ` +
+      `pod; then switch (README: Rotation). After a CA key compromise, set ca.noOverlap: true and restart every ` +
+      `Ray pod at once`;
     out.push(about(p.resource, 'error', message));
   }
   return out;

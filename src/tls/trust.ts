@@ -40,11 +40,19 @@ export function withTrust(volumes: Json[], trust: string[]): Json[] {
   return volumes.flatMap((v) => {
     const secret = isMap(v) && v.name === VOLUME && isMap(v.secret) ? v.secret : undefined;
     if (!secret) return [v];
-    return [{ name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } }, { name: SECRET_VOLUME, secret }, trustVolume(trust)];
+    return [
+      { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+      { name: SECRET_VOLUME, secret },
+      trustVolume(trust),
+    ];
   });
 }
 
-export function trustContainer(image: string, mountPath: string, ray: { imagePullPolicy?: Json; securityContext?: Json }): Json {
+export function trustContainer(
+  image: string,
+  mountPath: string,
+  ray: { imagePullPolicy?: Json; securityContext?: Json },
+): Json {
   return {
     name: TRUST_CONTAINER,
     image,

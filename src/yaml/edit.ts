@@ -1,7 +1,7 @@
 // Splices changes into YAML source text instead of re-serialising documents:
 // every byte the function does not change is copied through as it was
 // (comments, quoting, key order, indentation, kpt's head comments).
-import { isMap, isScalar, isSeq, stringify, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import { isMap, isScalar, isSeq, type Node, stringify, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Json } from './json.js';
 
 interface Edit {
@@ -14,13 +14,22 @@ interface Edit {
 }
 
 // YAML 1.1 quoting ("on", "0644" stay strings for Kubernetes tools), no folding.
-const BLOCK = { version: '1.1', lineWidth: 0, indentSeq: false, flowCollectionPadding: false, aliasDuplicateObjects: false } as const;
+const BLOCK = {
+  version: '1.1',
+  lineWidth: 0,
+  indentSeq: false,
+  flowCollectionPadding: false,
+  aliasDuplicateObjects: false,
+} as const;
 
 /** Serialises a value as block YAML, each line after the first indented by `indent`. */
 function block(value: Json, indent: number, wideSeqs: boolean): string {
   const text = stringify(value, { ...BLOCK, indentSeq: wideSeqs }).replace(/\n$/, '');
   const pad = ' '.repeat(indent);
-  return text.split('\n').map((line, i) => (i === 0 || line === '' ? line : pad + line)).join('\n');
+  return text
+    .split('\n')
+    .map((line, i) => (i === 0 || line === '' ? line : pad + line))
+    .join('\n');
 }
 
 /** Serialises a value in flow style (for insertion into flow collections and JSON input). */
@@ -40,7 +49,10 @@ export class Editor {
    * @param text the source that the nodes' ranges point into
    * @param wideSeqs whether block sequences are indented under their key (kpt's "wide" style)
    */
-  constructor(readonly text: string, readonly wideSeqs = false) {
+  constructor(
+    readonly text: string,
+    readonly wideSeqs = false,
+  ) {
     this.crlf = text.includes('\r\n');
   }
 
@@ -67,8 +79,11 @@ export class Editor {
   private contentEnd(node: Node): number {
     if ((isMap(node) || isSeq(node)) && !node.flow && node.items.length) {
       const last = node.items[node.items.length - 1];
-      const inner = (isMap(node) ? ((last as { value?: Node | null }).value ?? (last as { key: Node }).key) : last) as Node | null;
-      if (inner && inner.range && !(isScalar(inner) && inner.value === null && inner.range[0] === inner.range[1])) return this.contentEnd(inner);
+      const inner = (
+        isMap(node) ? ((last as { value?: Node | null }).value ?? (last as { key: Node }).key) : last
+      ) as Node | null;
+      if (inner?.range && !(isScalar(inner) && inner.value === null && inner.range[0] === inner.range[1]))
+        return this.contentEnd(inner);
       if (isMap(node)) return this.contentEnd((last as { key: Node }).key);
     }
     const end = node.range![1];
@@ -96,7 +111,9 @@ export class Editor {
     const indent = columnOf(this.text, first.range![0]);
     const { at, prefix } = this.blockEnd(map);
     const isBlockColl = value !== null && typeof value === 'object' && Object.keys(value).length > 0;
-    const body = isBlockColl ? `${key}:${this.blockValue(value, indent)}` : block({ [key]: value }, indent, this.wideSeqs);
+    const body = isBlockColl
+      ? `${key}:${this.blockValue(value, indent)}`
+      : block({ [key]: value }, indent, this.wideSeqs);
     this.push(at, at, `${prefix}${' '.repeat(indent)}${body}\n`);
   }
 
@@ -125,7 +142,9 @@ export class Editor {
     const eol = this.text.indexOf('\n', valueNode.range[1]);
     const lineEnd = eol === -1 ? this.text.length : this.text[eol - 1] === '\r' ? eol - 1 : eol;
     // Keep the key as written and a comment after it; drop the `~` or `null`.
-    const head = (this.text.slice(keyStart, valueNode.range[0]) + this.text.slice(valueNode.range[1], lineEnd)).trimEnd();
+    const head = (
+      this.text.slice(keyStart, valueNode.range[0]) + this.text.slice(valueNode.range[1], lineEnd)
+    ).trimEnd();
     this.push(keyStart, lineEnd, `${head}${this.blockValue(value, columnOf(this.text, keyStart))}`);
   }
 
@@ -199,7 +218,9 @@ export class Editor {
     if (!this.edits.length) return this.text;
     // At one offset: deeper text first; at one depth, a sequence's new entries before a map's new keys.
     const entry = (e: Edit) => (/^\r?\n?\s*- /.test(e.text) ? 0 : 1);
-    const sorted = [...this.edits].sort((a, b) => a.start - b.start || b.depth - a.depth || entry(a) - entry(b) || a.order - b.order);
+    const sorted = [...this.edits].sort(
+      (a, b) => a.start - b.start || b.depth - a.depth || entry(a) - entry(b) || a.order - b.order,
+    );
     let out = '';
     let pos = 0;
     for (const e of sorted) {
@@ -218,7 +239,7 @@ export function blockItem(value: Json, indent: number, wideSeqs: boolean): strin
 
 /** Serialises a whole document body (legacy exec-plugin streams). */
 export function blockDocument(value: Json, wideSeqs: boolean): string {
-  return block(value, 0, wideSeqs) + '\n';
+  return `${block(value, 0, wideSeqs)}\n`;
 }
 
 /**
@@ -231,10 +252,16 @@ const YAML11_WORDS = /^(y|yes|n|no|true|false|on|off|null)$/i;
 
 export function plainBlock(value: Json, indent = 0): string {
   if (typeof value === 'string' && PLAIN.test(value) && !YAML11_WORDS.test(value)) return ` ${value}\n`;
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.keys(value).length) return ` ${JSON.stringify(value)}\n`;
+  if (value === null || typeof value !== 'object' || Array.isArray(value) || !Object.keys(value).length)
+    return ` ${JSON.stringify(value)}\n`;
   const pad = ' '.repeat(indent);
   const key = (k: string) => (PLAIN.test(k) && !YAML11_WORDS.test(k) ? k : JSON.stringify(k));
-  return '\n' + Object.entries(value).map(([k, v]) => `${pad}${key(k)}:${plainBlock(v, indent + 2)}`).join('');
+  return (
+    '\n' +
+    Object.entries(value)
+      .map(([k, v]) => `${pad}${key(k)}:${plainBlock(v, indent + 2)}`)
+      .join('')
+  );
 }
 
 /** A list of plain data maps as block sequence entries at column 0. */

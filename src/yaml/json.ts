@@ -13,7 +13,13 @@ export function getIn(value: Json | undefined, path: readonly (string | number)[
   let at = value;
   for (const key of path) {
     if (at === null || typeof at !== 'object') return undefined;
-    at = Array.isArray(at) ? (typeof key === 'number' ? at[key] : undefined) : Object.hasOwn(at, key) ? at[key] : undefined;
+    at = Array.isArray(at)
+      ? typeof key === 'number'
+        ? at[key]
+        : undefined
+      : Object.hasOwn(at, key)
+        ? at[key]
+        : undefined;
   }
   return at;
 }

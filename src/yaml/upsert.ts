@@ -2,7 +2,7 @@
 // initContainers) through the splice editor. An entry that differs from ours
 // is ours to update only when the pod carries our marker; otherwise it is a
 // conflict the user must resolve, never a silent overwrite.
-import { isMap, isSeq, type Document, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type Document, isMap, isSeq, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
 import type { Editor } from './edit.js';
 import { deepEqual, type Json } from './json.js';
 import { toJson } from './read.js';
@@ -37,7 +37,12 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
   const listNode = parent.get(key, true) as Node | undefined;
   const existing = isSeq(listNode) ? (listNode as YAMLSeq).items : [];
   if (listNode !== undefined && !isSeq(listNode) && toJson(listNode, t.doc) !== null) {
-    t.conflicts.push({ field, current: toJson(listNode, t.doc), proposed: entries.map((e) => e.value), message: `${key} must be a list` });
+    t.conflicts.push({
+      field,
+      current: toJson(listNode, t.doc),
+      proposed: entries.map((e) => e.value),
+      message: `${key} must be a list`,
+    });
     return;
   }
   const values = existing.map((n) => toJson(n as Node, t.doc));
@@ -45,7 +50,9 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
   let prepend: Json | undefined;
   for (const entry of entries) {
     const want = entry.value as Record<string, Json>;
-    const index = values.findIndex((v) => isObj(v) && entry.keys.some((k) => want[k] !== undefined && v[k] === want[k]));
+    const index = values.findIndex(
+      (v) => isObj(v) && entry.keys.some((k) => want[k] !== undefined && v[k] === want[k]),
+    );
     if (index === -1) {
       if (entry.first) prepend = entry.value;
       else append.push(entry.value);
@@ -55,8 +62,16 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
     if (deepEqual(have, entry.value)) continue;
     const at = `${field}[${index}]`;
     if (!t.owned) {
-      const same = entry.keys.filter((k) => isObj(have) && have[k] === want[k]).map((k) => `${k} ${JSON.stringify(want[k])}`).join(' and ');
-      t.conflicts.push({ field: at, current: have, proposed: entry.value, message: `an entry with ${same} already exists with other settings` });
+      const same = entry.keys
+        .filter((k) => isObj(have) && have[k] === want[k])
+        .map((k) => `${k} ${JSON.stringify(want[k])}`)
+        .join(' and ');
+      t.conflicts.push({
+        field: at,
+        current: have,
+        proposed: entry.value,
+        message: `an entry with ${same} already exists with other settings`,
+      });
       continue;
     }
     t.editor.replace(existing[index] as Node, entry.value, !!(listNode as YAMLSeq).flow);
@@ -72,14 +87,16 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
   }
 }
 
-const isObj = (v: Json | undefined): v is Record<string, Json> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObj = (v: Json | undefined): v is Record<string, Json> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Removes the entries of the list `parent[key]` whose `name` is one of `names` (ours, no longer wanted). */
 export function removeNamed(t: Target, parent: YAMLMap, key: string, names: string[]): void {
   const list = parent.get(key, true) as Node | undefined;
   if (!isSeq(list)) return;
   for (const item of (list as YAMLSeq).items) {
-    if (isMap(item) && names.includes(String(item.get('name')))) t.editor.remove(item as Node, !!(list as YAMLSeq).flow);
+    if (isMap(item) && names.includes(String(item.get('name'))))
+      t.editor.remove(item as Node, !!(list as YAMLSeq).flow);
   }
 }
 

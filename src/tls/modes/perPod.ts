@@ -2,14 +2,14 @@
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
 import { CLUSTER_LABEL, fieldPath, kubeRayHeadServices } from '../../ray/kinds.js';
-import { rayContainerIndex, type RayPod } from '../../ray/pods.js';
-import { mapsOf, type Json } from '../../yaml/json.js';
+import { type RayPod, rayContainerIndex } from '../../ray/pods.js';
+import { type Json, mapsOf } from '../../yaml/json.js';
 import { upsertList } from '../../yaml/upsert.js';
-import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { restrictedContext } from '../hardening.js';
+import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
-import { TRUST_DIR, trustMount, trustVolume } from '../trust.js';
 import type { PodSettings } from '../settings.js';
+import { TRUST_DIR, trustMount, trustVolume } from '../trust.js';
 import type { CertificateMode, NodeEdit } from './mode.js';
 
 export { INIT_CONTAINER } from '../pod.js';
@@ -40,7 +40,9 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
       { name: 'POD_NAME', ...field('metadata.name') },
       { name: 'POD_NAMESPACE', ...field('metadata.namespace') },
       { name: 'CERT_SERVICES', value: input.services.join(' ') },
-      ...(input.clusterFromLabel ? [{ name: 'CERT_RAY_CLUSTER', ...field(`metadata.labels['${CLUSTER_LABEL}']`) }] : []),
+      ...(input.clusterFromLabel
+        ? [{ name: 'CERT_RAY_CLUSTER', ...field(`metadata.labels['${CLUSTER_LABEL}']`) }]
+        : []),
       { name: 'CERT_CLUSTER_DOMAIN', value: settings.clusterDomain },
       { name: 'CERT_KEY_ALGORITHM', value: key.algorithm },
       { name: 'CERT_KEY_SIZE', value: String(key.size) },
@@ -65,15 +67,33 @@ function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
   const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
   if (!image) {
     const message = 'no image to run the certificate init container; set initImage in the config';
-    target.conflicts.push({ field: edit.at('spec.containers[0].image'), current: undefined, proposed: 'an image', message });
+    target.conflicts.push({
+      field: edit.at('spec.containers[0].image'),
+      current: undefined,
+      proposed: 'an image',
+      message,
+    });
     return;
   }
   const clusterFromLabel = kubeRayHeadServices(pod.resource, pod.ref).unknown;
-  const init = initContainer(settings, { image, imagePullPolicy: ray?.imagePullPolicy, securityContext: ray?.securityContext, services: edit.services, clusterFromLabel });
-  upsertList(target, edit.spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], edit.at('spec.initContainers'));
+  const init = initContainer(settings, {
+    image,
+    imagePullPolicy: ray?.imagePullPolicy,
+    securityContext: ray?.securityContext,
+    services: edit.services,
+    clusterFromLabel,
+  });
+  upsertList(
+    target,
+    edit.spec,
+    'initContainers',
+    [{ value: init, keys: ['name'], first: true }],
+    edit.at('spec.initContainers'),
+  );
 }
 
-const envOf = (c: Json | undefined) => new Map(mapsOf((c as Record<string, Json> | undefined)?.env).map((e) => [e.name, e.value]));
+const envOf = (c: Json | undefined) =>
+  new Map(mapsOf((c as Record<string, Json> | undefined)?.env).map((e) => [e.name, e.value]));
 
 export const perPod: CertificateMode = {
   name: 'per-pod',
@@ -89,16 +109,19 @@ export const perPod: CertificateMode = {
   ],
   editPod: addInitContainer,
   bundlesTrust: true,
-  describeNode: (settings) => `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
+  describeNode: (settings) =>
+    `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
   recognises: (p) => p.pod.initContainers.some((c) => c.name === INIT_CONTAINER),
   validateNode(p: RayPod, r): Result[] {
     const env = envOf(p.pod.initContainers.find((c) => c.name === INIT_CONTAINER));
     const field = { path: `${p.ref.path.length ? `${fieldPath(p.ref.path)}.` : ''}spec.initContainers` };
     const out: Result[] = [];
     const days = Number(env.get('CERT_DAYS'));
-    if (days * 24 > MAX_HOURS) out.push(about(r, 'error', `per-pod certificates valid for ${days} days (over one year): lower duration`, field));
+    if (days * 24 > MAX_HOURS)
+      out.push(about(r, 'error', `per-pod certificates valid for ${days} days (over one year): lower duration`, field));
     const bits = Number(env.get('CERT_KEY_SIZE'));
-    if (env.get('CERT_KEY_ALGORITHM') === 'RSA' && bits < 2048) out.push(about(r, 'error', `per-pod RSA keys of ${bits} bits are too weak: use 2048 or more`, field));
+    if (env.get('CERT_KEY_ALGORITHM') === 'RSA' && bits < 2048)
+      out.push(about(r, 'error', `per-pod RSA keys of ${bits} bits are too weak: use 2048 or more`, field));
     return out;
   },
 };

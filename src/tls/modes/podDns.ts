@@ -6,7 +6,7 @@ import { isMap, type Node, type YAMLMap } from 'yaml';
 import { about } from '../../krm/results.js';
 import { fieldPath, groupPath } from '../../ray/kinds.js';
 import { findRayStart, shellScript } from '../../ray/rayStart.js';
-import { mapsOf, type Json } from '../../yaml/json.js';
+import { type Json, mapsOf } from '../../yaml/json.js';
 import { toJson } from '../../yaml/read.js';
 import type { Target } from '../../yaml/upsert.js';
 import { leafCertificate } from '../certificates.js';
@@ -26,7 +26,10 @@ export function podDnsName(clusterDomain: string): string {
 
 /** The wrapper for exec-form commands: `sh -c WRAPPER ray-tls ray start ...`. */
 export function execWrapper(clusterDomain: string): string {
-  return `# ray-tls pod-dns: advertise this pod's DNS name, which the node certificate covers\nexec "$@" ${FLAG}="${podDnsName(clusterDomain)}"`;
+  return (
+    `# ray-tls pod-dns: advertise this pod's DNS name, which the node certificate covers\nexec "$@" ` +
+    `${FLAG}="${podDnsName(clusterDomain)}"`
+  );
 }
 
 export const podDnsEnv = (): Json[] => [
@@ -36,7 +39,8 @@ export const podDnsEnv = (): Json[] => [
 
 export type Rewrite = { command: string[]; args: string[] } | { error: string } | 'done' | 'none';
 
-const ALREADY = `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: remove the flag`;
+const ALREADY =
+  `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: ` + `remove the flag`;
 
 /**
  * How to make a container's `ray start` advertise the pod DNS name:
@@ -51,7 +55,8 @@ export function rewriteRayStart(command: Json | undefined, args: Json | undefine
     if (script.includes(podDnsName(clusterDomain))) return 'done';
     if (script.includes(FLAG)) return { error: ALREADY };
     let rewritten = script;
-    for (const end of [...start.ends].reverse()) rewritten = `${rewritten.slice(0, end)} ${FLAG}="${podDnsName(clusterDomain)}"${rewritten.slice(end)}`;
+    for (const end of [...start.ends].reverse())
+      rewritten = `${rewritten.slice(0, end)} ${FLAG}="${podDnsName(clusterDomain)}"${rewritten.slice(end)}`;
     // Keep the kubelet's split: the shell and its options in command, the script and the rest in args.
     const cut = Array.isArray(command) ? Math.min(command.length, start.script) : 0;
     const next = [...argv.slice(0, start.script), rewritten, ...argv.slice(start.script + 1)];
@@ -80,17 +85,27 @@ export function rewriteProbe(command: Json | undefined, clusterDomain: string): 
   if (c !== undefined) {
     const script = argv[c];
     if (script.includes(name) || !LOOPBACK_IN_SCRIPT.test(script)) return undefined;
-    const rewritten = script.replace(new RegExp(LOOPBACK_IN_SCRIPT.source, 'g'), (_m, _q, port) => `--address="${name}${port}"`);
+    const rewritten = script.replace(
+      new RegExp(LOOPBACK_IN_SCRIPT.source, 'g'),
+      (_m, _q, port) => `--address="${name}${port}"`,
+    );
     return [...argv.slice(0, c), rewritten, ...argv.slice(c + 1)];
   }
   const at = argv.findIndex((a) => LOOPBACK_ADDRESS.test(a));
   if (at === -1) return undefined;
   const port = LOOPBACK_ADDRESS.exec(argv[at])![1];
-  return ['sh', '-c', `exec ${argv.map((a, i) => (i === at ? `--address="${name}${port}"` : shellQuote(a))).join(' ')}`];
+  return [
+    'sh',
+    '-c',
+    `exec ${argv.map((a, i) => (i === at ? `--address="${name}${port}"` : shellQuote(a))).join(' ')}`,
+  ];
 }
 
 /** The rayStartParams entry for KubeRay, which runs `ray start --KEY=VALUE` in a shell. */
-export const kubeRayNodeAddress = (clusterDomain: string): [string, string] => ['node-ip-address', podDnsName(clusterDomain)];
+export const kubeRayNodeAddress = (clusterDomain: string): [string, string] => [
+  'node-ip-address',
+  podDnsName(clusterDomain),
+];
 
 /** KubeRay runs Ray in a group's first container from rayStartParams: the address goes there. */
 function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
@@ -102,14 +117,27 @@ function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
   if (!isMap(params)) {
     if (params === undefined) t.editor.addPair(group, 'rayStartParams', { [key]: value });
     else if (toJson(params, t.doc) === null) t.editor.fillEmpty(group, 'rayStartParams', { [key]: value });
-    else t.conflicts.push({ field: `${groupField}.rayStartParams`, current: toJson(params, t.doc), proposed: { [key]: value }, message: 'rayStartParams must be a mapping' });
+    else
+      t.conflicts.push({
+        field: `${groupField}.rayStartParams`,
+        current: toJson(params, t.doc),
+        proposed: { [key]: value },
+        message: 'rayStartParams must be a mapping',
+      });
     return;
   }
   const current = toJson(params.get(key, true) as Node | undefined, t.doc);
   if (current === undefined) t.editor.addPair(params, key, value);
   else if (current !== value) {
-    const message = 'rayStartParams already sets node-ip-address; in pod-dns mode the node must advertise its pod DNS name';
-    t.conflicts.push({ field: `${groupField}.rayStartParams.${key}`, current, proposed: value, message, fix: ': remove it' });
+    const message =
+      'rayStartParams already sets node-ip-address; in pod-dns mode the node must advertise its pod DNS name';
+    t.conflicts.push({
+      field: `${groupField}.rayStartParams.${key}`,
+      current,
+      proposed: value,
+      message,
+      fix: ': remove it',
+    });
   }
 }
 
@@ -122,10 +150,19 @@ function advertise(t: Target, c: YAMLMap, field: string, clusterDomain: string):
   aimProbes(t, c, clusterDomain);
   if (rewrite === 'done') return true;
   if ('error' in rewrite) {
-    t.conflicts.push({ field: `${field}.command`, current: toJson(command, t.doc), proposed: toJson(command, t.doc) ?? null, message: rewrite.error, fix: '' });
+    t.conflicts.push({
+      field: `${field}.command`,
+      current: toJson(command, t.doc),
+      proposed: toJson(command, t.doc) ?? null,
+      message: rewrite.error,
+      fix: '',
+    });
     return true;
   }
-  for (const [key, node] of [['command', command], ['args', args]] as const) {
+  for (const [key, node] of [
+    ['command', command],
+    ['args', args],
+  ] as const) {
     const value = rewrite[key];
     if (node !== undefined) t.editor.replace(node, value, !!c.flow);
     else if (value.length) t.editor.addPair(c, key, value);
@@ -151,15 +188,29 @@ export const podDns: CertificateMode = {
   namespaceCertificates({ namespace, nodes, serviceDnsNames, generatedHeads }, settings) {
     if (!nodes.length) return { certificates: [], results: [] };
     if (namespace === undefined) {
-      const message = 'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the step that sets it)';
-      return { certificates: [], results: nodes.map((p) => about(p.resource, 'error', message, { path: 'metadata.namespace' })) };
+      const message =
+        'pod-dns mode names nodes <ip>.<namespace>.pod.<cluster domain>: set metadata.namespace (or run after the ' +
+        'step that sets it)';
+      return {
+        certificates: [],
+        results: nodes.map((p) => about(p.resource, 'error', message, { path: 'metadata.namespace' })),
+      };
     }
     // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
     const dnsNames = [...serviceDnsNames, 'localhost', `*.${namespace}.pod.${settings.clusterDomain}`];
     // A head Service named at run time (<cluster>-head-svc): workers dial its full name, which this covers.
     if (generatedHeads.length) dnsNames.push(`*.${namespace}.svc.${settings.clusterDomain}`);
     const usages = ['server auth', 'client auth'] as const;
-    return { certificates: [leafCertificate({ name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] }, settings.leaf, settings.caIssuer)], results: [] };
+    return {
+      certificates: [
+        leafCertificate(
+          { name: NODES_CERT, namespace, usages: [...usages], dnsNames, ipAddresses: ['127.0.0.1'] },
+          settings.leaf,
+          settings.caIssuer,
+        ),
+      ],
+      results: [],
+    };
   },
   nodeSecret: () => NODES_CERT,
   nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(NODES_CERT, mode) }],
@@ -172,7 +223,8 @@ export const podDns: CertificateMode = {
     }
     return advertise(edit.target, c, field, settings.clusterDomain) ? podDnsEnv() : [];
   },
-  describeNode: (settings) => `advertises its pod DNS name and mounts the namespace's node certificate at ${settings.mountPath}`,
+  describeNode: (settings) =>
+    `advertises its pod DNS name and mounts the namespace's node certificate at ${settings.mountPath}`,
   recognises: (p) => p.pod.containers.some((c) => mapsOf(c.env).some((e) => e.name === POD_IP_ENV)),
   validateNode: () => [],
 };

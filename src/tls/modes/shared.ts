@@ -30,20 +30,40 @@ export const shared: CertificateMode = {
   namespaceCertificates({ namespace, nodes, serviceDnsNames, generatedHeads }, settings) {
     if (!nodes.length) return { certificates: [], results: [] };
     const unnamed = generatedHeads.map((p) =>
-      about(p.resource, 'warning', `${p.ref.where}: KubeRay names this cluster's head Service at run time, so the shared certificate cannot name it and workers that dial it fail TLS verification; use mode per-pod or pod-dns, which name it`),
+      about(
+        p.resource,
+        'warning',
+        `${p.ref.where}: KubeRay names this cluster's head Service at run time, so the shared certificate cannot ` +
+          `name it and workers that dial it fail TLS verification; use mode per-pod or pod-dns, which name it`,
+      ),
     );
     const dnsNames = [...serviceDnsNames, 'localhost'];
     const spec = { name: SHARED_CERT, secretName: SHARED_SECRET, namespace, dnsNames, ipAddresses: ['127.0.0.1'] };
-    const certificate = leafCertificate({ ...spec, usages: ['server auth', 'client auth'] }, settings.leaf, settings.caIssuer);
+    const certificate = leafCertificate(
+      { ...spec, usages: ['server auth', 'client auth'] },
+      settings.leaf,
+      settings.caIssuer,
+    );
     const message = (where: string) =>
-      `${where}: shared mode gives this Ray node a certificate that does not name its pod IP; Ray dials every node at its pod IP, its own raylet included, so Ray fails to start and other nodes are marked dead. Use mode per-pod (the default) or pod-dns`;
-    return { certificates: [certificate], results: [...unnamed, ...nodes.map((p) => about(p.resource, 'warning', message(p.ref.where)))] };
+      `${where}: shared mode gives this Ray node a certificate that does not name its pod IP; Ray dials every node ` +
+      `at its pod IP, its own raylet included, so Ray fails to start and other nodes are marked dead. Use mode ` +
+      `per-pod (the default) or pod-dns`;
+    return {
+      certificates: [certificate],
+      results: [...unnamed, ...nodes.map((p) => about(p.resource, 'warning', message(p.ref.where)))],
+    };
   },
   nodeSecret: () => SHARED_SECRET,
   nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, mode) }],
   describeNode: (settings) => `mounts the shared certificate at ${settings.mountPath}`,
   recognises: (p) => certificateSecret(p) !== undefined,
   validateNode: (p, r) => [
-    about(r, 'error', `${p.ref.where}: the Ray node's certificate comes from Secret ${certificateSecret(p)}, issued before the pod had an IP, so it cannot name the address Ray dials: Ray fails to start or marks the node dead. Use per-pod or pod-dns mode`),
+    about(
+      r,
+      'error',
+      `${p.ref.where}: the Ray node's certificate comes from Secret ${certificateSecret(p)}, issued before the pod ` +
+        `had an IP, so it cannot name the address Ray dials: Ray fails to start or marks the node dead. Use per-pod ` +
+        `or pod-dns mode`,
+    ),
   ],
 };
