@@ -4,10 +4,20 @@
 // certificate expires and whether the server demands a client certificate.
 // Key material and the token are read from files and never printed.
 
-import { X509Certificate } from 'node:crypto';
+import type { X509Certificate as X509 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
-import tls from 'node:tls';
+import type * as Net from 'node:net';
+import type * as Tls from 'node:tls';
+
+// Loaded on first use: a KRM run, which never checks, does not pay for TLS in its cold start.
+let tls: typeof Tls;
+let net: typeof Net;
+let X509Certificate: typeof X509;
+async function loadNetworking(): Promise<void> {
+  tls ??= await import('node:tls');
+  net ??= await import('node:net');
+  X509Certificate ??= (await import('node:crypto')).X509Certificate;
+}
 
 export const CHECK_HELP = `Usage: ray-tls check HOST:PORT [options]
 
@@ -143,7 +153,7 @@ type Attempt =
       kind: 'tls';
       protocol: string | null;
       alpn: string | null;
-      chain: X509Certificate[];
+      chain: X509[];
       authorizationError: string | null;
       // what the server did after the client finished its side of the handshake
       after: { rejected: boolean; detail: string };
@@ -181,11 +191,11 @@ function notTls(e: NodeJS.ErrnoException): string {
 
 // The peer's certificates as Node gives them: when the server sends only its leaf, Node
 // completes the chain with the issuer from the trusted --ca, so the root may be ours.
-function peerChain(socket: tls.TLSSocket): X509Certificate[] {
-  const chain: X509Certificate[] = [];
+function peerChain(socket: Tls.TLSSocket): X509[] {
+  const chain: X509[] = [];
   const seen = new Set<string>();
   // issuerCertificate of a self-signed certificate is itself: stop on a repeat.
-  let c: tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
+  let c: Tls.DetailedPeerCertificate | undefined = socket.getPeerCertificate(true);
   for (; c?.raw; c = c.issuerCertificate) {
     if (seen.has(c.fingerprint256)) break;
     seen.add(c.fingerprint256);
@@ -200,7 +210,7 @@ function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<A
   return new Promise((resolve) => {
     let done = false;
     let tcpUp = false;
-    let tlsSocket: tls.TLSSocket | undefined;
+    let tlsSocket: Tls.TLSSocket | undefined;
     let quietTimer: NodeJS.Timeout | undefined;
     const raw = net.connect({ host: o.host, port: o.port });
     const finish = (a: Attempt) => {
@@ -275,7 +285,7 @@ function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<A
 const oneLine = (dn: string) => dn.split('\n').join(', ');
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
-function chainEntry(c: X509Certificate, now: number): ChainEntry {
+function chainEntry(c: X509, now: number): ChainEntry {
   const notAfter = new Date(c.validTo);
   return {
     subject: oneLine(c.subject),
@@ -350,6 +360,7 @@ function emptyReport(o: CheckOptions): CheckReport {
 
 /** Reads the files, connects (without and, with --cert, with a client certificate), reports. */
 export async function checkEndpoint(o: CheckOptions): Promise<CheckReport> {
+  await loadNetworking();
   const m = readMaterial(o);
   const token = o.tokenFile ? tokenCheck(o.tokenFile) : undefined;
   const r = emptyReport(o);

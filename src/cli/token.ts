@@ -1,6 +1,5 @@
 // `ray-tls token`: a Ray auth token for `auth: token`, written to a file (0600), never to
 // stdout; prints the kubectl command that makes the Secret from that file.
-import { randomBytes } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
@@ -52,7 +51,10 @@ export function parseTokenArgs(argv: string[]): TokenOptions | string {
 export function writeToken(o: TokenOptions): string {
   const file = resolve(o.out);
   if (existsSync(file) && !o.force) throw new Error(`${file} already exists; pass --force to replace it`);
-  writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600, flag: o.force ? 'w' : 'wx' });
+  writeFileSync(file, Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex'), {
+    mode: 0o600,
+    flag: o.force ? 'w' : 'wx',
+  });
   const ns = o.namespace ? ` -n ${o.namespace}` : '';
   return `kubectl create secret generic ${o.secret}${ns} --from-file=${o.key}=${file}`;
 }

@@ -126,12 +126,18 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
   for (const [namespace, pods] of byNamespace(survey.pods)) {
     wanted.push(...caChain(namespace, plan.ca));
     const nodes = pods.filter((p) => p.role === 'node');
-    const servicesFor = (p: RayPod) => [
-      ...survey.services
-        .filter((s) => s.namespace === namespace && selects(s.selector, p.pod.labels))
-        .map((s) => s.name),
-      ...kubeRayHeadServices(p.resource, p.ref).names,
-    ];
+    const inNamespace = survey.services.filter((s) => s.namespace === namespace);
+    const named = new Map<RayPod, string[]>();
+    // The Services whose names a pod's certificate carries: each pod's once (mode and pod both ask).
+    const servicesFor = (p: RayPod): string[] => {
+      let names = named.get(p);
+      if (!names) {
+        const selecting = inNamespace.filter((s) => selects(s.selector, p.pod.labels)).map((s) => s.name);
+        names = [...selecting, ...kubeRayHeadServices(p.resource, p.ref).names];
+        named.set(p, names);
+      }
+      return names;
+    };
     const serviceNames = [...new Set(nodes.flatMap(servicesFor))].flatMap((s) =>
       serviceDnsNames(s, namespace, settings.clusterDomain),
     );
@@ -171,8 +177,11 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
 
 function byNamespace(pods: RayPod<Item>[]): Map<string | undefined, RayPod<Item>[]> {
   const groups = new Map<string | undefined, RayPod<Item>[]>();
-  for (const p of pods)
-    groups.set(p.resource.metadata.namespace, [...(groups.get(p.resource.metadata.namespace) ?? []), p]);
+  for (const p of pods) {
+    const group = groups.get(p.resource.metadata.namespace);
+    if (group) group.push(p);
+    else groups.set(p.resource.metadata.namespace, [p]);
+  }
   return groups;
 }
 

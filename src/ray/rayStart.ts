@@ -45,7 +45,10 @@ export function argvOf(command: Json | undefined, args: Json | undefined): strin
 
 /** Where a container's command and args run `ray start`, or undefined when they do not. */
 export function findRayStart(command: Json | undefined, args: Json | undefined): RayStart | undefined {
-  return inArgv(argvOf(command, args));
+  const argv = argvOf(command, args);
+  // Most containers never say both words: skip reading them as shell.
+  if (!argv.some((a) => a.includes('start')) || !argv.some((a) => a.includes('ray'))) return undefined;
+  return inArgv(argv);
 }
 
 function inArgv(argv: string[]): RayStart | undefined {

@@ -62,3 +62,39 @@ describe('ray-tls certs', () => {
     expect(r.stderr).toContain('Usage: ray-tls certs');
   });
 });
+
+describe('ray-tls certs --ca-name: a new CA beside the old one', () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'ray-tls-certs-ca2-')), 'certs');
+  it('writes the second CA under its own name and subject, and keeps the first', () => {
+    expect(certs('--out', out, '--key', 'ecdsa').status).toBe(0);
+    const before = readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8');
+    const second = certs('--out', out, '--key', 'ecdsa', '--ca-name', 'ray-tls-ca-2');
+    expect(second.status, second.stderr).toBe(0);
+    expect(second.stdout).toContain('kubectl create secret generic ray-tls-ca-2 ');
+    expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).toBe(before);
+    // Chains are built by issuer name: two CAs must not share a subject.
+    expect(x509(join(out, 'ray-tls-ca', 'tls.crt'))).toMatch(/Subject: CN ?= ?ray-tls CA ray-tls-ca\n/);
+    expect(x509(join(out, 'ray-tls-ca-2', 'tls.crt'))).toMatch(/Subject: CN ?= ?ray-tls CA ray-tls-ca-2\n/);
+    expect(certs('--out', out, '--ca-name', 'ray-tls-ca-2').status).toBe(1); // never overwritten without --force
+  });
+});
+
+describe('ray-tls token', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ray-tls-token-'));
+  const token = (...args: string[]) => spawnSync(process.execPath, [BUNDLE, 'token', ...args], { encoding: 'utf8' });
+  it('writes a random token to a 0600 file and prints only the command that makes the Secret', () => {
+    const file = join(dir, 'tok');
+    const r = token('--out', file, '--namespace', 'django-ray');
+    expect(r.status, r.stderr).toBe(0);
+    const value = readFileSync(file, 'utf8');
+    expect(value).toMatch(/^[0-9a-f]{64}$/);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+    expect(r.stdout).toBe(`kubectl create secret generic ray-auth-token -n django-ray --from-file=token=${file}\n`);
+    expect(r.stdout + r.stderr).not.toContain(value);
+    expect(token('--out', file).status).toBe(1); // kept without --force
+    expect(readFileSync(file, 'utf8')).toBe(value);
+    expect(token('--out', file, '--force').status).toBe(0);
+    expect(readFileSync(file, 'utf8')).not.toBe(value);
+    expect(token('--secret', 'Bad_Name').status).toBe(2);
+  });
+});
