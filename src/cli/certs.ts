@@ -89,8 +89,9 @@ export function writeCerts(o: CertsOptions): string[] {
   const out = resolve(o.out);
   const secrets = [o.caName, ...o.clients.map(clientCertName)];
   const taken = secrets.filter((s) => existsSync(join(out, s)));
-  if (taken.length && !o.force)
+  if (taken.length && !o.force) {
     throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
+  }
   const previous = process.umask(0o077);
   const work = mkdtempSync(join(tmpdir(), 'ray-tls-certs-'));
   try {
@@ -100,92 +101,64 @@ export function writeCerts(o: CertsOptions): string[] {
         : ['-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256'];
     writeFileSync(join(work, 'req.cnf'), '[req]\nprompt = no\ndistinguished_name = dn\n[dn]\nCN = ray-tls\n');
     const caDir = join(out, o.caName);
-    mkdirSync(caDir, { recursive: true });
-    openssl(['genpkey', ...keyArgs, '-out', join(caDir, 'tls.key')], work);
-    const caExt = [
-      '-addext',
-      'basicConstraints=critical,CA:TRUE',
-      '-addext',
-      'keyUsage=critical,keyCertSign,cRLSign,digitalSignature',
-    ];
-    openssl(
-      [
-        'req',
-        '-new',
-        '-x509',
-        '-config',
-        'req.cnf',
-        '-subj',
-        `/CN=ray-tls CA ${o.caName}`,
-        '-key',
-        join(caDir, 'tls.key'),
-        '-days',
-        String(o.caDays),
-        '-sha256',
-        ...caExt,
-        '-out',
-        join(caDir, 'tls.crt'),
-      ],
-      work,
-    );
-    copyFileSync(join(caDir, 'tls.crt'), join(caDir, 'ca.crt'));
-
-    const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
-    for (const client of o.clients) {
-      const dir = join(out, clientCertName(client));
-      mkdirSync(dir, { recursive: true });
-      openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
-      openssl(
-        [
-          'req',
-          '-new',
-          '-config',
-          'req.cnf',
-          '-subj',
-          `/CN=${client}`,
-          '-key',
-          join(dir, 'tls.key'),
-          '-out',
-          'client.csr',
-        ],
-        work,
-      );
-      writeFileSync(
-        join(work, 'client.ext'),
-        `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,${usage}\nextendedKeyUsage = clientAuth\n`,
-      );
-      openssl(
-        [
-          'x509',
-          '-req',
-          '-in',
-          'client.csr',
-          '-CA',
-          join(caDir, 'tls.crt'),
-          '-CAkey',
-          join(caDir, 'tls.key'),
-          '-set_serial',
-          `0x${execFileSync('openssl', ['rand', '-hex', '16'], { encoding: 'utf8' }).trim()}`,
-          '-days',
-          String(o.days),
-          '-sha256',
-          '-extfile',
-          'client.ext',
-          '-out',
-          join(dir, 'tls.crt'),
-        ],
-        work,
-      );
-      copyFileSync(join(caDir, 'ca.crt'), join(dir, 'ca.crt'));
-    }
+    writeCa(work, caDir, keyArgs, o);
+    for (const client of o.clients) writeClient(work, caDir, join(out, clientCertName(client)), client, keyArgs, o);
   } finally {
     process.umask(previous);
     rmSync(work, { recursive: true, force: true });
   }
   const ns = o.namespace ? ` -n ${o.namespace}` : '';
-  return secrets.map(
-    (s) =>
-      `kubectl create secret generic ${s}${ns} ` +
-      `${['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ')}`,
+  const files = (s: string) => ['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ');
+  return secrets.map((s) => `kubectl create secret generic ${s}${ns} ${files(s)}`);
+}
+
+/** A self-signed CA with its own subject (chains are built by issuer name), laid out like cert-manager's. */
+function writeCa(work: string, dir: string, keyArgs: string[], o: CertsOptions): void {
+  mkdirSync(dir, { recursive: true });
+  openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
+  const ext = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'];
+  const subject = ['-subj', `/CN=ray-tls CA ${o.caName}`, '-days', String(o.caDays), '-sha256'];
+  const addext = ext.flatMap((e) => ['-addext', e]);
+  openssl(
+    [
+      'req',
+      '-new',
+      '-x509',
+      '-config',
+      'req.cnf',
+      ...subject,
+      '-key',
+      join(dir, 'tls.key'),
+      ...addext,
+      '-out',
+      join(dir, 'tls.crt'),
+    ],
+    work,
   );
+  copyFileSync(join(dir, 'tls.crt'), join(dir, 'ca.crt'));
+}
+
+/** A client certificate (usage client auth) signed by the CA in `caDir`, with the CA's ca.crt. */
+function writeClient(
+  work: string,
+  caDir: string,
+  dir: string,
+  client: string,
+  keyArgs: string[],
+  o: CertsOptions,
+): void {
+  const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
+  mkdirSync(dir, { recursive: true });
+  openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
+  openssl(
+    ['req', '-new', '-config', 'req.cnf', '-subj', `/CN=${client}`, '-key', join(dir, 'tls.key'), '-out', 'client.csr'],
+    work,
+  );
+  const ext = `basicConstraints = critical,CA:FALSE\nkeyUsage = critical,${usage}\nextendedKeyUsage = clientAuth\n`;
+  writeFileSync(join(work, 'client.ext'), ext);
+  const serial = `0x${execFileSync('openssl', ['rand', '-hex', '16'], { encoding: 'utf8' }).trim()}`;
+  const ca = ['-CA', join(caDir, 'tls.crt'), '-CAkey', join(caDir, 'tls.key'), '-set_serial', serial];
+  const validity = ['-days', String(o.days), '-sha256', '-extfile', 'client.ext'];
+  openssl(['x509', '-req', '-in', 'client.csr', ...ca, ...validity, '-out', join(dir, 'tls.crt')], work);
+  copyFileSync(join(caDir, 'ca.crt'), join(dir, 'ca.crt'));
 }

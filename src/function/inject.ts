@@ -25,7 +25,27 @@ export interface PodChange {
 
 /** Applies the pod's TLS setup through the splice editor; returns the conflicts found. */
 export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
+  const opened = openTemplate(p, change.mode, change.services);
+  if ('conflicts' in opened) return opened.conflicts;
+  const { edit, template } = opened;
   const { mode, settings } = change;
+  const processEnv = rayProcessEnv(settings, change.auth);
+  injectContainers(edit, processEnv, change);
+  injectVolumes(edit, change);
+  if (p.role === 'node') mode.editPod?.(edit, settings);
+  injectAutoscaler(edit.target, p, processEnv, settings.mountPath);
+  // Any conflict fails the run, and then no edit is written (see run.ts).
+  if (edit.target.conflicts.length) return edit.target.conflicts;
+  markPod(edit.target, template, `${mode.name}/${p.role}`);
+  return [];
+}
+
+/** The pod template to edit, or why it cannot be: rendered in another mode, no spec, no containers. */
+function openTemplate(
+  p: RayPod<Item>,
+  mode: CertificateMode,
+  services: string[],
+): { edit: NodeEdit; template: YAMLMap } | { conflicts: Conflict[] } {
   const node = p.source.node;
   const template = (p.ref.path.length ? node.getIn(p.ref.path, true) : node) as YAMLMap;
   const spec = template.get('spec', true) as Node | undefined;
@@ -33,61 +53,81 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
   const at = (rest: string) => (base ? `${base}.${rest}` : rest);
   const marker = p.pod.annotations[MARKER_ANNOTATION];
   const rendered = `${mode.name}/${p.role}`;
-  const t: Target = { editor: p.source.editor, doc: p.source.doc, owned: marker !== undefined, conflicts: [] };
+  const conflict = (field: string, current: Json | undefined, proposed: Json, message: string) => ({
+    conflicts: [{ field: at(field), current, proposed, message }],
+  });
   if (marker !== undefined && marker !== rendered) {
     const message =
-      `this pod was rendered by ray-tls as ${marker}; render from the manifests without TLS to change ` + `the mode`;
-    return [{ field: at(`metadata.annotations.${MARKER_ANNOTATION}`), current: marker, proposed: rendered, message }];
+      `this pod was rendered by ray-tls as ${marker}; ` + 'render from the manifests without TLS to change the mode';
+    return conflict(`metadata.annotations.${MARKER_ANNOTATION}`, marker, rendered, message);
   }
-  if (!isMap(spec))
-    return [{ field: at('spec'), current: undefined, proposed: {}, message: 'the pod template has no spec' }];
+  if (!isMap(spec)) return conflict('spec', undefined, {}, 'the pod template has no spec');
   const containers = spec.get('containers', true);
   if (!isSeq(containers) || !containers.items.every(isMap)) {
-    return [
-      {
-        field: at('spec.containers'),
-        current: undefined,
-        proposed: [],
-        message: 'the pod template has no containers list',
-      },
-    ];
+    return conflict('spec.containers', undefined, [], 'the pod template has no containers list');
   }
+  const target: Target = { editor: p.source.editor, doc: p.source.doc, owned: marker !== undefined, conflicts: [] };
   const kubeRayGroup = p.ref.kuberay === 'head' || p.ref.kuberay === 'worker';
+  const ray = p.pod.containers[rayContainerIndex(p.ref, p.pod)];
   const edit: NodeEdit = {
-    target: t,
+    target,
     pod: p,
     spec,
     ...(kubeRayGroup && { group: node.getIn(groupPath(p.ref), true) as YAMLMap }),
     at,
-    services: change.services,
+    services,
+    addInitContainer: (what, make, initImage) => {
+      const image = initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
+      if (!image) {
+        const message = `no image to run the ${what} init container; set initImage in the config`;
+        target.conflicts.push({
+          field: at('spec.containers[0].image'),
+          current: undefined,
+          proposed: 'an image',
+          message,
+        });
+        return;
+      }
+      const entry = [{ value: make(image, ray ?? {}), keys: ['name'], first: true }];
+      upsertList(target, spec, 'initContainers', entry, at('spec.initContainers'));
+    },
   };
+  return { edit, template };
+}
 
-  const processEnv = rayProcessEnv(settings, change.auth);
+/** Every container but ray-tls's own: the Ray env (and the mode's) and the read-only mount. */
+function injectContainers(edit: NodeEdit, processEnv: Json[], { mode, settings }: PodChange): void {
+  const { target: t, pod: p, spec, at } = edit;
+  const mount = [{ value: tlsMount(settings.mountPath), keys: ['name', 'mountPath'] }];
   for (const listKey of ['initContainers', 'containers'] as const) {
     const list = spec.get(listKey, true);
     if (!isSeq(list)) continue;
     (list as YAMLSeq).items.forEach((c, i) => {
       if (!isMap(c) || OWN_CONTAINERS.has(String(c.get('name')))) return;
-      const cField = at(`spec.${listKey}[${i}]`);
-      const extra =
-        p.role === 'node' && listKey === 'containers' ? (mode.containerEnv?.(edit, c, i, cField, settings) ?? []) : [];
-      const env = [...processEnv, ...extra].map((value) => ({ value, keys: ['name'] }));
-      upsertList(t, c, 'env', env, `${cField}.env`);
+      const field = at(`spec.${listKey}[${i}]`);
+      const own = p.role === 'node' && listKey === 'containers';
+      const extra = own ? (mode.containerEnv?.(edit, c, i, field, settings) ?? []) : [];
       upsertList(
         t,
         c,
-        'volumeMounts',
-        [{ value: tlsMount(settings.mountPath), keys: ['name', 'mountPath'] }],
-        `${cField}.volumeMounts`,
+        'env',
+        [...processEnv, ...extra].map((value) => ({ value, keys: ['name'] })),
+        `${field}.env`,
       );
+      upsertList(t, c, 'volumeMounts', mount, `${field}.volumeMounts`);
     });
   }
+}
+
+/** The certificate's volumes (the mode's, or the client's Secret), and the trust bundle's pieces. */
+function injectVolumes(edit: NodeEdit, { mode, settings, clientSecret }: PodChange): void {
+  const { target: t, pod: p, spec, at } = edit;
   const ray = p.pod.containers[rayContainerIndex(p.ref, p.pod)];
   const runAsUser = getIn(ray?.securityContext, ['runAsUser']) ?? p.pod.runAsUser;
   const secrets = secretMode(p.pod.fsGroup !== undefined, typeof runAsUser === 'number' ? runAsUser : undefined);
   const volumes: Json[] =
     p.role === 'client'
-      ? [{ name: VOLUME, secret: secretSource(change.clientSecret, secrets) }]
+      ? [{ name: VOLUME, secret: secretSource(clientSecret, secrets) }]
       : mode.nodeVolumes(settings, secrets);
   const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings.trust);
   upsertList(
@@ -103,27 +143,8 @@ export function inject(p: RayPod<Item>, change: PodChange): Conflict[] {
     removeNamed(t, spec, 'initContainers', [TRUST_CONTAINER]);
   }
   if (withBundle !== volumes) {
-    const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
-    if (image) {
-      const init = trustContainer(image, settings.mountPath, {
-        imagePullPolicy: ray?.imagePullPolicy,
-        securityContext: ray?.securityContext,
-      });
-      upsertList(t, spec, 'initContainers', [{ value: init, keys: ['name'], first: true }], at('spec.initContainers'));
-    } else
-      t.conflicts.push({
-        field: at('spec.containers[0].image'),
-        current: undefined,
-        proposed: 'an image',
-        message: 'no image to run the trust init container; set initImage in the config',
-      });
+    edit.addInitContainer('trust', (image, c) => trustContainer(image, settings.mountPath, c), settings.initImage);
   }
-  if (p.role === 'node') mode.editPod?.(edit, settings);
-  injectAutoscaler(t, p, processEnv, settings.mountPath);
-  // Any conflict fails the run, and then no edit is written (see run.ts).
-  if (t.conflicts.length) return t.conflicts;
-  markPod(t, template, rendered);
-  return [];
 }
 
 /**

@@ -224,33 +224,35 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 /** What the run means for the cluster over time: the lifetimes, the trust, the HTTP side door. */
 function lifetimes(plan: Plan): Result[] {
   const { leaf, trust, authToken, caSecret } = plan.pods;
-  const out: Result[] = [];
+  const info = (message: string): Result => ({ severity: 'info', message });
   const perPod = plan.mode.bundlesTrust
     ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); `
     : '';
-  out.push({
-    severity: 'info',
-    message:
+  return [
+    // The warning first: kpt shows the first few results only.
+    ...(authToken ? [] : [{ severity: 'warning' as const, message: NO_AUTH_WARNING }]),
+    info(
       `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
-      `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart every Ray ` +
-      `pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
-  });
-  if (trust.length)
-    out.push({
-      severity: 'info',
-      message:
-        `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs (README: ` +
-        `Rotation)`,
-    });
-  if (authToken)
-    out.push({
-      severity: 'info',
-      message:
-        `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} (key ` +
-        `${authToken.key}); create it in each namespace before the pods start (ray-tls token)`,
-    });
-  else out.push({ severity: 'warning', message: NO_AUTH_WARNING });
-  return out;
+        `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart ` +
+        `every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
+    ),
+    ...(trust.length
+      ? [
+          info(
+            `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs ` +
+              '(README: Rotation)',
+          ),
+        ]
+      : []),
+    ...(authToken
+      ? [
+          info(
+            `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} ` +
+              `(key ${authToken.key}); create it in each namespace before the pods start (ray-tls token)`,
+          ),
+        ]
+      : []),
+  ];
 }
 
 /** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */

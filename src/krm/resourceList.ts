@@ -98,37 +98,38 @@ function kindOf(slice: string, column: number): string | undefined {
 /** Anchors make items depend on each other: the line scan parses items alone, so leave those to the full parser. */
 const ANCHOR = /(?:^|[\s:[{,-])&[^\s,[\]{}&]/m; // not a shell's `&&`
 
-/** The fast path; undefined when the input is not a block ResourceList at column 0. */
-function scanBlockList(input: string, select: Select): Decoded | undefined {
-  if (ANCHOR.test(input)) return undefined;
-  const starts = lineStarts(input);
+interface Layout {
+  sections: Section[];
+  itemStarts: number[];
+  /** `items: []`, as kpt sends an empty package. */
+  emptyFlowItems: boolean;
+}
+
+const lineAt = (input: string, at: number) => input.slice(at, input.indexOf('\n', at) >>> 0);
+
+/**
+ * The top-level sections and item starts of a block ResourceList at column 0, by lines;
+ * undefined for anything the scan cannot prove safe (the full parser takes it).
+ */
+function scanLayout(input: string): Layout | undefined {
   const sections: Section[] = [];
   const itemStarts: number[] = [];
   let inItems = false;
   let emptyFlowItems = false;
+  const starts = lineStarts(input);
   for (let n = 0; n < starts.length; n++) {
     const at = starts[n];
     const c = input[at];
     if (c === '\n' || c === '\r' || c === '#') continue;
     if (c === ' ' || c === '\t') {
       // Content of `items` before its first entry at column 0: an indented sequence.
-      if (
-        inItems &&
-        !itemStarts.length &&
-        /\S/.test(input.slice(at, input.indexOf('\n', at) >>> 0)) &&
-        !/^\s*#/.test(input.slice(at, input.indexOf('\n', at) >>> 0))
-      )
-        return undefined;
+      const line = lineAt(input, at);
+      if (inItems && !itemStarts.length && /\S/.test(line) && !/^\s*#/.test(line)) return undefined;
       continue;
     }
     if (c === '-') {
+      if (n === 0 && /^---[ \t]*\r?$/.test(lineAt(input, at))) continue;
       const next = input[at + 1];
-      if (
-        n === 0 &&
-        input.startsWith('---', at) &&
-        /^---[ \t]*\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))
-      )
-        continue;
       if (next !== ' ' && next !== '\n' && next !== '\r') return undefined;
       if (!inItems) {
         if (sections[sections.length - 1]?.key === 'results') continue; // our own earlier results
@@ -138,83 +139,96 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
       itemStarts.push(at);
       continue;
     }
-    const lineEnd = input.indexOf('\n', at);
-    const line = input.slice(at, lineEnd === -1 ? input.length : lineEnd).replace(/\r$/, '');
-    const m = TOP_KEY.exec(line);
+    const m = TOP_KEY.exec(lineAt(input, at).replace(/\r$/, ''));
     if (!m) return undefined;
     if (sections.length) sections[sections.length - 1].end = at;
     sections.push({ key: m[1], start: at, end: input.length });
     inItems = m[1] === 'items';
     if (inItems && m[2] !== undefined && !/^#/.test(m[2])) {
       if (!/^\[\][ \t]*(#.*)?$/.test(m[2])) return undefined; // flow items: the full parser
-      emptyFlowItems = true; // `items: []`, as kpt sends an empty package
+      emptyFlowItems = true;
     }
   }
-  const itemsSection = sections.find((s) => s.key === 'items');
-  if (!itemsSection || sections.filter((s) => s.key === 'items').length > 1) return undefined;
+  return { sections, itemStarts, emptyFlowItems };
+}
+
+/** The fast path; undefined when the input is not a block ResourceList at column 0. */
+function scanBlockList(input: string, select: Select): Decoded | undefined {
+  if (ANCHOR.test(input)) return undefined;
+  const layout = scanLayout(input);
+  const itemsSection = layout?.sections.find((s) => s.key === 'items');
+  if (!layout || !itemsSection || layout.sections.filter((s) => s.key === 'items').length > 1) return undefined;
 
   // Everything but the items, as one small document: apiVersion, kind, functionConfig, results.
-  const others = sections.filter((s) => s !== itemsSection && s.key !== 'results');
+  const others = layout.sections.filter((s) => s !== itemsSection && s.key !== 'results');
   const header = parseDocument(others.map((s) => input.slice(s.start, s.end)).join(''), PARSE);
   if (header.errors.length) return undefined; // let the full parser report it against the real input
   checkResourceList(header.toJS() as Record<string, unknown>);
   const functionConfig = toJson(header.get('functionConfig', true) as Node | undefined, header);
-  const interesting = select(functionConfig);
-  // Results describe one run: earlier ones are replaced, so a second run changes nothing.
-  const resultsSection = sections.find((s) => s.key === 'results');
-
-  const slices = itemStarts.map((start, i) => ({
-    start,
-    end: i + 1 < itemStarts.length ? itemStarts[i + 1] : itemsSection.end,
-  }));
-  const items: Item[] = [];
-  const editors = new Map<number, Editor>();
-  slices.forEach((s, position) => {
-    const text = input.slice(s.start, s.end);
-    const kind = kindOf(text, keyColumn(text));
-    // No kind line the scan can read: parse the item to tell an odd layout from a broken item.
-    if (kind !== undefined && !interesting(kind, text)) return;
-    const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
-    const seq = doc.contents;
-    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0]))
-      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
-    const parsedKind = (seq.items[0] as YAMLMap).get('kind');
-    if (typeof parsedKind !== 'string') throw noKind(position);
-    if (!interesting(parsedKind, text)) return;
-    const editor = new Editor(text, wideSeqs(text));
-    editors.set(position, editor);
-    items.push({ node: seq.items[0] as YAMLMap, doc, editor, position });
-  });
-
+  const { itemStarts } = layout;
+  const slices = itemStarts.map((start, i) => ({ start, end: itemStarts[i + 1] ?? itemsSection.end }));
+  const items = parseItems(input, slices, select(functionConfig));
   return {
     items,
     functionConfig,
     itemTexts: () => slices.map((s) => input.slice(s.start, s.end)),
-    encode({ newItems, results, dropped, keepInput }) {
-      if (keepInput) newItems = [];
-      let out = input.slice(0, itemsSection.start);
-      const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
-      // New items replace an empty `items: []`.
-      const eol = itemsLine.indexOf('\n');
-      out += emptyFlowItems && newItems.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine;
-      slices.forEach((s, position) => {
-        if (keepInput) out += input.slice(s.start, s.end);
-        else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
-      });
-      if (newItems.length) {
-        if (!out.endsWith('\n')) out += '\n';
-        out += newItems.map((v) => blockItem(v, 0, false)).join('');
-      }
-      const rest = sections.filter((s) => s.start >= itemsSection.end && s !== resultsSection);
-      for (const s of rest) out += input.slice(s.start, s.end);
-      if (results.length) {
-        if (!out.endsWith('\n')) out += '\n';
-        out += `results:\n${plainItems(results)}`;
-      }
-      return out;
-    },
+    encode: (out) => encodeBlockList(input, layout, itemsSection, slices, items, out),
   };
+}
+
+/** The items that can matter, each parsed alone (an item whose kind the scan cannot read is parsed to tell). */
+function parseItems(input: string, slices: { start: number; end: number }[], interesting: Interesting): Item[] {
+  const items: Item[] = [];
+  slices.forEach((s, position) => {
+    const text = input.slice(s.start, s.end);
+    const kind = kindOf(text, keyColumn(text));
+    if (kind !== undefined && !interesting(kind, text)) return;
+    const doc = parseDocument(text, PARSE);
+    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
+    const seq = doc.contents;
+    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
+      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+    }
+    const parsedKind = (seq.items[0] as YAMLMap).get('kind');
+    if (typeof parsedKind !== 'string') throw noKind(position);
+    if (!interesting(parsedKind, text)) return;
+    items.push({ node: seq.items[0] as YAMLMap, doc, editor: new Editor(text, wideSeqs(text)), position });
+  });
+  return items;
+}
+
+/** Every byte of the input, with the items' edits spliced in, new items appended, results replaced. */
+function encodeBlockList(
+  input: string,
+  layout: Layout,
+  itemsSection: Section,
+  slices: { start: number; end: number }[],
+  items: Item[],
+  { newItems, results, dropped, keepInput }: Output,
+): string {
+  const editors = new Map(items.map((item) => [item.position, item.editor]));
+  const added = keepInput ? [] : newItems;
+  let out = input.slice(0, itemsSection.start);
+  const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
+  // New items replace an empty `items: []`.
+  const eol = itemsLine.indexOf('\n');
+  out += layout.emptyFlowItems && added.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine;
+  slices.forEach((s, position) => {
+    if (keepInput) out += input.slice(s.start, s.end);
+    else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
+  });
+  if (added.length) {
+    if (!out.endsWith('\n')) out += '\n';
+    out += added.map((v) => blockItem(v, 0, false)).join('');
+  }
+  // Results describe one run: earlier ones are replaced, so a second run changes nothing.
+  const rest = layout.sections.filter((s) => s.start >= itemsSection.end && s.key !== 'results');
+  for (const s of rest) out += input.slice(s.start, s.end);
+  if (results.length) {
+    if (!out.endsWith('\n')) out += '\n';
+    out += `results:\n${plainItems(results)}`;
+  }
+  return out;
 }
 
 /** kpt records each file's sequence style; otherwise follow the item's own first block sequence. */

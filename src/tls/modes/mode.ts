@@ -5,7 +5,7 @@ import type { YAMLMap } from 'yaml';
 import type { Resource } from '../../krm/resource.js';
 import type { Result } from '../../krm/results.js';
 import type { RayPod } from '../../ray/pods.js';
-import type { Json } from '../../yaml/json.js';
+import type { Json, JsonMap } from '../../yaml/json.js';
 import type { Target } from '../../yaml/upsert.js';
 import type { PodSettings } from '../settings.js';
 
@@ -30,6 +30,11 @@ export interface NodeEdit {
   at(rest: string): string;
   /** The Services whose names this node's certificate must carry. */
   services: string[];
+  /**
+   * Adds one of ray-tls's init containers, first in order, on `initImage` or the Ray
+   * container's image (`what` names it in the error when there is neither).
+   */
+  addInitContainer(what: string, make: (image: string, ray: JsonMap) => Json, initImage?: string): void;
 }
 
 export interface CertificateMode {

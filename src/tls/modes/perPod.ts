@@ -2,9 +2,8 @@
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
 import { CLUSTER_LABEL, fieldPath, kubeRayHeadServices } from '../../ray/kinds.js';
-import { type RayPod, rayContainerIndex } from '../../ray/pods.js';
+import type { RayPod } from '../../ray/pods.js';
 import { type Json, mapsOf } from '../../yaml/json.js';
-import { upsertList } from '../../yaml/upsert.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
@@ -62,33 +61,18 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
 }
 
 function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
-  const { pod, target } = edit;
-  const ray = pod.pod.containers[rayContainerIndex(pod.ref, pod.pod)];
-  const image = settings.initImage ?? (typeof ray?.image === 'string' ? ray.image : undefined);
-  if (!image) {
-    const message = 'no image to run the certificate init container; set initImage in the config';
-    target.conflicts.push({
-      field: edit.at('spec.containers[0].image'),
-      current: undefined,
-      proposed: 'an image',
-      message,
-    });
-    return;
-  }
-  const clusterFromLabel = kubeRayHeadServices(pod.resource, pod.ref).unknown;
-  const init = initContainer(settings, {
-    image,
-    imagePullPolicy: ray?.imagePullPolicy,
-    securityContext: ray?.securityContext,
-    services: edit.services,
-    clusterFromLabel,
-  });
-  upsertList(
-    target,
-    edit.spec,
-    'initContainers',
-    [{ value: init, keys: ['name'], first: true }],
-    edit.at('spec.initContainers'),
+  const clusterFromLabel = kubeRayHeadServices(edit.pod.resource, edit.pod.ref).unknown;
+  edit.addInitContainer(
+    'certificate',
+    (image, ray) =>
+      initContainer(settings, {
+        image,
+        imagePullPolicy: ray.imagePullPolicy,
+        securityContext: ray.securityContext,
+        services: edit.services,
+        clusterFromLabel,
+      }),
+    settings.initImage,
   );
 }
 
