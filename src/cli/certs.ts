@@ -5,7 +5,9 @@ import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { NAME } from '../config/reader.js';
 import { CA_NAME, clientCertName } from '../tls/certificates.js';
+import { parseFlags, wholeNumber } from './args.js';
 
 export const CERTS_HELP = `Usage: ray-tls certs [options]
 
@@ -39,43 +41,34 @@ export interface CertsOptions {
 }
 
 export function parseCertsArgs(argv: string[]): CertsOptions | string {
+  const parsed = parseFlags(argv, {
+    out: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    client: { type: 'string', multiple: true },
+    'ca-name': { type: 'string' },
+    key: { type: 'string' },
+    days: { type: 'string' },
+    'ca-days': { type: 'string' },
+    force: { type: 'boolean' },
+  });
+  if (typeof parsed === 'string') return parsed;
+  const v = parsed.values as Record<string, string | undefined> & { client?: string[]; force?: boolean };
+  const key = v.key ?? 'rsa';
+  if (key !== 'rsa' && key !== 'ecdsa') return `--key must be rsa or ecdsa, got ${key}`;
+  const days = wholeNumber('--days', v.days ?? '365', 1, 'days');
+  if (typeof days === 'string') return days;
+  const caDays = wholeNumber('--ca-days', v['ca-days'] ?? '1825', 1, 'days');
+  if (typeof caDays === 'string') return caDays;
   const o: CertsOptions = {
-    out: 'ray-tls-certs',
-    caName: CA_NAME,
-    clients: [],
-    key: 'rsa',
-    days: 365,
-    caDays: 1825,
-    force: false,
+    out: v.out ?? 'ray-tls-certs',
+    ...(v.namespace && { namespace: v.namespace }),
+    caName: v['ca-name'] ?? CA_NAME,
+    clients: v.client ?? [],
+    key,
+    days,
+    caDays,
+    force: v.force ?? false,
   };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    try {
-      if (flag === '--out') o.out = value();
-      else if (flag === '--namespace' || flag === '-n') o.namespace = value();
-      else if (flag === '--client') o.clients.push(value());
-      else if (flag === '--ca-name') o.caName = value();
-      else if (flag === '--force') o.force = true;
-      else if (flag === '--key') {
-        const k = value();
-        if (k !== 'rsa' && k !== 'ecdsa') return `--key must be rsa or ecdsa, got ${k}`;
-        o.key = k;
-      } else if (flag === '--days' || flag === '--ca-days') {
-        const n = Number(value());
-        if (!Number.isInteger(n) || n < 1) return `${flag} must be a whole number of days`;
-        if (flag === '--days') o.days = n;
-        else o.caDays = n;
-      } else return `unknown option ${flag}`;
-    } catch (e) {
-      return (e as Error).message;
-    }
-  }
-  const NAME = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
   for (const c of o.clients) if (!NAME.test(c)) return `--client ${c} is not a valid workload name`;
   if (!NAME.test(o.caName)) return `--ca-name ${o.caName} is not a valid Secret name`;
   return o;

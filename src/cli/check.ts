@@ -8,6 +8,7 @@ import type { X509Certificate as X509 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as Net from 'node:net';
 import type * as Tls from 'node:tls';
+import { parseFlags, wholeNumber } from './args.js';
 
 // Loaded on first use: a KRM run, which never checks, does not pay for TLS in its cold start.
 let tls: typeof Tls;
@@ -98,47 +99,34 @@ function parseEndpoint(s: string): { host: string; port: number } | string {
 }
 
 export function parseCheckArgs(argv: string[]): CheckOptions | string {
-  const o: Partial<CheckOptions> & { json: boolean; warnDays: number; timeoutSeconds: number } = {
-    json: false,
-    warnDays: 0,
-    timeoutSeconds: 5,
+  const spec = { type: 'string' } as const;
+  const flags = {
+    ca: spec,
+    cert: spec,
+    key: spec,
+    servername: spec,
+    'token-file': spec,
+    'warn-days': spec,
+    timeout: spec,
   };
-  const positional: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined || v.startsWith('--')) throw new Error(`${flag} needs a value`);
-      return v;
-    };
-    try {
-      if (flag === '--ca') o.ca = value();
-      else if (flag === '--cert') o.cert = value();
-      else if (flag === '--key') o.key = value();
-      else if (flag === '--servername') o.servername = value();
-      else if (flag === '--token-file') o.tokenFile = value();
-      else if (flag === '--json') o.json = true;
-      else if (flag === '--warn-days') {
-        const v = value();
-        o.warnDays = Number(v);
-        if (!/^\d+$/.test(v)) return `--warn-days must be a whole number of days, got ${v}`;
-      } else if (flag === '--timeout') {
-        const v = value();
-        o.timeoutSeconds = Number(v);
-        const ok = o.timeoutSeconds > 0 && o.timeoutSeconds <= 3600;
-        if (!ok) return `--timeout must be more than 0 and at most 3600 seconds, got ${v}`;
-      } else if (flag.startsWith('-')) return `unknown option ${flag}`;
-      else positional.push(flag);
-    } catch (e) {
-      return (e as Error).message;
-    }
+  const parsed = parseFlags(argv, { ...flags, json: { type: 'boolean' } }, true);
+  if (typeof parsed === 'string') return parsed;
+  const v = parsed.values as Record<string, string | undefined> & { json?: boolean };
+  const warnDays = wholeNumber('--warn-days', v['warn-days'] ?? '0', 0, 'days');
+  if (typeof warnDays === 'string') return warnDays;
+  const timeoutSeconds = Number(v.timeout ?? 5);
+  if (!(timeoutSeconds > 0 && timeoutSeconds <= 3600)) {
+    return `--timeout must be more than 0 and at most 3600 seconds, got ${v.timeout}`;
   }
+  const positional = parsed.positionals;
   if (!positional.length) return 'HOST:PORT is missing';
   if (positional.length > 1) return `one HOST:PORT only, got ${positional.join(' ')}`;
-  if (!o.cert !== !o.key) return '--cert and --key go together';
+  if (!v.cert !== !v.key) return '--cert and --key go together';
   const endpoint = parseEndpoint(positional[0]);
   if (typeof endpoint === 'string') return endpoint;
-  return { ...o, ...endpoint };
+  const files = { ca: v.ca, cert: v.cert, key: v.key, servername: v.servername, tokenFile: v['token-file'] };
+  const given = Object.fromEntries(Object.entries(files).filter(([, x]) => x !== undefined)) as Partial<CheckOptions>;
+  return { ...given, json: v.json ?? false, warnDays, timeoutSeconds, ...endpoint };
 }
 
 // ---------------------------------------------------------------------------

@@ -56,26 +56,30 @@ function emit(result: RunOutput): number {
   return result.exitCode;
 }
 
-function certs(argv: string[]): number {
+/**
+ * A command that writes files (keys, a token) and prints the kubectl commands that make
+ * Secrets from them: usage errors exit 2, failures 1; what was written goes to stderr.
+ */
+function fileCommand<O>(
+  argv: string[],
+  help: string,
+  parse: (argv: string[]) => O | string,
+  write: (o: O) => { commands: string[]; wrote: string; next: string },
+): number {
   if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${CERTS_HELP}\n`);
+    process.stdout.write(`${help}\n`);
     return 0;
   }
-  const options = parseCertsArgs(argv);
+  const options = parse(argv);
   if (typeof options === 'string') {
-    process.stderr.write(`error: ${options}\n\n${CERTS_HELP}\n`);
+    process.stderr.write(`error: ${options}\n\n${help}\n`);
     return 2;
   }
   try {
-    const commands = writeCerts(options);
-    const written =
-      `wrote the CA ${options.caName} and ${options.clients.length} client certificate(s) under ` +
-      `${options.out} (keys 0600)`;
-    process.stderr.write(`${written}. Create the Secrets with:\n`);
+    const { commands, wrote, next } = write(options);
+    process.stderr.write(`${wrote}. Create the Secrets with:\n`);
     process.stdout.write(`${commands.join('\n')}\n`);
-    process.stderr.write(
-      'Then render with the config `certManager: false`, and keep the CA key out of version control.\n',
-    );
+    process.stderr.write(`${next}\n`);
     return 0;
   } catch (e) {
     process.stderr.write(`error: ${(e as Error).message}\n`);
@@ -83,27 +87,19 @@ function certs(argv: string[]): number {
   }
 }
 
-function token(argv: string[]): number {
-  if (argv.includes('--help') || argv.includes('-h')) {
-    process.stdout.write(`${TOKEN_HELP}\n`);
-    return 0;
-  }
-  const options = parseTokenArgs(argv);
-  if (typeof options === 'string') {
-    process.stderr.write(`error: ${options}\n\n${TOKEN_HELP}\n`);
-    return 2;
-  }
-  try {
-    const command = writeToken(options);
-    process.stderr.write(`wrote a Ray auth token to ${options.out} (0600). Create the Secret with:\n`);
-    process.stdout.write(`${command}\n`);
-    process.stderr.write('Then render with auth: token, and keep the file out of version control.\n');
-    return 0;
-  } catch (e) {
-    process.stderr.write(`error: ${(e as Error).message}\n`);
-    return 1;
-  }
-}
+const certs = (argv: string[]) =>
+  fileCommand(argv, CERTS_HELP, parseCertsArgs, (o) => ({
+    commands: writeCerts(o),
+    wrote: `wrote the CA ${o.caName} and ${o.clients.length} client certificate(s) under ${o.out} (keys 0600)`,
+    next: 'Then render with the config `certManager: false`, and keep the CA key out of version control.',
+  }));
+
+const token = (argv: string[]) =>
+  fileCommand(argv, TOKEN_HELP, parseTokenArgs, (o) => ({
+    commands: [writeToken(o)],
+    wrote: `wrote a Ray auth token to ${o.out} (0600)`,
+    next: 'Then render with auth: token, and keep the file out of version control.',
+  }));
 
 /**
  * Any error that gets here is a bug in ray-tls, not in the input (bad input gets a result):

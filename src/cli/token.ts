@@ -2,6 +2,8 @@
 // stdout; prints the kubectl command that makes the Secret from that file.
 import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { secretName } from '../config/reader.js';
+import { parseFlags } from './args.js';
 
 export const TOKEN_HELP = `Usage: ray-tls token [options]
 
@@ -26,23 +28,23 @@ export interface TokenOptions {
 }
 
 export function parseTokenArgs(argv: string[]): TokenOptions | string {
-  const o: TokenOptions = { out: 'ray-auth-token', secret: 'ray-auth-token', key: 'token', force: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--force') {
-      o.force = true;
-      continue;
-    }
-    const value = argv[i + 1];
-    if (!['--out', '--namespace', '-n', '--secret', '--key'].includes(flag)) return `unknown option ${flag}`;
-    if (value === undefined || value.startsWith('-')) return `${flag} needs a value`;
-    i++;
-    if (flag === '--out') o.out = value;
-    else if (flag === '--secret') o.secret = value;
-    else if (flag === '--key') o.key = value;
-    else o.namespace = value;
-  }
-  if (!/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(o.secret)) return `--secret ${o.secret} is not a valid Secret name`;
+  const parsed = parseFlags(argv, {
+    out: { type: 'string' },
+    namespace: { type: 'string', short: 'n' },
+    secret: { type: 'string' },
+    key: { type: 'string' },
+    force: { type: 'boolean' },
+  });
+  if (typeof parsed === 'string') return parsed;
+  const v = parsed.values as Record<string, string | undefined> & { force?: boolean };
+  const o: TokenOptions = {
+    out: v.out ?? 'ray-auth-token',
+    ...(v.namespace && { namespace: v.namespace }),
+    secret: v.secret ?? 'ray-auth-token',
+    key: v.key ?? 'token',
+    force: v.force ?? false,
+  };
+  if (secretName(o.secret)) return `--secret ${o.secret} is not a valid Secret name`;
   if (!/^[-._a-zA-Z0-9]+$/.test(o.key)) return `--key ${o.key} is not a valid Secret key`;
   return o;
 }
