@@ -4,6 +4,7 @@ import { type RunOutput, run } from '../function/run.js';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { checkCommand } from './check.js';
 import { HELP } from './help.js';
+import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
 import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
 
 declare const VERSION: string;
@@ -101,26 +102,12 @@ const token = (argv: string[]) =>
     next: 'Then render with auth: token, and keep the file out of version control.',
   }));
 
-/**
- * Any error that gets here is a bug in ray-tls, not in the input (bad input gets a result):
- * one line that says so, nothing on stdout; the stack trace only with RAY_TLS_DEBUG=1.
- */
-function internalError(e: unknown): number {
-  const message = e instanceof Error ? e.message : String(e);
-  const first = message.split('\n')[0].slice(0, 300);
-  process.stderr.write(
-    `error: internal error in ray-tls (a bug, not your input): ${first}; please report it with the input ` +
-      `(RAY_TLS_DEBUG=1 prints the stack trace)\n`,
-  );
-  if (process.env.RAY_TLS_DEBUG === '1' && e instanceof Error) process.stderr.write(`${e.stack}\n`);
-  return 70; // EX_SOFTWARE
-}
-
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
   (e: unknown) => {
-    process.exitCode = internalError(e);
+    process.stderr.write(internalErrorText(e, process.env.RAY_TLS_DEBUG === '1'));
+    process.exitCode = INTERNAL_ERROR_STATUS;
   },
 );

@@ -1,4 +1,5 @@
 // The bundle as users run it (built by test/support/globalSetup.ts).
+import { INTERNAL_ERROR_STATUS, internalErrorText } from '../../src/cli/internalError.js';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -111,5 +112,18 @@ describe('ray-tls CLI', () => {
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
     expect(r.stderr).toContain('Excessive alias count');
+  });
+});
+
+describe('an internal error', () => {
+  it('is one line that says it is a bug in ray-tls; the stack trace only with RAY_TLS_DEBUG=1', () => {
+    const e = new TypeError("Cannot read properties of undefined (reading 'get')\nmore");
+    const line = internalErrorText(e, false);
+    expect(line).toBe(
+      "error: internal error in ray-tls (a bug, not your input): Cannot read properties of undefined (reading 'get'); please report it with the input (RAY_TLS_DEBUG=1 prints the stack trace)\n",
+    );
+    expect(line.split('\n')).toHaveLength(2);
+    expect(internalErrorText(e, true)).toContain('at ');
+    expect(INTERNAL_ERROR_STATUS).toBe(70);
   });
 });
