@@ -19,8 +19,16 @@ const input = (name: string) => readFileSync(join(root, name, 'input.yaml'), 'ut
 function inMode(text: string, mode: string): string {
   const list = parse(text) as Obj;
   if (list.functionConfig) return text;
-  if (mode === 'pod-dns') for (const item of list.items ?? []) if (item?.metadata && typeof item.metadata === 'object' && !('namespace' in item.metadata)) item.metadata.namespace = 'ray';
-  list.functionConfig = { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 'corpus' }, spec: { mode } };
+  if (mode === 'pod-dns')
+    for (const item of list.items ?? [])
+      if (item?.metadata && typeof item.metadata === 'object' && !('namespace' in item.metadata))
+        item.metadata.namespace = 'ray';
+  list.functionConfig = {
+    apiVersion: 'ray-tls.io/v1alpha1',
+    kind: 'RayTLS',
+    metadata: { name: 'corpus' },
+    spec: { mode },
+  };
   return stringify(list, { version: '1.1', lineWidth: 0, indentSeq: false });
 }
 
@@ -49,7 +57,9 @@ describe('each corpus case, by hand', () => {
     const template = item(r.list!, 'RayCluster').spec.headGroupSpec.template;
     expect(template.metadata.annotations['ray-tls.io/injected']).toBe('per-pod/node');
     expect(envNames(template.spec.containers[0])).toContain('RAY_USE_TLS');
-    expect(template.spec.containers[0].volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
+    expect(template.spec.containers[0].volumeMounts).toEqual([
+      { name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true },
+    ]);
     expect(template.spec.initContainers.map((c: Obj) => c.name)).toEqual(['ray-tls-init']);
     expect(template.spec.volumes.map((v: Obj) => v.name)).toEqual(['ray-tls', 'ray-tls-ca']);
   });
@@ -64,9 +74,13 @@ describe('each corpus case, by hand', () => {
   it('autoscaler-no-tls: the in-tree autoscaler gets the TLS env and the mount, and the result says so', () => {
     const r = out('autoscaler-no-tls');
     const options = item(r.list!, 'RayCluster').spec.autoscalerOptions;
-    expect(envNames(options)).toEqual(expect.arrayContaining(['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT']));
+    expect(envNames(options)).toEqual(
+      expect.arrayContaining(['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT']),
+    );
     expect(options.volumeMounts).toContainEqual({ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true });
-    expect(r.results.map((x) => x.message).join('\n')).toMatch(/in-tree autoscaler gets the TLS env and mount through spec.autoscalerOptions/);
+    expect(r.results.map((x) => x.message).join('\n')).toMatch(
+      /in-tree autoscaler gets the TLS env and mount through spec.autoscalerOptions/,
+    );
   });
 
   it('raycronjob-skipped: a RayCronJob cluster gets TLS', () => {
@@ -79,10 +93,15 @@ describe('each corpus case, by hand', () => {
   it('rayservice-head-service: the head certificate learns its cluster name at run time; no advice KubeRay rejects', () => {
     const r = out('rayservice-head-service');
     const init = item(r.list!, 'RayService').spec.rayClusterConfig.headGroupSpec.template.spec.initContainers[0];
-    expect(init.env).toContainEqual({ name: 'CERT_RAY_CLUSTER', valueFrom: { fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" } } });
+    expect(init.env).toContainEqual({
+      name: 'CERT_RAY_CLUSTER',
+      valueFrom: { fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" } },
+    });
     expect(r.results.map((x) => x.message).join('\n')).not.toMatch(/headService\.metadata\.name/);
     const podDns = out('rayservice-head-service', 'pod-dns');
-    const nodes = (podDns.list!.items as Obj[]).find((i) => i.kind === 'Certificate' && i.metadata.name === 'ray-tls-nodes')!;
+    const nodes = (podDns.list!.items as Obj[]).find(
+      (i) => i.kind === 'Certificate' && i.metadata.name === 'ray-tls-nodes',
+    )!;
     expect(nodes.spec.dnsNames).toContain('*.ray.svc.cluster.local');
   });
 
@@ -112,7 +131,9 @@ describe('each corpus case, by hand', () => {
     const r = out('echo-ray-start');
     expect(r.exitCode).toBe(0);
     expect(r.stdout).not.toContain('ray-tls-init');
-    expect(r.results.map((x) => x.message)).toContain('no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)');
+    expect(r.results.map((x) => x.message)).toContain(
+      'no Ray pods found: nothing changed (a Ray node runs `ray start`; a client sets a ray:// address)',
+    );
   });
 
   it('extensions-deployment: an extensions/v1beta1 Deployment is handled like the other workloads', () => {
@@ -131,7 +152,11 @@ describe('each corpus case, by hand', () => {
   it('template-string and namespace-number: one line naming the item and the field, no stack trace', () => {
     const t = out('template-string');
     expect(t.exitCode).toBe(1);
-    expect(t.stderr).toEqual([expect.stringMatching(/^error: RayCluster .*spec\.headGroupSpec\.template must be a pod template \(a mapping\), not a string$/)]);
+    expect(t.stderr).toEqual([
+      expect.stringMatching(
+        /^error: RayCluster .*spec\.headGroupSpec\.template must be a pod template \(a mapping\), not a string$/,
+      ),
+    ]);
     const n = out('namespace-number');
     expect(n.exitCode).toBe(1);
     expect(n.stderr).toEqual(['error: items[0] metadata.namespace must be a string, got 2024: quote it']);

@@ -1,28 +1,86 @@
 // Runs the emitted init container's script with the machine's real openssl,
 // against CA Secrets laid out as cert-manager writes them, and checks the leaf.
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { INIT_SCRIPT } from '../src/tls/initScript.js';
-import { envOf, podSpec, render, type Obj } from './support/emitted.js';
+import { envOf, type Obj, podSpec, render } from './support/emitted.js';
 
-const openssl = (...args: string[]) => execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+const openssl = (...args: string[]) =>
+  execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
 /** A CA Secret directory as cert-manager writes it: ca.crt (root), tls.crt (the issuing CA), tls.key. */
 function caSecret(dir: string, intermediate: boolean): string {
   mkdirSync(dir, { recursive: true });
   const ext = join(dir, 'ca.ext');
   writeFileSync(ext, 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign,digitalSignature\n');
-  openssl('req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'root.key'), '-out', join(dir, 'ca.crt'), '-subj', '/CN=test root', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+  openssl(
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'root.key'),
+    '-out',
+    join(dir, 'ca.crt'),
+    '-subj',
+    '/CN=test root',
+    '-days',
+    '30',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
   if (!intermediate) {
     writeFileSync(join(dir, 'tls.crt'), readFileSync(join(dir, 'ca.crt')));
     writeFileSync(join(dir, 'tls.key'), readFileSync(join(dir, 'root.key')));
     return dir;
   }
-  openssl('req', '-new', '-newkey', 'rsa:2048', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'int.csr'), '-subj', '/CN=test intermediate');
-  openssl('x509', '-req', '-in', join(dir, 'int.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'root.key'), '-set_serial', '2', '-days', '30', '-extfile', ext, '-out', join(dir, 'tls.crt'));
+  openssl(
+    'req',
+    '-new',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    join(dir, 'tls.key'),
+    '-out',
+    join(dir, 'int.csr'),
+    '-subj',
+    '/CN=test intermediate',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    join(dir, 'int.csr'),
+    '-CA',
+    join(dir, 'ca.crt'),
+    '-CAkey',
+    join(dir, 'root.key'),
+    '-set_serial',
+    '2',
+    '-days',
+    '30',
+    '-extfile',
+    ext,
+    '-out',
+    join(dir, 'tls.crt'),
+  );
   return dir;
 }
 
@@ -47,21 +105,66 @@ ${config}`;
 
 /** Runs the emitted init container with its env, the downward API and the volumes supplied as directories. */
 function runInit(init: Obj, caDir: string, outDir: string) {
-  const env = { ...envOf(init, { 'status.podIP': '10.244.7.2', 'metadata.name': 'ray-head-7d9f', 'metadata.namespace': 'django-ray' }), CERT_DIR: outDir, CA_DIR: caDir, PATH: process.env.PATH ?? '' };
+  const env = {
+    ...envOf(init, {
+      'status.podIP': '10.244.7.2',
+      'metadata.name': 'ray-head-7d9f',
+      'metadata.namespace': 'django-ray',
+    }),
+    CERT_DIR: outDir,
+    CA_DIR: caDir,
+    PATH: process.env.PATH ?? '',
+  };
   expect(init.command.slice(0, 2)).toEqual(['sh', '-c']);
   return spawnSync(init.command[0], init.command.slice(1), { env, encoding: 'utf8' });
 }
 
-
 /** A self-signed CA Secret directory (ca.crt = tls.crt) with explicit validity dates, as `openssl ca` writes them. */
 function datedCa(dir: string, startdate: string, enddate: string): string {
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'ca.cnf'), `[ca]\ndefault_ca = d\n[d]\ndatabase = ${dir}/index.txt\nserial = ${dir}/serial\nnew_certs_dir = ${dir}\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n`);
+  writeFileSync(
+    join(dir, 'ca.cnf'),
+    `[ca]\ndefault_ca = d\n[d]\ndatabase = ${dir}/index.txt\nserial = ${dir}/serial\nnew_certs_dir = ` +
+      `${dir}\ndefault_md = sha256\npolicy = p\nunique_subject = no\n[p]\ncommonName = supplied\n`,
+  );
   writeFileSync(join(dir, 'index.txt'), '');
   writeFileSync(join(dir, 'ext.cnf'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n');
-  openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'ca.csr'), '-subj', '/CN=dated root');
-  openssl('ca', '-batch', '-selfsign', '-config', join(dir, 'ca.cnf'), '-keyfile', join(dir, 'tls.key'), '-in', join(dir, 'ca.csr'), '-rand_serial', '-notext',
-    '-startdate', startdate, '-enddate', enddate, '-extfile', join(dir, 'ext.cnf'), '-out', join(dir, 'tls.crt'));
+  openssl(
+    'req',
+    '-new',
+    '-newkey',
+    'ec',
+    '-pkeyopt',
+    'ec_paramgen_curve:P-256',
+    '-nodes',
+    '-keyout',
+    join(dir, 'tls.key'),
+    '-out',
+    join(dir, 'ca.csr'),
+    '-subj',
+    '/CN=dated root',
+  );
+  openssl(
+    'ca',
+    '-batch',
+    '-selfsign',
+    '-config',
+    join(dir, 'ca.cnf'),
+    '-keyfile',
+    join(dir, 'tls.key'),
+    '-in',
+    join(dir, 'ca.csr'),
+    '-rand_serial',
+    '-notext',
+    '-startdate',
+    startdate,
+    '-enddate',
+    enddate,
+    '-extfile',
+    join(dir, 'ext.cnf'),
+    '-out',
+    join(dir, 'tls.crt'),
+  );
   writeFileSync(join(dir, 'ca.crt'), readFileSync(join(dir, 'tls.crt')));
   return dir;
 }
@@ -94,26 +197,63 @@ const hasBusybox = spawnSync('sh', ['-c', 'command -v busybox'], { stdio: 'ignor
 let busyboxBin = '';
 const shells: { name: string; cmd: () => string[]; path: () => string }[] = [
   { name: 'sh', cmd: () => ['sh'], path: () => process.env.PATH ?? '' },
-  ...(hasBusybox ? [{ name: 'busybox sh', cmd: () => [join(busyboxBin, 'busybox'), 'sh'], path: () => `${busyboxBin}:${opensslDir}` }] : []),
+  ...(hasBusybox
+    ? [
+        {
+          name: 'busybox sh',
+          cmd: () => [join(busyboxBin, 'busybox'), 'sh'],
+          path: () => `${busyboxBin}:${opensslDir}`,
+        },
+      ]
+    : []),
 ];
-if (!hasBusybox) console.warn('busybox is not installed (apt-get install busybox): the init script runs under the system sh only');
+if (!hasBusybox)
+  console.warn('busybox is not installed (apt-get install busybox): the init script runs under the system sh only');
 
 type Shell = (typeof shells)[number];
-interface RunOptions { cwd?: string; home?: string; uid?: number }
+interface RunOptions {
+  cwd?: string;
+  home?: string;
+  uid?: number;
+}
 
 /**
  * Runs INIT_SCRIPT directly with the env the init container gets (ECDSA keys for speed; a
  * CERT_DAYS shorter than the test CAs' 30 days). Asynchronous, so that vitest's worker stays
  * responsive while openssl works.
  */
-function runScript(shell: Shell, env: Record<string, string>, options: RunOptions = {}): Promise<{ status: number; stdout: string; stderr: string }> {
+function runScript(
+  shell: Shell,
+  env: Record<string, string>,
+  options: RunOptions = {},
+): Promise<{ status: number; stdout: string; stderr: string }> {
   const full = {
-    POD_IP: '10.244.7.2', POD_NAME: 'ray-head-7d9f', POD_NAMESPACE: 'django-ray', CERT_SERVICES: 'ray-head',
-    CERT_CLUSTER_DOMAIN: 'cluster.local', CERT_KEY_ALGORITHM: 'ECDSA', CERT_KEY_SIZE: '256', CERT_DAYS: '7',
-    PATH: shell.path(), ...(options.home !== undefined && { HOME: options.home }), ...env,
+    POD_IP: '10.244.7.2',
+    POD_NAME: 'ray-head-7d9f',
+    POD_NAMESPACE: 'django-ray',
+    CERT_SERVICES: 'ray-head',
+    CERT_CLUSTER_DOMAIN: 'cluster.local',
+    CERT_KEY_ALGORITHM: 'ECDSA',
+    CERT_KEY_SIZE: '256',
+    CERT_DAYS: '7',
+    PATH: shell.path(),
+    ...(options.home !== undefined && { HOME: options.home }),
+    ...env,
   };
   const [cmd, ...args] = shell.cmd();
-  const argv = options.uid === undefined ? [cmd, ...args, '-c', INIT_SCRIPT] : [which('setpriv'), `--reuid=${options.uid}`, `--regid=${options.uid}`, '--clear-groups', cmd, ...args, '-c', INIT_SCRIPT];
+  const argv =
+    options.uid === undefined
+      ? [cmd, ...args, '-c', INIT_SCRIPT]
+      : [
+          which('setpriv'),
+          `--reuid=${options.uid}`,
+          `--regid=${options.uid}`,
+          '--clear-groups',
+          cmd,
+          ...args,
+          '-c',
+          INIT_SCRIPT,
+        ];
   return new Promise((resolve) => {
     execFile(argv[0], argv.slice(1), { env: full, encoding: 'utf8', cwd: options.cwd }, (error, stdout, stderr) => {
       resolve({ status: error ? (typeof error.code === 'number' ? error.code : -1) : 0, stdout, stderr });
@@ -142,7 +282,12 @@ describe('the per-pod init script', () => {
 
   for (const [name, config, intermediate] of [
     ['RSA, self-signed CA', '', false],
-    ['ECDSA, intermediate CA', 'functionConfig: {apiVersion: ray-tls.io/v1alpha1, kind: RayTLS, metadata: {name: t}, spec: {privateKey: {algorithm: ECDSA, size: 256}}}', true],
+    [
+      'ECDSA, intermediate CA',
+      'functionConfig: {apiVersion: ray-tls.io/v1alpha1, kind: RayTLS, metadata: {name: t}, spec: {privateKey: ' +
+        '{algorithm: ECDSA, size: 256}}}',
+      true,
+    ],
   ] as const) {
     it(`issues a leaf for the pod IP that verifies against the CA (${name})`, () => {
       const head = render(input(config)).find((i) => i.metadata.name === 'ray-head' && i.kind === 'Deployment')!;
@@ -160,14 +305,41 @@ describe('the per-pod init script', () => {
       expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
       const leaf = join(work, `leaf-${intermediate}.crt`);
       writeFileSync(leaf, chain.slice(0, chain.indexOf('-----END CERTIFICATE-----') + 26));
-      expect(openssl('verify', '-CAfile', join(outDir, 'ca.crt'), '-untrusted', join(caDir, 'tls.crt'), '-purpose', 'sslserver', leaf)).toContain(': OK');
-      expect(openssl('verify', '-CAfile', join(outDir, 'ca.crt'), '-untrusted', join(caDir, 'tls.crt'), '-purpose', 'sslclient', leaf)).toContain(': OK');
+      expect(
+        openssl(
+          'verify',
+          '-CAfile',
+          join(outDir, 'ca.crt'),
+          '-untrusted',
+          join(caDir, 'tls.crt'),
+          '-purpose',
+          'sslserver',
+          leaf,
+        ),
+      ).toContain(': OK');
+      expect(
+        openssl(
+          'verify',
+          '-CAfile',
+          join(outDir, 'ca.crt'),
+          '-untrusted',
+          join(caDir, 'tls.crt'),
+          '-purpose',
+          'sslclient',
+          leaf,
+        ),
+      ).toContain(': OK');
 
       const text = openssl('x509', '-in', leaf, '-noout', '-text');
       const sans = /X509v3 Subject Alternative Name:\s*\n\s*(.*)/.exec(text)![1].split(', ');
       expect(sans).toEqual([
-        'IP Address:10.244.7.2', 'IP Address:127.0.0.1', 'DNS:localhost',
-        'DNS:ray-head', 'DNS:ray-head.django-ray', 'DNS:ray-head.django-ray.svc', 'DNS:ray-head.django-ray.svc.cluster.local',
+        'IP Address:10.244.7.2',
+        'IP Address:127.0.0.1',
+        'DNS:localhost',
+        'DNS:ray-head',
+        'DNS:ray-head.django-ray',
+        'DNS:ray-head.django-ray.svc',
+        'DNS:ray-head.django-ray.svc.cluster.local',
       ]);
       expect(text).toMatch(/TLS Web Server Authentication, TLS Web Client Authentication/);
       expect(text).toMatch(/CA:FALSE/);
@@ -208,8 +380,15 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     if (hasBusybox && !busyboxBin) {
       busyboxBin = join(work, 'busybox-bin');
       mkdirSync(busyboxBin);
-      execFileSync('sh', ['-c', 'ln -s "$(command -v busybox)" "$1/busybox" && "$1/busybox" --install -s "$1"', 'sh', busyboxBin]);
-      expect(readdirSync(busyboxBin)).toEqual(expect.arrayContaining(['date', 'cat', 'cp', 'mv', 'printf', 'mkdir', 'rm', 'chmod']));
+      execFileSync('sh', [
+        '-c',
+        'ln -s "$(command -v busybox)" "$1/busybox" && "$1/busybox" --install -s "$1"',
+        'sh',
+        busyboxBin,
+      ]);
+      expect(readdirSync(busyboxBin)).toEqual(
+        expect.arrayContaining(['date', 'cat', 'cp', 'mv', 'printf', 'mkdir', 'rm', 'chmod']),
+      );
     }
     ca = caSecret(join(work, 'ca'), true);
   });
@@ -217,10 +396,23 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
   it('issues a chain that verifies, with the extensions and modes of before', async () => {
     const out = outDir();
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca });
-    expect(r.stderr + r.stdout).toMatch(/ray-tls: issued a certificate for IP:10\.244\.7\.2,.* valid until .* GMT \(\d+ hours.*\); the pod must be restarted before then/);
+    expect(r.stderr + r.stdout).toMatch(
+      /ray-tls: issued a certificate for IP:10\.244\.7\.2,.* valid until .* GMT \(\d+ hours.*\); the pod must be restarted before then/,
+    );
     expect(r.status).toBe(0);
     const leaf = firstCert(join(out, 'tls.crt'));
-    expect(openssl('verify', '-CAfile', join(out, 'ca.crt'), '-untrusted', join(ca, 'tls.crt'), '-purpose', 'sslserver', leaf)).toContain(': OK');
+    expect(
+      openssl(
+        'verify',
+        '-CAfile',
+        join(out, 'ca.crt'),
+        '-untrusted',
+        join(ca, 'tls.crt'),
+        '-purpose',
+        'sslserver',
+        leaf,
+      ),
+    ).toContain(': OK');
     const text = openssl('x509', '-in', leaf, '-noout', '-text');
     expect(text).toMatch(/Basic Constraints: critical\s+CA:FALSE/);
     expect(text).toMatch(/Key Usage: critical\s+Digital Signature\n/);
@@ -236,7 +428,10 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
   it('re-runs over an existing CERT_DIR (a pod restart) with a new key and a new random serial', async () => {
     const out = outDir();
     expect((await runScript(shell, { CERT_DIR: out, CA_DIR: ca })).status).toBe(0);
-    const first = { key: readFileSync(join(out, 'tls.key'), 'utf8'), serial: openssl('x509', '-in', join(out, 'tls.crt'), '-noout', '-serial') };
+    const first = {
+      key: readFileSync(join(out, 'tls.key'), 'utf8'),
+      serial: openssl('x509', '-in', join(out, 'tls.crt'), '-noout', '-serial'),
+    };
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca });
     expect(r.status, r.stderr).toBe(0);
     expect(readFileSync(join(out, 'tls.key'), 'utf8')).not.toBe(first.key);
@@ -248,8 +443,27 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
   it('never lets a leaf outlive its CA: a CA with 20 days left caps a 365-day leaf at its own notAfter', async () => {
     const shortCa = join(work, `ca-20d-${n}`);
     mkdirSync(shortCa);
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(shortCa, 'tls.key'), '-out', join(shortCa, 'tls.crt'),
-      '-subj', '/CN=short root', '-days', '20', '-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign');
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(shortCa, 'tls.key'),
+      '-out',
+      join(shortCa, 'tls.crt'),
+      '-subj',
+      '/CN=short root',
+      '-days',
+      '20',
+      '-addext',
+      'basicConstraints=critical,CA:TRUE',
+      '-addext',
+      'keyUsage=critical,keyCertSign,cRLSign',
+    );
     writeFileSync(join(shortCa, 'ca.crt'), readFileSync(join(shortCa, 'tls.crt')));
     const out = outDir();
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: shortCa, CERT_DAYS: '365' });
@@ -265,8 +479,39 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     const dir = datedCa(join(work, `ca-root-10d-${n}`), asn1(nowSeconds() - 86400), asn1(nowSeconds() + 10 * 86400));
     // The dated root is tls.crt/tls.key so far: make it ca.crt alone, and an intermediate the issuer.
     writeFileSync(join(dir, 'root.key'), readFileSync(join(dir, 'tls.key')));
-    openssl('req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(dir, 'tls.key'), '-out', join(dir, 'int.csr'), '-subj', '/CN=long intermediate');
-    openssl('x509', '-req', '-in', join(dir, 'int.csr'), '-CA', join(dir, 'ca.crt'), '-CAkey', join(dir, 'root.key'), '-set_serial', '3', '-days', '30', '-extfile', join(dir, 'ext.cnf'), '-out', join(dir, 'tls.crt'));
+    openssl(
+      'req',
+      '-new',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:P-256',
+      '-nodes',
+      '-keyout',
+      join(dir, 'tls.key'),
+      '-out',
+      join(dir, 'int.csr'),
+      '-subj',
+      '/CN=long intermediate',
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      join(dir, 'int.csr'),
+      '-CA',
+      join(dir, 'ca.crt'),
+      '-CAkey',
+      join(dir, 'root.key'),
+      '-set_serial',
+      '3',
+      '-days',
+      '30',
+      '-extfile',
+      join(dir, 'ext.cnf'),
+      '-out',
+      join(dir, 'tls.crt'),
+    );
     const out = outDir();
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: dir, CERT_DAYS: '20' });
     expect(r.status, r.stderr).toBe(0);
@@ -279,7 +524,10 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
 
   it('gives a leaf CERT_DAYS when the CA outlives it, CERT_HOURS when that is set', async () => {
     const longCa = datedCa(join(work, `ca-long-${n}`), asn1(nowSeconds() - 3600), asn1(nowSeconds() + 90 * 86400));
-    for (const [env, seconds] of [[{ CERT_DAYS: '2' }, 2 * 86400], [{ CERT_DAYS: '2', CERT_HOURS: '3' }, 3 * 3600]] as const) {
+    for (const [env, seconds] of [
+      [{ CERT_DAYS: '2' }, 2 * 86400],
+      [{ CERT_DAYS: '2', CERT_HOURS: '3' }, 3 * 3600],
+    ] as const) {
       const out = outDir();
       const before = nowSeconds();
       const r = await runScript(shell, { CERT_DIR: out, CA_DIR: longCa, ...env });
@@ -308,19 +556,37 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     const leaf = firstCert(join(out, 'tls.crt'));
     expect(openssl('x509', '-in', leaf, '-noout', '-subject').trim()).toBe(`subject=CN = ${name.slice(0, 64)}`);
     expect(sansOf(leaf)).toEqual([
-      'IP Address:10.244.7.2', 'IP Address:127.0.0.1', 'DNS:localhost',
-      'DNS:ray-head', 'DNS:ray-head.django-ray', 'DNS:ray-head.django-ray.svc', 'DNS:ray-head.django-ray.svc.cluster.local',
+      'IP Address:10.244.7.2',
+      'IP Address:127.0.0.1',
+      'DNS:localhost',
+      'DNS:ray-head',
+      'DNS:ray-head.django-ray',
+      'DNS:ray-head.django-ray.svc',
+      'DNS:ray-head.django-ray.svc.cluster.local',
     ]);
   });
 
   it('adds the KubeRay head Service of CERT_RAY_CLUSTER to the SANs, once', async () => {
     for (const services of ['ray-head', 'raycluster-x-head-svc ray-head', '']) {
       const out = outDir();
-      const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca, CERT_SERVICES: services, CERT_RAY_CLUSTER: 'raycluster-x' });
+      const r = await runScript(shell, {
+        CERT_DIR: out,
+        CA_DIR: ca,
+        CERT_SERVICES: services,
+        CERT_RAY_CLUSTER: 'raycluster-x',
+      });
       expect(r.status, r.stderr).toBe(0);
       const sans = sansOf(firstCert(join(out, 'tls.crt')));
-      for (const dns of ['raycluster-x-head-svc', 'raycluster-x-head-svc.django-ray', 'raycluster-x-head-svc.django-ray.svc', 'raycluster-x-head-svc.django-ray.svc.cluster.local']) {
-        expect(sans.filter((s) => s === `DNS:${dns}`), services).toHaveLength(1);
+      for (const dns of [
+        'raycluster-x-head-svc',
+        'raycluster-x-head-svc.django-ray',
+        'raycluster-x-head-svc.django-ray.svc',
+        'raycluster-x-head-svc.django-ray.svc.cluster.local',
+      ]) {
+        expect(
+          sans.filter((s) => s === `DNS:${dns}`),
+          services,
+        ).toHaveLength(1);
       }
       expect(sans.includes('DNS:ray-head.django-ray.svc.cluster.local')).toBe(services.includes('ray-head'));
     }
@@ -341,16 +607,29 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     expect(bundle.startsWith(readFileSync(join(ca, 'ca.crt'), 'utf8'))).toBe(true);
 
     // Our leaf, and a leaf from the second CA, both verify against the bundle.
-    expect(openssl('verify', '-CAfile', join(out, 'ca.crt'), '-untrusted', join(ca, 'tls.crt'), firstCert(join(out, 'tls.crt')))).toContain(': OK');
+    expect(
+      openssl(
+        'verify',
+        '-CAfile',
+        join(out, 'ca.crt'),
+        '-untrusted',
+        join(ca, 'tls.crt'),
+        firstCert(join(out, 'tls.crt')),
+      ),
+    ).toContain(': OK');
     const otherOut = outDir();
     expect((await runScript(shell, { CERT_DIR: otherOut, CA_DIR: second })).status).toBe(0);
     expect(openssl('verify', '-CAfile', join(out, 'ca.crt'), firstCert(join(otherOut, 'tls.crt')))).toContain(': OK');
     // Without the bundle it would not.
-    expect(spawnSync('openssl', ['verify', '-CAfile', join(ca, 'ca.crt'), firstCert(join(otherOut, 'tls.crt'))]).status).not.toBe(0);
+    expect(
+      spawnSync('openssl', ['verify', '-CAfile', join(ca, 'ca.crt'), firstCert(join(otherOut, 'tls.crt'))]).status,
+    ).not.toBe(0);
 
     // A CA_TRUST_DIR that is not mounted is skipped.
     const missing = outDir();
-    expect((await runScript(shell, { CERT_DIR: missing, CA_DIR: ca, CA_TRUST_DIR: join(work, 'no-such-dir') })).status).toBe(0);
+    expect(
+      (await runScript(shell, { CERT_DIR: missing, CA_DIR: ca, CA_TRUST_DIR: join(work, 'no-such-dir') })).status,
+    ).toBe(0);
     expect(readFileSync(join(missing, 'ca.crt'), 'utf8')).toBe(readFileSync(join(ca, 'ca.crt'), 'utf8'));
   });
 

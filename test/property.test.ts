@@ -4,9 +4,9 @@
 // emitter below, so fast-check shrinks a failure to a short, readable list.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { isSeq, parse, parseDocument, type Node } from 'yaml';
-import { decodeResourceList } from '../src/krm/resourceList.js';
+import { isSeq, type Node, parse, parseDocument } from 'yaml';
 import { run } from '../src/function/run.js';
+import { decodeResourceList } from '../src/krm/resourceList.js';
 
 type Obj = Record<string, any>;
 const RUNS = 200;
@@ -72,7 +72,8 @@ function renderSeq(s: Extract<N, { t: 'seq' }>, col: number, u: number): string[
       const lines = renderMap(item, col + 2, u);
       out.push(dash + lines[0].slice(col + 2), ...lines.slice(1));
     } else if (item.t === 'raw') out.push(dash + item.text);
-    else if (item.t === 'block') out.push(dash + item.header, ...item.lines.map((l) => (l ? ' '.repeat(col + 2) + l : '')));
+    else if (item.t === 'block')
+      out.push(dash + item.header, ...item.lines.map((l) => (l ? ' '.repeat(col + 2) + l : '')));
     else throw new Error(`unsupported sequence entry ${item.t}`);
   }
   return out;
@@ -103,14 +104,65 @@ interface Placed {
   after: string[];
 }
 
-const WEIRD = ['on', 'off', 'yes', 'no', 'y', 'n', '0644', '0x1F', '1e3', '1.10', '~', 'null', '2024-01-01', 'true', '012', '"on"', "'0644'", '"a \\"q\\" \\t b"', "'it''s'", 'hello world', '"#not-a-comment"'];
-const BLOCK_LINES = ['plain text', '- not an item', '# not a comment', 'key: value', '---', '...', 'ray start --head', '  more indented', '', '{flow: "text"}', 'items:'];
+const WEIRD = [
+  'on',
+  'off',
+  'yes',
+  'no',
+  'y',
+  'n',
+  '0644',
+  '0x1F',
+  '1e3',
+  '1.10',
+  '~',
+  'null',
+  '2024-01-01',
+  'true',
+  '012',
+  '"on"',
+  "'0644'",
+  '"a \\"q\\" \\t b"',
+  "'it''s'",
+  'hello world',
+  '"#not-a-comment"',
+];
+const BLOCK_LINES = [
+  'plain text',
+  '- not an item',
+  '# not a comment',
+  'key: value',
+  '---',
+  '...',
+  'ray start --head',
+  '  more indented',
+  '',
+  '{flow: "text"}',
+  'items:',
+];
 const NAMESPACES = [undefined, 'ray', 'other'];
 
-const arbComment = fc.constantFrom('note', 'kpt: from settings.yaml', 'TODO: tune', 'ray start --head is not here', '- not an item');
+const arbComment = fc.constantFrom(
+  'note',
+  'kpt: from settings.yaml',
+  'TODO: tune',
+  'ray start --head is not here',
+  '- not an item',
+);
 const arbBlock: fc.Arbitrary<N> = fc
-  .record({ header: fc.constantFrom('|', '|-', '|+', '>', '>-', '|2'), first: fc.constantFrom('first line', 'x: y', '[not flow'), rest: fc.array(fc.constantFrom(...BLOCK_LINES), { maxLength: 4 }) })
-  .map(({ header, first, rest }) => ({ t: 'block', header, lines: header === '|2' ? [`  ${first}`, ...rest.map((l) => (l ? `  ${l}` : l))] : [first, ...rest] }) as N);
+  .record({
+    header: fc.constantFrom('|', '|-', '|+', '>', '>-', '|2'),
+    first: fc.constantFrom('first line', 'x: y', '[not flow'),
+    rest: fc.array(fc.constantFrom(...BLOCK_LINES), { maxLength: 4 }),
+  })
+  .map(
+    ({ header, first, rest }) =>
+      ({
+        t: 'block',
+        header,
+        lines: header === '|2' ? [`  ${first}`, ...rest.map((l) => (l ? `  ${l}` : l))] : [first, ...rest],
+      }) as N,
+  );
 const arbValue: fc.Arbitrary<N> = fc.oneof(
   { weight: 4, arbitrary: fc.constantFrom(...WEIRD).map(raw) },
   { weight: 2, arbitrary: arbBlock },
@@ -120,7 +172,12 @@ const arbValue: fc.Arbitrary<N> = fc.oneof(
 const arbDataKey = fc.constantFrom('config.yaml', 'on', 'mode', '"quoted key"', 'perms', 'script.sh', 'a-b_c.d', "'y'");
 
 const metadata = (name: string, ns: string | undefined, labels: N | undefined, comment: boolean): N =>
-  map(['name', raw(name)], comment && ['#', 'metadata comment'], ns !== undefined && ['namespace', raw(ns)], labels && ['labels', labels]);
+  map(
+    ['name', raw(name)],
+    comment && ['#', 'metadata comment'],
+    ns !== undefined && ['namespace', raw(ns)],
+    labels && ['labels', labels],
+  );
 
 /** A ConfigMap full of things a YAML round trip would change. */
 const arbConfigMap = fc
@@ -129,36 +186,82 @@ const arbConfigMap = fc
     flowLabels: fc.boolean(),
     comment: fc.boolean(),
     annotations: fc.boolean(),
-    data: fc.uniqueArray(fc.tuple(arbDataKey, arbValue, fc.option(arbComment, { nil: undefined })), { selector: ([k]) => k.replace(/["']/g, ''), maxLength: 5 }),
+    data: fc.uniqueArray(fc.tuple(arbDataKey, arbValue, fc.option(arbComment, { nil: undefined })), {
+      selector: ([k]) => k.replace(/["']/g, ''),
+      maxLength: 5,
+    }),
   })
-  .map(({ ns, flowLabels, comment, annotations, data }) => labelled('ConfigMap', (name: string): Item => ({
-    kind: 'ConfigMap',
-    name,
-    role: 'none',
-    tree: map(
-      ['apiVersion', raw('v1')],
-      ['kind', raw('ConfigMap')],
-      ['metadata', metadata(name, ns, flowLabels ? raw('{app: settings, tier: "on"}') : map(['app', raw('settings')], ['perms', raw('"0644"')]), comment)],
-      annotations && ['annotations', map(['note', raw("'not metadata''s'")], ['on', raw('yes')])],
-      comment && ['#', 'data follows'],
-      ['data', map(...data.map(([k, v, c]): Pair => (v.t === 'raw' && c ? [k, v, c] : [k, v])))],
+  .map(({ ns, flowLabels, comment, annotations, data }) =>
+    labelled(
+      'ConfigMap',
+      (name: string): Item => ({
+        kind: 'ConfigMap',
+        name,
+        role: 'none',
+        tree: map(
+          ['apiVersion', raw('v1')],
+          ['kind', raw('ConfigMap')],
+          [
+            'metadata',
+            metadata(
+              name,
+              ns,
+              flowLabels ? raw('{app: settings, tier: "on"}') : map(['app', raw('settings')], ['perms', raw('"0644"')]),
+              comment,
+            ),
+          ],
+          annotations && ['annotations', map(['note', raw("'not metadata''s'")], ['on', raw('yes')])],
+          comment && ['#', 'data follows'],
+          ['data', map(...data.map(([k, v, c]): Pair => (v.t === 'raw' && c ? [k, v, c] : [k, v])))],
+        ),
+      }),
     ),
-  })));
+  );
 
 const RAY_IMAGE = 'rayproject/ray:2.58.0';
 /** How a container starts Ray or reaches a cluster. */
 const START: Record<string, (wide: boolean) => [string, N][]> = {
   flowCommand: () => [['command', raw('["ray", "start", "--head", "--block"]')]],
-  blockArgs: (wide) => [['args', seq([raw('ray'), raw('start'), raw('--address=ray-head:6379'), raw('--block')], wide)]],
+  blockArgs: (wide) => [
+    ['args', seq([raw('ray'), raw('start'), raw('--address=ray-head:6379'), raw('--block')], wide)],
+  ],
   shell: () => [['command', raw('[sh, -c, "ray start --head --port=6379 && sleep infinity"]')]],
-  bashBlock: (wide) => [['command', seq([raw('/bin/bash'), raw('-lc'), { t: 'block', header: '|', lines: ['ray start --address=ray-head:6379', 'sleep 5'] }], wide)]],
+  bashBlock: (wide) => [
+    [
+      'command',
+      seq(
+        [
+          raw('/bin/bash'),
+          raw('-lc'),
+          { t: 'block', header: '|', lines: ['ray start --address=ray-head:6379', 'sleep 5'] },
+        ],
+        wide,
+      ),
+    ],
+  ],
 };
 const CLIENT: Record<string, (wide: boolean, ns: string | undefined) => [string, N][]> = {
-  envAddress: (wide, ns) => [['env', seq([map(['name', raw('RAY_ADDRESS')], ['value', raw(`ray://ray-head${ns ? `.${ns}` : ''}:10001`)]), map(['name', raw('MODE')], ['value', raw('"on"')])], wide)]],
+  envAddress: (wide, ns) => [
+    [
+      'env',
+      seq(
+        [
+          map(['name', raw('RAY_ADDRESS')], ['value', raw(`ray://ray-head${ns ? `.${ns}` : ''}:10001`)]),
+          map(['name', raw('MODE')], ['value', raw('"on"')]),
+        ],
+        wide,
+      ),
+    ],
+  ],
   initCall: () => [['command', raw(`[python, -c, "import ray; ray.init('ray://ray-head:10001')"]`)]],
 };
 
-const arbContainerExtras = fc.record({ env: fc.boolean(), mounts: fc.boolean(), comment: fc.boolean(), flow: fc.boolean() });
+const arbContainerExtras = fc.record({
+  env: fc.boolean(),
+  mounts: fc.boolean(),
+  comment: fc.boolean(),
+  flow: fc.boolean(),
+});
 type Extras = { env: boolean; mounts: boolean; comment: boolean; flow: boolean };
 
 function sidecar(i: number, x: Extras, wide: boolean): N {
@@ -188,58 +291,108 @@ const arbWorkload = fc
     volumes: fc.boolean(),
     comment: fc.boolean(),
   })
-  .map((w) => labelled(`${w.kind} (${w.role})`, (name: string): Item => {
-    const ray: [string, N][] = w.role === 'node' ? START[w.start](w.wide) : w.role === 'client' ? CLIENT[w.client](w.wide, w.ns) : [['command', raw('[python, app.py]')]];
-    const hasEnv = ray.some(([k]) => k === 'env');
-    const avoidA = AVOID_KNOWN_BUGS && !w.wide; // bug A: no comment line after a compact `env` ending the container
-    const main = map(
-      ['name', raw(w.role === 'none' ? 'app' : 'ray')],
-      avoidA && w.main.comment && ['#', 'the main container'],
-      ['image', raw(w.role === 'none' ? 'ghcr.io/acme/app:1.0' : RAY_IMAGE)],
-      ...ray,
-      !avoidA && w.main.comment && ['#', 'the main container'],
-      !hasEnv && w.main.env && ['env', seq([map(['name', raw('FEATURE')], ['value', raw('"yes"')])], w.wide)],
-      w.main.mounts && ['volumeMounts', seq([map(['name', raw('scratch')], ['mountPath', raw('/tmp/scratch')])], w.wide)],
-      AVOID_KNOWN_BUGS && !w.wide && !hasEnv && !w.main.env && w.main.mounts && ['imagePullPolicy', raw('IfNotPresent')], // bug B
-    );
-    const containers = [main, ...w.sidecars.map((x, i) => sidecar(i, x, w.wide))];
-    const podSpec = map(
-      w.init && ['initContainers', seq([map(['name', raw('wait')], ['image', raw('busybox:1.36')], ['command', raw('[sh, -c, "sleep 1"]')])], w.wide)],
-      w.comment && ['#', 'containers: the app first'],
-      ['containers', seq(containers, w.wide)],
-      w.volumes && ['volumes', seq([map(['name', raw('scratch')], ['emptyDir', raw('{}')])], w.wide)],
-    );
-    const labels = map(['app', raw(name)]);
-    const tree =
-      w.kind === 'Pod'
-        ? map(['apiVersion', raw('v1')], ['kind', raw('Pod')], ['metadata', metadata(name, w.ns, labels, w.comment)], ['spec', podSpec])
-        : map(
-            ['apiVersion', raw('apps/v1')],
-            ['kind', raw(w.kind)],
-            ['metadata', metadata(name, w.ns, undefined, w.comment)],
-            ['spec', map(['replicas', raw('1')], ['selector', map(['matchLabels', raw(`{app: ${name}}`)])], ['template', map(['metadata', map(['labels', labels])], ['spec', podSpec])])],
-          );
-    return { kind: w.kind, name, role: w.role, tree };
-  }));
+  .map((w) =>
+    labelled(`${w.kind} (${w.role})`, (name: string): Item => {
+      const ray: [string, N][] =
+        w.role === 'node'
+          ? START[w.start](w.wide)
+          : w.role === 'client'
+            ? CLIENT[w.client](w.wide, w.ns)
+            : [['command', raw('[python, app.py]')]];
+      const hasEnv = ray.some(([k]) => k === 'env');
+      const avoidA = AVOID_KNOWN_BUGS && !w.wide; // bug A: no comment line after a compact `env` ending the container
+      const main = map(
+        ['name', raw(w.role === 'none' ? 'app' : 'ray')],
+        avoidA && w.main.comment && ['#', 'the main container'],
+        ['image', raw(w.role === 'none' ? 'ghcr.io/acme/app:1.0' : RAY_IMAGE)],
+        ...ray,
+        !avoidA && w.main.comment && ['#', 'the main container'],
+        !hasEnv && w.main.env && ['env', seq([map(['name', raw('FEATURE')], ['value', raw('"yes"')])], w.wide)],
+        w.main.mounts && [
+          'volumeMounts',
+          seq([map(['name', raw('scratch')], ['mountPath', raw('/tmp/scratch')])], w.wide),
+        ],
+        AVOID_KNOWN_BUGS &&
+          !w.wide &&
+          !hasEnv &&
+          !w.main.env &&
+          w.main.mounts && ['imagePullPolicy', raw('IfNotPresent')], // bug B
+      );
+      const containers = [main, ...w.sidecars.map((x, i) => sidecar(i, x, w.wide))];
+      const podSpec = map(
+        w.init && [
+          'initContainers',
+          seq(
+            [map(['name', raw('wait')], ['image', raw('busybox:1.36')], ['command', raw('[sh, -c, "sleep 1"]')])],
+            w.wide,
+          ),
+        ],
+        w.comment && ['#', 'containers: the app first'],
+        ['containers', seq(containers, w.wide)],
+        w.volumes && ['volumes', seq([map(['name', raw('scratch')], ['emptyDir', raw('{}')])], w.wide)],
+      );
+      const labels = map(['app', raw(name)]);
+      const tree =
+        w.kind === 'Pod'
+          ? map(
+              ['apiVersion', raw('v1')],
+              ['kind', raw('Pod')],
+              ['metadata', metadata(name, w.ns, labels, w.comment)],
+              ['spec', podSpec],
+            )
+          : map(
+              ['apiVersion', raw('apps/v1')],
+              ['kind', raw(w.kind)],
+              ['metadata', metadata(name, w.ns, undefined, w.comment)],
+              [
+                'spec',
+                map(
+                  ['replicas', raw('1')],
+                  ['selector', map(['matchLabels', raw(`{app: ${name}}`)])],
+                  ['template', map(['metadata', map(['labels', labels])], ['spec', podSpec])],
+                ),
+              ],
+            );
+      return { kind: w.kind, name, role: w.role, tree };
+    }),
+  );
 
 /** Services, some selecting the pods of other items (app: item-N). */
 const arbService = fc
   .record({ ns: fc.constantFrom(...NAMESPACES), target: fc.nat(7), wide: fc.boolean() })
-  .map(({ ns, target, wide }) => labelled('Service', (name: string): Item => ({
-    kind: 'Service',
-    name,
-    role: 'none',
-    tree: map(
-      ['apiVersion', raw('v1')],
-      ['kind', raw('Service')],
-      ['metadata', metadata(name, ns, undefined, false)],
-      ['spec', map(['selector', map(['app', raw(`item-${target}`)])], ['ports', seq([raw('{name: gcs, port: 6379}'), map(['name', raw('client')], ['port', raw('10001')])], wide)])],
+  .map(({ ns, target, wide }) =>
+    labelled(
+      'Service',
+      (name: string): Item => ({
+        kind: 'Service',
+        name,
+        role: 'none',
+        tree: map(
+          ['apiVersion', raw('v1')],
+          ['kind', raw('Service')],
+          ['metadata', metadata(name, ns, undefined, false)],
+          [
+            'spec',
+            map(
+              ['selector', map(['app', raw(`item-${target}`)])],
+              [
+                'ports',
+                seq([raw('{name: gcs, port: 6379}'), map(['name', raw('client')], ['port', raw('10001')])], wide),
+              ],
+            ),
+          ],
+        ),
+      }),
     ),
-  })));
+  );
 
 const arbPlaced = fc
   .record({
-    make: fc.oneof({ weight: 3, arbitrary: arbConfigMap }, { weight: 4, arbitrary: arbWorkload }, { weight: 2, arbitrary: arbService }),
+    make: fc.oneof(
+      { weight: 3, arbitrary: arbConfigMap },
+      { weight: 4, arbitrary: arbWorkload },
+      { weight: 2, arbitrary: arbService },
+    ),
     col: fc.constantFrom(2, 2, 2, 3, 4),
     unit: fc.constantFrom(2, 2, 3, 4),
     headComment: fc.option(arbComment, { nil: undefined }),
@@ -255,7 +408,11 @@ interface List {
   json: number | undefined;
 }
 
-const FUNCTION_CONFIGS = ['', 'functionConfig: {}\n', 'functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n  data:\n    mode: shared\n'];
+const FUNCTION_CONFIGS = [
+  '',
+  'functionConfig: {}\n',
+  'functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata:\n    name: fn\n  data:\n    mode: shared\n',
+];
 const arbList: fc.Arbitrary<List> = fc
   .record({
     items: fc.array(arbPlaced, { maxLength: 7 }),
@@ -267,15 +424,22 @@ const arbList: fc.Arbitrary<List> = fc
   })
   .map((l) => ({
     placed: l.items.map((make, i) => make(i)),
-    header: `${l.docStart ? '---\n' : ''}${l.topComment ? '# A list as kpt sends it\n' : ''}apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${l.firstComment ? '# the items\n' : ''}`,
+    header:
+      `${l.docStart ? '---\n' : ''}${l.topComment ? '# A list as kpt sends it\n' : ''}apiVersion: ` +
+      `config.kubernetes.io/v1\nkind: ResourceList\nitems:\n${l.firstComment ? '# the items\n' : ''}`,
     footer: l.functionConfig,
     json: l.json,
   }));
 
 /** One item's text: `- key` at its column (or `- # head comment`), then its trailing lines. */
 function itemText(p: Placed): string {
-  const lines = renderMap(p.item.tree as Extract<N, { t: 'map' }>, 0, p.unit).map((l) => (l ? ' '.repeat(p.col) + l : l));
-  const first = p.headComment !== undefined ? [`- # ${p.headComment}`, ...lines] : [`-${' '.repeat(p.col - 1)}${lines[0].slice(p.col)}`, ...lines.slice(1)];
+  const lines = renderMap(p.item.tree as Extract<N, { t: 'map' }>, 0, p.unit).map((l) =>
+    l ? ' '.repeat(p.col) + l : l,
+  );
+  const first =
+    p.headComment !== undefined
+      ? [`- # ${p.headComment}`, ...lines]
+      : [`-${' '.repeat(p.col - 1)}${lines[0].slice(p.col)}`, ...lines.slice(1)];
   return [...first, ...p.after].map((l) => l + '\n').join('');
 }
 
@@ -345,7 +509,8 @@ const property = (check: (l: List) => void) =>
       try {
         check(l);
       } catch (e) {
-        (e as Error).message += `\n--- input (${l.json === undefined ? 'YAML' : 'JSON'}) ---\n${inputText(l)}--- end ---`;
+        (e as Error).message +=
+          `\n--- input (${l.json === undefined ? 'YAML' : 'JSON'}) ---\n${inputText(l)}--- end ---`;
         throw e;
       }
     }),
@@ -424,11 +589,17 @@ describe('properties of run() over random ResourceLists', () => {
         if (!owned(p)) return;
         const item = out.items[i];
         const spec = p.item.kind === 'Pod' ? item.spec : item.spec.template.spec;
-        const containers = [...(spec.initContainers ?? []), ...spec.containers].filter((c: Obj) => c.name !== 'ray-tls-init');
+        const containers = [...(spec.initContainers ?? []), ...spec.containers].filter(
+          (c: Obj) => c.name !== 'ray-tls-init',
+        );
         expect(containers.length).toBeGreaterThan(0);
         for (const c of containers) {
           expect(c.env.slice(-4), `${p.item.name}/${c.name}`).toEqual(TLS_ENV);
-          expect(c.volumeMounts, `${p.item.name}/${c.name}`).toContainEqual({ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true });
+          expect(c.volumeMounts, `${p.item.name}/${c.name}`).toContainEqual({
+            name: 'ray-tls',
+            mountPath: '/etc/ray/tls',
+            readOnly: true,
+          });
         }
         expect(spec.volumes.map((v: Obj) => v.name)).toContain('ray-tls');
       });
@@ -443,7 +614,8 @@ describe('properties of run() over random ResourceLists', () => {
       // The block list takes the line scan, the JSON the full parser (when there is something to parse).
       // (`&` anywhere sends the whole list to the full parser: bug C below.)
       const decoded = decodeResourceList(yaml, () => () => true);
-      if (decoded.items.length && !yaml.includes('&')) expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
+      if (decoded.items.length && !yaml.includes('&'))
+        expect(decoded.items.some((i) => i.editor.text !== yaml)).toBe(true);
       const fromYaml = runOk(yaml);
       const fromJson = runOk(json);
       expect(toPlain(fromJson.stdout).items).toEqual(toPlain(fromYaml.stdout).items);
@@ -493,7 +665,10 @@ describe('splice-editor bugs found by the properties', () => {
   it('B: a container without env whose last key is a compact `volumeMounts` list: the mount joins volumeMounts', () => {
     const c = rayContainer(POD('      volumeMounts:\n      - name: scratch\n        mountPath: /tmp/scratch\n'));
     expect(c.env).toEqual(TLS_ENV);
-    expect(c.volumeMounts).toEqual([{ name: 'scratch', mountPath: '/tmp/scratch' }, { name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
+    expect(c.volumeMounts).toEqual([
+      { name: 'scratch', mountPath: '/tmp/scratch' },
+      { name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true },
+    ]);
   });
 
   // Bug C (performance) was: the anchor check matched a shell `&&`, so one `cmd && cmd`

@@ -17,8 +17,12 @@ describe('ray-tls certs', () => {
   it('prints the kubectl commands for the Secrets the default mode mounts, and no key material', () => {
     expect(first.status).toBe(0);
     expect(first.stdout.trim().split('\n')).toEqual([
-      `kubectl create secret generic ray-tls-ca -n django-ray --from-file=${out}/ray-tls-ca/ca.crt --from-file=${out}/ray-tls-ca/tls.crt --from-file=${out}/ray-tls-ca/tls.key`,
-      `kubectl create secret generic django-ray-worker-ray-tls-client -n django-ray --from-file=${out}/django-ray-worker-ray-tls-client/ca.crt --from-file=${out}/django-ray-worker-ray-tls-client/tls.crt --from-file=${out}/django-ray-worker-ray-tls-client/tls.key`,
+      `kubectl create secret generic ray-tls-ca -n django-ray --from-file=${out}/ray-tls-ca/ca.crt ` +
+        `--from-file=${out}/ray-tls-ca/tls.crt --from-file=${out}/ray-tls-ca/tls.key`,
+      `kubectl create secret generic django-ray-worker-ray-tls-client -n django-ray ` +
+        `--from-file=${out}/django-ray-worker-ray-tls-client/ca.crt ` +
+        `--from-file=${out}/django-ray-worker-ray-tls-client/tls.crt ` +
+        `--from-file=${out}/django-ray-worker-ray-tls-client/tls.key`,
     ]);
     expect(first.stdout + first.stderr).not.toMatch(/PRIVATE KEY|BEGIN/);
   });
@@ -26,7 +30,8 @@ describe('ray-tls certs', () => {
   it('writes every file 0600 in 0700 directories', () => {
     for (const secret of ['ray-tls-ca', 'django-ray-worker-ray-tls-client']) {
       expect(statSync(join(out, secret)).mode & 0o777).toBe(0o700);
-      for (const f of ['ca.crt', 'tls.crt', 'tls.key']) expect(statSync(join(out, secret, f)).mode & 0o777, `${secret}/${f}`).toBe(0o600);
+      for (const f of ['ca.crt', 'tls.crt', 'tls.key'])
+        expect(statSync(join(out, secret, f)).mode & 0o777, `${secret}/${f}`).toBe(0o600);
     }
     expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).toContain('PRIVATE KEY');
   });
@@ -40,7 +45,10 @@ describe('ray-tls certs', () => {
     expect(text).toContain('Subject: CN = django-ray-worker');
     expect(text).toMatch(/Extended Key Usage: \n\s+TLS Web Client Authentication\n/);
     expect(text).toContain('id-ecPublicKey');
-    const verify = (purpose: string) => spawnSync('openssl', ['verify', '-CAfile', join(out, 'ray-tls-ca', 'ca.crt'), '-purpose', purpose, client], { encoding: 'utf8' });
+    const verify = (purpose: string) =>
+      spawnSync('openssl', ['verify', '-CAfile', join(out, 'ray-tls-ca', 'ca.crt'), '-purpose', purpose, client], {
+        encoding: 'utf8',
+      });
     expect(verify('sslclient').stdout).toContain(': OK');
     expect(verify('sslserver').status).not.toBe(0);
   });

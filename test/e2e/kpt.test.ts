@@ -61,7 +61,12 @@ data: {a: "1"}
 };
 
 function snapshot(dir: string): Record<string, string> {
-  return Object.fromEntries(readdirSync(dir).filter((f) => f.endsWith('.yaml')).sort().map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
 }
 
 describe('kpt fn eval --exec', () => {
@@ -71,7 +76,8 @@ describe('kpt fn eval --exec', () => {
       for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
       return dir;
     };
-    const kpt = (dir: string, fn: string) => execFileSync('kpt', ['fn', 'eval', dir, '--exec', fn], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    const kpt = (dir: string, fn: string) =>
+      execFileSync('kpt', ['fn', 'eval', dir, '--exec', fn], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
     // The baseline: what kpt writes through a function that changes nothing.
     const identity = join(mkdtempSync(join(tmpdir(), 'ray-tls-cat-')), 'identity');
     writeFileSync(identity, '#!/bin/sh\nexec cat\n', { mode: 0o755 });
@@ -86,13 +92,20 @@ describe('kpt fn eval --exec', () => {
     expect(first['service.yaml']).toBe(baseline['service.yaml']);
     expect(first['settings.yaml']).toBe(files['settings.yaml']);
     // The changed file keeps its head comment exactly once, and gained the TLS setup.
-    expect(first['ray-head.yaml'].startsWith('# Ray head for django-ray.\n# Two comment lines at the top: kpt sends them inside the item.\napiVersion: apps/v1\n')).toBe(true);
+    expect(
+      first['ray-head.yaml'].startsWith(
+        '# Ray head for django-ray.\n# Two comment lines at the top: kpt sends them inside the item.\napiVersion: ' +
+          'apps/v1\n',
+      ),
+    ).toBe(true);
     expect(first['ray-head.yaml'].match(/# Ray head for django-ray/g)).toHaveLength(1);
     expect(first['ray-head.yaml']).toContain('name: ray-head # the head');
     expect(first['ray-head.yaml']).toContain('name: RAY_USE_TLS');
     expect(first['ray-head.yaml']).toContain('- name: ray-tls-init');
     // New resources land in their own file.
-    const kinds = parseAllDocuments(first['ray-tls.yaml']).map((d) => `${d.get('kind')}/${(d.get('metadata') as any).get('name')}`);
+    const kinds = parseAllDocuments(first['ray-tls.yaml']).map(
+      (d) => `${d.get('kind')}/${(d.get('metadata') as any).get('name')}`,
+    );
     expect(kinds).toEqual(['Issuer/ray-tls-selfsigned', 'Certificate/ray-tls-ca', 'Issuer/ray-tls-ca']);
     expect(first['ray-tls.yaml']).not.toContain('config.kubernetes.io/path');
 

@@ -11,9 +11,16 @@ import { validateManifest } from '../support/validate.js';
 
 type Obj = Record<string, any> & { apiVersion: string; kind: string };
 const sdk = dirname(realpathSync(execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim()));
-const kubectls = ['kubectl', ...['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33'].map((v) => join(sdk, `kubectl.${v}`)).filter((p) => existsSync(p))];
+const kubectls = [
+  'kubectl',
+  ...['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33']
+    .map((v) => join(sdk, `kubectl.${v}`))
+    .filter((p) => existsSync(p)),
+];
 const build = (kubectl: string, overlay: string): Obj[] =>
-  parseAllDocuments(execFileSync(kubectl, ['kustomize', join(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8' })).map((d) => d.toJS());
+  parseAllDocuments(
+    execFileSync(kubectl, ['kustomize', join(ROOT, 'k8s/overlays', overlay)], { encoding: 'utf8' }),
+  ).map((d) => d.toJS());
 const id = (r: Obj) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 const deployments = (items: Obj[]) => items.filter((i) => i.kind === 'Deployment');
 const TLS_ENV = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'];
@@ -31,7 +38,12 @@ describe.each(kubectls)('%s kustomize', (kubectl) => {
       const spec = d.spec.template.spec;
       for (const c of spec.containers) {
         const env = Object.fromEntries(c.env.map((e: Obj) => [e.name, e.value]));
-        expect(env).toMatchObject({ RAY_USE_TLS: '1', RAY_TLS_SERVER_CERT: '/etc/ray/tls/tls.crt', RAY_TLS_SERVER_KEY: '/etc/ray/tls/tls.key', RAY_TLS_CA_CERT: '/etc/ray/tls/ca.crt' });
+        expect(env).toMatchObject({
+          RAY_USE_TLS: '1',
+          RAY_TLS_SERVER_CERT: '/etc/ray/tls/tls.crt',
+          RAY_TLS_SERVER_KEY: '/etc/ray/tls/tls.key',
+          RAY_TLS_CA_CERT: '/etc/ray/tls/ca.crt',
+        });
         expect(c.volumeMounts).toContainEqual({ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true });
         // The CA key is never mounted into a Ray or client container.
         expect(c.volumeMounts.map((m: Obj) => m.name)).not.toContain('ray-tls-ca');
@@ -41,7 +53,10 @@ describe.each(kubectls)('%s kustomize', (kubectl) => {
       const tlsVolume = spec.volumes.find((v: Obj) => v.name === 'ray-tls');
       expect(isNode ? tlsVolume.emptyDir : tlsVolume.secret).toBeTruthy();
     }
-    const certManager = items.filter((i) => i.apiVersion === 'cert-manager.io/v1').map(id).sort();
+    const certManager = items
+      .filter((i) => i.apiVersion === 'cert-manager.io/v1')
+      .map(id)
+      .sort();
     expect(certManager).toEqual([
       'Certificate/django-ray/django-ray-worker-ray-tls-client',
       'Certificate/django-ray/ray-tls-ca',
@@ -54,7 +69,8 @@ describe.each(kubectls)('%s kustomize', (kubectl) => {
     const items = build(kubectl, 'dev');
     expect(items.some((i) => i.apiVersion === 'cert-manager.io/v1')).toBe(false);
     for (const d of deployments(items)) {
-      for (const c of d.spec.template.spec.containers) expect((c.env ?? []).map((e: Obj) => e.name)).not.toContain(TLS_ENV[0]);
+      for (const c of d.spec.template.spec.containers)
+        expect((c.env ?? []).map((e: Obj) => e.name)).not.toContain(TLS_ENV[0]);
       expect(d.spec.template.spec.initContainers).toBeUndefined();
     }
   });
@@ -71,7 +87,9 @@ describe('the rendered dev-tls overlay', () => {
   const canonical = (v: any, key?: string): any => {
     if (Array.isArray(v)) {
       const items = v.map((x) => canonical(x));
-      return key && ['env', 'volumes', 'volumeMounts'].includes(key) ? items.sort((a, b) => String(a.name).localeCompare(String(b.name))) : items;
+      return key && ['env', 'volumes', 'volumeMounts'].includes(key)
+        ? items.sort((a, b) => String(a.name).localeCompare(String(b.name)))
+        : items;
     }
     return v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, canonical(x, k)])) : v;
   };
@@ -79,7 +97,10 @@ describe('the rendered dev-tls overlay', () => {
   it('equals a live run of the function over the dev overlay (as parsed objects)', () => {
     const dev = build('kubectl', 'dev');
     const functionConfig = parse(readFileSync(join(ROOT, 'k8s/ray-tls-config.yaml'), 'utf8'));
-    const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: dev, functionConfig }, { indentSeq: false, version: '1.1' });
+    const list = stringify(
+      { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: dev, functionConfig },
+      { indentSeq: false, version: '1.1' },
+    );
     const out = run(list);
     expect(out.exitCode).toBe(0);
     const live = new Map((parse(out.stdout).items as Obj[]).map((r) => [id(r), r]));

@@ -5,8 +5,18 @@
 // cert-manager resources, nothing lost or doubled. Routes that run the same function
 // over the same input must agree byte for byte.
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,8 +42,19 @@ const CERT_MANAGER = [
   'Issuer/django-ray/ray-tls-selfsigned',
 ];
 
-function sh(cmd: string, args: string[], opts: { cwd?: string; env?: Record<string, string>; input?: string } = {}): Ran {
-  const r = spawnSync(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, input: opts.input, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 90_000 });
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { cwd?: string; env?: Record<string, string>; input?: string } = {},
+): Ran {
+  const r = spawnSync(cmd, args, {
+    cwd: opts.cwd,
+    env: { ...process.env, ...opts.env },
+    input: opts.input,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+    timeout: 90_000,
+  });
   if (r.error) throw r.error;
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
@@ -48,7 +69,10 @@ const SDK = dirname(realpathSync(sh('sh', ['-c', 'command -v kubectl']).stdout.t
 const KUBECTLS = ['kubectl', join(SDK, 'kubectl.1.27'), join(SDK, 'kubectl.1.33')];
 const name = (kubectl: string) => basename(kubectl);
 
-const docs = (text: string): Obj[] => parseAllDocuments(text).map((d) => d.toJS() as Obj).filter(Boolean);
+const docs = (text: string): Obj[] =>
+  parseAllDocuments(text)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 const id = (r: Obj) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
@@ -60,13 +84,30 @@ function expectTls(items: Obj[]): void {
     const spec = d.spec.template.spec;
     for (const c of spec.containers) {
       const env = Object.fromEntries((c.env ?? []).map((e: Obj) => [e.name, e.value]));
-      expect(env, `${d.metadata.name}/${c.name}`).toMatchObject({ RAY_USE_TLS: '1', RAY_TLS_SERVER_CERT: '/etc/ray/tls/tls.crt', RAY_TLS_SERVER_KEY: '/etc/ray/tls/tls.key', RAY_TLS_CA_CERT: '/etc/ray/tls/ca.crt' });
-      expect(c.volumeMounts, `${d.metadata.name}/${c.name}`).toContainEqual({ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true });
+      expect(env, `${d.metadata.name}/${c.name}`).toMatchObject({
+        RAY_USE_TLS: '1',
+        RAY_TLS_SERVER_CERT: '/etc/ray/tls/tls.crt',
+        RAY_TLS_SERVER_KEY: '/etc/ray/tls/tls.key',
+        RAY_TLS_CA_CERT: '/etc/ray/tls/ca.crt',
+      });
+      expect(c.volumeMounts, `${d.metadata.name}/${c.name}`).toContainEqual({
+        name: 'ray-tls',
+        mountPath: '/etc/ray/tls',
+        readOnly: true,
+      });
     }
     const isNode = d.metadata.name !== 'django-ray-worker';
-    expect(spec.initContainers?.map((c: Obj) => c.name), d.metadata.name).toEqual(isNode ? ['ray-tls-init'] : undefined);
+    expect(
+      spec.initContainers?.map((c: Obj) => c.name),
+      d.metadata.name,
+    ).toEqual(isNode ? ['ray-tls-init'] : undefined);
   }
-  expect(items.filter((i) => i.apiVersion === 'cert-manager.io/v1').map(id).sort()).toEqual(CERT_MANAGER);
+  expect(
+    items
+      .filter((i) => i.apiVersion === 'cert-manager.io/v1')
+      .map(id)
+      .sort(),
+  ).toEqual(CERT_MANAGER);
 }
 
 /** A resource minus what ray-tls adds (all of it is additive), to compare with the plain build. */
@@ -82,12 +123,31 @@ function withoutTls(r: Obj): Obj {
     delete t.metadata.annotations['ray-tls.io/injected'];
     if (!Object.keys(t.metadata.annotations).length) delete t.metadata.annotations;
   }
-  const set = (o: Obj, key: string, v: unknown) => (v === undefined ? delete o[key] : (o[key] = v));
-  set(t.spec, 'initContainers', keep(t.spec.initContainers, (x) => x.name === 'ray-tls-init'));
-  set(t.spec, 'volumes', keep(t.spec.volumes, (x) => x.name.startsWith('ray-tls')));
+  const set = (o: Obj, key: string, v: unknown) => {
+    if (v === undefined) delete o[key];
+    else o[key] = v;
+  };
+  set(
+    t.spec,
+    'initContainers',
+    keep(t.spec.initContainers, (x) => x.name === 'ray-tls-init'),
+  );
+  set(
+    t.spec,
+    'volumes',
+    keep(t.spec.volumes, (x) => x.name.startsWith('ray-tls')),
+  );
   for (const x of t.spec.containers) {
-    set(x, 'env', keep(x.env, (e) => /^RAY_(USE_TLS|TLS_)/.test(e.name)));
-    set(x, 'volumeMounts', keep(x.volumeMounts, (m) => m.name.startsWith('ray-tls')));
+    set(
+      x,
+      'env',
+      keep(x.env, (e) => /^RAY_(USE_TLS|TLS_)/.test(e.name)),
+    );
+    set(
+      x,
+      'volumeMounts',
+      keep(x.volumeMounts, (m) => m.name.startsWith('ray-tls')),
+    );
   }
   return c;
 }
@@ -138,7 +198,9 @@ afterAll(() => {
 // Outputs of routes that later routes must equal byte for byte. Each route runs once, on
 // first use, whichever test needs it first: a later comparison never depends on an
 // earlier test having run (or passed).
-let execRoute: { before: Record<string, string>; log: string; after: Record<string, string>; again: Record<string, string> } | undefined;
+let execRoute:
+  | { before: Record<string, string>; log: string; after: Record<string, string>; again: Record<string, string> }
+  | undefined;
 let pipeRoute: { src: Record<string, string>; cat: Record<string, string>; fn: Record<string, string> } | undefined;
 
 let dirs = 0;
@@ -154,7 +216,11 @@ function basePackage(extra: string[] = []): string {
 /** kpt fn render --allow-exec over the exec Kptfile package, twice (run once per file). */
 function execRendered(): NonNullable<typeof execRoute> {
   if (!execRoute) {
-    const pkg = basePackage(['functions/kpt/exec/Kptfile', 'functions/kpt/ray-tls-config.yaml', 'functions/kpt/ray-tls-validate.yaml']);
+    const pkg = basePackage([
+      'functions/kpt/exec/Kptfile',
+      'functions/kpt/ray-tls-config.yaml',
+      'functions/kpt/ray-tls-validate.yaml',
+    ]);
     const before = snapshot(pkg);
     // `exec: dist/ray-tls.js` is relative to kpt's working directory: the workspace root.
     const first = ok('kpt', ['fn', 'render', pkg, '--allow-exec'], { cwd: ws });
@@ -169,7 +235,16 @@ function piped(): NonNullable<typeof pipeRoute> {
   if (!pipeRoute) {
     const src = basePackage();
     const pipe = (filter: string, out: string) =>
-      ok('bash', ['-o', 'pipefail', '-c', `kpt fn source "$1" | ${filter} | kpt fn sink "$2"`, '_', src, out, join(ws, 'dist/ray-tls.js')]);
+      ok('bash', [
+        '-o',
+        'pipefail',
+        '-c',
+        `kpt fn source "$1" | ${filter} | kpt fn sink "$2"`,
+        '_',
+        src,
+        out,
+        join(ws, 'dist/ray-tls.js'),
+      ]);
     pipe('cat', join(ws, 'pipe-cat'));
     pipe('node "$3"', join(ws, 'pipe-fn'));
     pipeRoute = { src: snapshot(src), cat: snapshot(join(ws, 'pipe-cat')), fn: snapshot(join(ws, 'pipe-fn')) };
@@ -179,7 +254,8 @@ function piped(): NonNullable<typeof pipeRoute> {
 
 const plainBuilds = new Map<string, string>();
 const plainDev = (kubectl: string) => {
-  if (!plainBuilds.has(kubectl)) plainBuilds.set(kubectl, ok(kubectl, ['kustomize', join(ws, 'k8s/overlays/dev')]).stdout);
+  if (!plainBuilds.has(kubectl))
+    plainBuilds.set(kubectl, ok(kubectl, ['kustomize', join(ws, 'k8s/overlays/dev')]).stdout);
   return plainBuilds.get(kubectl)!;
 };
 /** For a legacy-plugin build: kustomize writes the plugin's config to $TMPDIR/kust-plugin-config-* and leaves it there when the plugin fails. */
@@ -191,7 +267,10 @@ const legacyBuilds = new Map<string, Ran>();
 const legacyBuild = (kubectl: string) => {
   if (!legacyBuilds.has(kubectl)) {
     const env = pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin'));
-    legacyBuilds.set(kubectl, sh(kubectl, ['kustomize', '--enable-alpha-plugins', join(ws, 'functions/kustomize/legacy-exec')], { env }));
+    legacyBuilds.set(
+      kubectl,
+      sh(kubectl, ['kustomize', '--enable-alpha-plugins', join(ws, 'functions/kustomize/legacy-exec')], { env }),
+    );
   }
   return legacyBuilds.get(kubectl)!;
 };
@@ -202,21 +281,26 @@ it('finds kubectl.1.27 and kubectl.1.33 beside kubectl', () => {
 
 describe('kubectl kustomize --enable-alpha-plugins with the legacy exec plugin (functions/kustomize/legacy-exec)', () => {
   it('ships the plugin executable at plugin/<group>/<version>/<lowercase kind>/<Kind>', () => {
-    expect(statSync(join(ROOT, 'functions/kustomize/legacy-exec/plugin/ray-tls.io/v1alpha1/raytls/RayTLS')).mode & 0o111).toBe(0o111);
+    expect(
+      statSync(join(ROOT, 'functions/kustomize/legacy-exec/plugin/ray-tls.io/v1alpha1/raytls/RayTLS')).mode & 0o111,
+    ).toBe(0o111);
   });
 
-  it.each(KUBECTLS.map(name))('%s: runs the function; every resource of the plain build is still there once, plus the new ones', (k) => {
-    const kubectl = KUBECTLS.find((x) => name(x) === k)!;
-    const out = legacyBuild(kubectl);
-    expect(out.status, out.stderr).toBe(0);
-    expectKustomizeOutput(out.stdout, plainDev(kubectl));
-    // The function's warnings reach the user only through kubectl 1.27 to 1.30 (kustomize
-    // 5.0): from 1.31 (kustomize 5.4.2) a legacy plugin's stderr is dropped when it succeeds
-    // (it is shown when it fails, next test). The container route shows them on every kubectl.
-    const warning = 'warning: Ray serves unauthenticated HTTP on every node';
-    if (k === 'kubectl.1.27') expect(out.stderr).toContain(warning);
-    else expect(out.stderr).not.toContain(warning);
-  });
+  it.each(KUBECTLS.map(name))(
+    '%s: runs the function; every resource of the plain build is still there once, plus the new ones',
+    (k) => {
+      const kubectl = KUBECTLS.find((x) => name(x) === k)!;
+      const out = legacyBuild(kubectl);
+      expect(out.status, out.stderr).toBe(0);
+      expectKustomizeOutput(out.stdout, plainDev(kubectl));
+      // The function's warnings reach the user only through kubectl 1.27 to 1.30 (kustomize
+      // 5.0): from 1.31 (kustomize 5.4.2) a legacy plugin's stderr is dropped when it succeeds
+      // (it is shown when it fails, next test). The container route shows them on every kubectl.
+      const warning = 'warning: Ray serves unauthenticated HTTP on every node';
+      if (k === 'kubectl.1.27') expect(out.stderr).toContain(warning);
+      else expect(out.stderr).not.toContain(warning);
+    },
+  );
 
   it('gives the same bytes on every kubectl', () => {
     const outs = KUBECTLS.map((k) => legacyBuild(k).stdout);
@@ -236,16 +320,22 @@ describe('kubectl kustomize --enable-alpha-plugins with the legacy exec plugin (
 
   it('RAY_TLS_BUNDLE tells the plugin where the bundle is', () => {
     const dir = join(ws, 'functions/kustomize/legacy-exec');
-    const missing = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], { env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: join(ws, 'nowhere/ray-tls.js') }) });
+    const missing = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
+      env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: join(ws, 'nowhere/ray-tls.js') }),
+    });
     expect(missing.status).not.toBe(0);
     expect(missing.stderr).toContain(`ray-tls plugin: ${join(ws, 'nowhere/ray-tls.js')} not found`);
-    const repo = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], { env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: BUNDLE }) });
+    const repo = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
+      env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: BUNDLE }),
+    });
     expect(repo.status, repo.stderr).toBe(0);
     expect(repo.stdout).toBe(legacyBuild('kubectl').stdout);
   });
 
   it('without --enable-alpha-plugins kubectl refuses the build (design.md §3.1)', () => {
-    const out = sh('kubectl', ['kustomize', join(ws, 'functions/kustomize/legacy-exec')], { env: pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin')) });
+    const out = sh('kubectl', ['kustomize', join(ws, 'functions/kustomize/legacy-exec')], {
+      env: pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin')),
+    });
     expect(out.status).not.toBe(0);
     expect(out.stderr).toContain("external plugins disabled; unable to load external plugin 'RayTLS'");
   });
@@ -255,7 +345,10 @@ describe('the trap: kubectl silently skips an exec KRM function (design.md §3.1
   const trapDir = () => {
     const dir = join(ws, 'trap');
     mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'kustomization.yaml'), 'resources:\n- ../k8s/overlays/dev\ntransformers:\n- ray-tls.yaml\n');
+    writeFileSync(
+      join(dir, 'kustomization.yaml'),
+      'resources:\n- ../k8s/overlays/dev\ntransformers:\n- ray-tls.yaml\n',
+    );
     writeFileSync(
       join(dir, 'ray-tls.yaml'),
       `apiVersion: ray-tls.io/v1alpha1
@@ -272,7 +365,10 @@ metadata:
   };
 
   it('the exec path is a working function: run directly on the same resources it adds TLS', () => {
-    const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: docs(plainDev('kubectl')) }, { version: '1.1', indentSeq: false });
+    const list = stringify(
+      { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: docs(plainDev('kubectl')) },
+      { version: '1.1', indentSeq: false },
+    );
     const out = ok(join(ws, 'dist/ray-tls.js'), [], { input: list });
     expectTls(parse(out.stdout).items);
   });
@@ -298,7 +394,11 @@ describe('kpt fn render --allow-exec (functions/kpt/exec)', () => {
     expect(log).toContain('ray-tls validate: 0 problem(s)');
     expect(log).toContain('Successfully executed 2 function(s) in 1 package(s).');
     expectTls(packageItems(after));
-    expect(Object.keys(after).filter((f) => after[f] !== before[f]).sort()).toEqual([
+    expect(
+      Object.keys(after)
+        .filter((f) => after[f] !== before[f])
+        .sort(),
+    ).toEqual([
       'django-ray-worker-deployment.yaml',
       'ray-head-deployment.yaml',
       'ray-tls.yaml',
@@ -313,21 +413,36 @@ describe('pipe: kpt fn source DIR | node dist/ray-tls.js | kpt fn sink OUT', () 
     const { src, cat, fn } = piped();
     expect(cat).toEqual(src);
     expectTls(packageItems(fn));
-    const changed = Object.keys(fn).filter((f) => fn[f] !== cat[f]).sort();
-    expect(changed).toEqual(['django-ray-worker-deployment.yaml', 'ray-head-deployment.yaml', 'ray-tls.yaml', 'ray-worker-deployment.yaml']);
+    const changed = Object.keys(fn)
+      .filter((f) => fn[f] !== cat[f])
+      .sort();
+    expect(changed).toEqual([
+      'django-ray-worker-deployment.yaml',
+      'ray-head-deployment.yaml',
+      'ray-tls.yaml',
+      'ray-worker-deployment.yaml',
+    ]);
     for (const f of Object.keys(cat)) if (!changed.includes(f)) expect(fn[f], f).toBe(cat[f]);
   });
 });
 /** Why podman cannot run containers here (undefined: it can). */
 function podmanProblem(): string | undefined {
-  const r = spawnSync('podman', ['info', '--format', '{{.Host.OCIRuntime.Name}}'], { env: { ...process.env, ...PODMAN_ENV }, encoding: 'utf8', timeout: 90_000 });
+  const r = spawnSync('podman', ['info', '--format', '{{.Host.OCIRuntime.Name}}'], {
+    env: { ...process.env, ...PODMAN_ENV },
+    encoding: 'utf8',
+    timeout: 90_000,
+  });
   if ((r.error as NodeJS.ErrnoException | undefined)?.code === 'ENOENT') return 'podman is not installed';
   if (r.error) return `podman info failed: ${r.error.message}`;
   if (r.status !== 0) return `podman info failed (exit ${r.status}): ${r.stderr.trim().split('\n').pop()}`;
   return undefined;
 }
 // Fails the file when podman cannot run here, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
-const podman = requireRealTools('podman tests', podmanProblem(), 'run npm test as root (scripts/ensure-deps.mjs --test installs podman and runc)');
+const podman = requireRealTools(
+  'podman tests',
+  podmanProblem(),
+  'run npm test as root (scripts/ensure-deps.mjs --test installs podman and runc)',
+);
 
 describe.runIf(podman)('container routes with podman (image built by scripts/container.sh build)', () => {
   let shim = '';
@@ -349,40 +464,59 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
   });
 
   it('the image holds this build of dist/ray-tls.js and runs as 65534:65534 (nobody)', () => {
-    const user = ok('podman', ['image', 'inspect', '--format', '{{.Config.User}}', IMAGE], { env: PODMAN_ENV }).stdout.trim();
+    const user = ok('podman', ['image', 'inspect', '--format', '{{.Config.User}}', IMAGE], {
+      env: PODMAN_ENV,
+    }).stdout.trim();
     expect(user).toBe('65534:65534');
-    const script = "const c=require('crypto'),f=require('fs');process.stdout.write(JSON.stringify({uid:process.getuid(),gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')}))";
+    const script =
+      "const c=require('crypto'),f=require('fs');process.stdout.write(JSON.stringify({uid:process.getuid(),gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')}))";
     const out = podmanRun(['--network', 'none', '--entrypoint', '/nodejs/bin/node', IMAGE, '-e', script]);
     expect(out.status, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual({ uid: 65534, gid: 65534, sha: sha256(readFileSync(BUNDLE)) });
   });
 
-  it.each(KUBECTLS.map(name))('%s kustomize --enable-alpha-plugins with the container: function (docker shim): the same output as the legacy plugin', (k) => {
-    const kubectl = KUBECTLS.find((x) => name(x) === k)!;
-    const out = sh(kubectl, ['kustomize', '--enable-alpha-plugins', join(ws, 'functions/kustomize/container')], { env: { PATH: `${shim}:${process.env.PATH}` } });
-    expect(out.status, out.stderr).toBe(0);
-    expectKustomizeOutput(out.stdout, plainDev(kubectl));
-    expect(out.stderr).toContain('warning: Ray serves unauthenticated HTTP on every node');
-    expect(out.stdout).toBe(legacyBuild(kubectl).stdout);
-  });
+  it.each(KUBECTLS.map(name))(
+    '%s kustomize --enable-alpha-plugins with the container: function (docker shim): the same output as the legacy ' +
+      'plugin',
+    (k) => {
+      const kubectl = KUBECTLS.find((x) => name(x) === k)!;
+      const out = sh(kubectl, ['kustomize', '--enable-alpha-plugins', join(ws, 'functions/kustomize/container')], {
+        env: { PATH: `${shim}:${process.env.PATH}` },
+      });
+      expect(out.status, out.stderr).toBe(0);
+      expectKustomizeOutput(out.stdout, plainDev(kubectl));
+      expect(out.stderr).toContain('warning: Ray serves unauthenticated HTTP on every node');
+      expect(out.stdout).toBe(legacyBuild(kubectl).stdout);
+    },
+  );
 
-  it('KPT_FN_RUNTIME=podman kpt fn render --image-pull-policy never (functions/kpt/image): the same files as the exec pipeline, idempotent', () => {
-    const pkg = basePackage(['functions/kpt/image/Kptfile', 'functions/kpt/ray-tls-config.yaml', 'functions/kpt/ray-tls-validate.yaml']);
-    const render = () => ok('kpt', ['fn', 'render', pkg, '--image-pull-policy', 'never'], { env: KPT_PODMAN_ENV });
-    const log = render();
-    expect(log.stdout + log.stderr).toContain(`[PASS] "${IMAGE}"`);
-    const after = snapshot(pkg);
-    expectTls(packageItems(after));
-    render();
-    expect(snapshot(pkg)).toEqual(after);
-    const { Kptfile: _a, ...image } = after;
-    const { Kptfile: _b, ...exec } = execRendered().after;
-    expect(image).toEqual(exec);
-  });
+  it(
+    'KPT_FN_RUNTIME=podman kpt fn render --image-pull-policy never (functions/kpt/image): the same files as the ' +
+      'exec pipeline, idempotent',
+    () => {
+      const pkg = basePackage([
+        'functions/kpt/image/Kptfile',
+        'functions/kpt/ray-tls-config.yaml',
+        'functions/kpt/ray-tls-validate.yaml',
+      ]);
+      const render = () => ok('kpt', ['fn', 'render', pkg, '--image-pull-policy', 'never'], { env: KPT_PODMAN_ENV });
+      const log = render();
+      expect(log.stdout + log.stderr).toContain(`[PASS] "${IMAGE}"`);
+      const after = snapshot(pkg);
+      expectTls(packageItems(after));
+      render();
+      expect(snapshot(pkg)).toEqual(after);
+      const { Kptfile: _a, ...image } = after;
+      const { Kptfile: _b, ...exec } = execRendered().after;
+      expect(image).toEqual(exec);
+    },
+  );
 
   it('KPT_FN_RUNTIME=podman kpt fn eval --image: the same files as the pipe route', () => {
     const pkg = basePackage();
-    const out = ok('kpt', ['fn', 'eval', pkg, '--image', IMAGE, '--image-pull-policy', 'never'], { env: KPT_PODMAN_ENV });
+    const out = ok('kpt', ['fn', 'eval', pkg, '--image', IMAGE, '--image-pull-policy', 'never'], {
+      env: KPT_PODMAN_ENV,
+    });
     expect(out.stdout + out.stderr).toContain(`[PASS] "${IMAGE}"`);
     const after = snapshot(pkg);
     expectTls(packageItems(after));
@@ -390,7 +524,15 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
   });
 
   const list = (functionConfig?: Obj) =>
-    stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: docs(plainDev('kubectl')), ...(functionConfig && { functionConfig }) }, { version: '1.1', indentSeq: false });
+    stringify(
+      {
+        apiVersion: 'config.kubernetes.io/v1',
+        kind: 'ResourceList',
+        items: docs(plainDev('kubectl')),
+        ...(functionConfig && { functionConfig }),
+      },
+      { version: '1.1', indentSeq: false },
+    );
 
   it('podman run -i --network none IMAGE < list.yaml: the same output as node dist/ray-tls.js', () => {
     const input = list();
@@ -403,7 +545,10 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
   });
 
   it('a wrong config: exit 1, the error on stderr, the input unchanged with error results', () => {
-    const out = podmanRun(['-i', '--network', 'none', IMAGE], list({ apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 'x' }, spec: { mode: 'mutual' } }));
+    const out = podmanRun(
+      ['-i', '--network', 'none', IMAGE],
+      list({ apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 'x' }, spec: { mode: 'mutual' } }),
+    );
     expect(out.status).toBe(1);
     expect(out.stderr).toMatch(/^error: .*"mutual" is not a mode/m);
     const rl = parse(out.stdout);
@@ -413,7 +558,9 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
   });
 
   it('leaves no container behind', () => {
-    const left = ok('podman', ['ps', '--all', '--quiet', '--filter', `ancestor=${IMAGE}`], { env: PODMAN_ENV }).stdout.trim();
+    const left = ok('podman', ['ps', '--all', '--quiet', '--filter', `ancestor=${IMAGE}`], {
+      env: PODMAN_ENV,
+    }).stdout.trim();
     expect(left).toBe('');
   });
 });

@@ -101,7 +101,8 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     plainHead = await cluster.startPod(podFromTemplate('ray-head-plain', plain, NS));
     await plainHead.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
     client = await cluster.startPod(sleepingPod('django-ray-worker', django, NS));
-    say(`TLS head ${tlsHead.ip}, plaintext head ${plainHead.ip}, client pod ${client.ip}: up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(`TLS head ${tlsHead.ip}, plaintext head ${plainHead.ip}, client pod ${client.ip}: up after ` +
+      `${((Date.now() - started) / 1000).toFixed(1)} s`);
   }, 900_000);
 
   afterAll(async () => {
@@ -119,7 +120,8 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     return { date: notAfter.toISOString().slice(0, 10), daysLeft: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000) };
   }
 
-  for (const port of [6379, 10001]) it(`(1) TLS head port ${port} with --ca and the client certificate: exit 0, the leaf expiry, mTLS on`, async (ctx) => {
+  for (const port of [6379, 10001]) it(`(1) TLS head port ${port} with --ca and the client certificate: exit 0, the ` +
+    `leaf expiry, mTLS on`, async (ctx) => {
     keepOnFailure(ctx);
     const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT]);
     show(`(1) TLS head ${tlsHead.ip}:${port} --ca --cert --key`, r);
@@ -136,7 +138,8 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     expect(r.stdout).toMatch(/handshake with the client certificate .* succeeded/);
   });
 
-  it('(1b) the TLS head by its Service name (the client pod\'s hosts file): the name is sent as SNI and found in the leaf', async (ctx) => {
+  it('(1b) the TLS head by its Service name (the client pod\'s hosts file): the name is sent as SNI and found in the ' +
+    'leaf', async (ctx) => {
     keepOnFailure(ctx);
     const r = await checkListening([`ray-head.${NS}.svc:10001`, ...CLIENT_CERT]);
     show(`(1b) TLS head ray-head.${NS}.svc:10001 --ca --cert --key`, r);
@@ -175,7 +178,8 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
       expect(human.stdout).toContain('mTLS on');
       const r = await check([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`, '--json']);
       const report = JSON.parse(r.stdout) as { mtls: { required: boolean | null; detail: string }; tls: { on: boolean }; ok: boolean };
-      say(`(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ${report.ok}`);
+      say(`(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ` +
+        `${report.ok}`);
       expect(report.tls.on).toBe(true);
       expect(report.mtls.required).toBe(true);
     }

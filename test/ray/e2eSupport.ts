@@ -24,7 +24,8 @@ export function skipReal(): boolean {
 /** Throws (fails the suite) when pods cannot run here; call in beforeAll. */
 export function requirePods(): void {
   const s = podSupport();
-  if (!s.ok) throw new Error(`this machine cannot run the real-Ray pods: ${s.reason} (set RAY_TLS_SKIP_REAL=1 to skip these tests instead)`);
+  if (!s.ok) throw new Error(`this machine cannot run the real-Ray pods: ${s.reason} (set RAY_TLS_SKIP_REAL=1 to ` +
+    `skip these tests instead)`);
 }
 
 /** `kubectl kustomize DIR` as plain objects. */

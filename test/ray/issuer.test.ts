@@ -93,7 +93,8 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     expect(Math.round(left)).toBe(90); // duration 2160h from now
     const oldToNew = verify(join(renewed, 'ca.crt'), oldLeaf);
     const newToOld = verify(join(oldCa, 'ca.crt'), newLeaf);
-    console.log(`[issuer] Never: old leaf vs renewed ca.crt: ${oldToNew.output.trim()} | new leaf vs old ca.crt: ${newToOld.output.trim()}`);
+    console.log(`[issuer] Never: old leaf vs renewed ca.crt: ${oldToNew.output.trim()} | new leaf vs old ca.crt: ` +
+      `${newToOld.output.trim()}`);
     expect(oldToNew.ok, oldToNew.output).toBe(true);
     expect(newToOld.ok, newToOld.output).toBe(true);
     // A pod still holding the old CA certificate fails only once that certificate expires.
@@ -108,7 +109,8 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     expect(pubkey(join(renewed, 'ca.crt'))).not.toBe(pubkey(join(oldCa, 'ca.crt')));
     const oldToNew = verify(join(renewed, 'ca.crt'), oldLeaf);
     const newToOld = verify(join(oldCa, 'ca.crt'), newLeaf);
-    console.log(`[issuer] Always: old leaf vs renewed ca.crt: ${oldToNew.output.trim().split('\n').join(' / ')} | new leaf vs old ca.crt: ${newToOld.output.trim().split('\n').join(' / ')}`);
+    console.log(`[issuer] Always: old leaf vs renewed ca.crt: ${oldToNew.output.trim().split('\n').join(' / ')} | ` +
+      `new leaf vs old ca.crt: ${newToOld.output.trim().split('\n').join(' / ')}`);
     expect(oldToNew.ok).toBe(false);
     expect(newToOld.ok).toBe(false);
     expect(oldToNew.output).toMatch(/unable to get local issuer certificate/);

@@ -354,7 +354,8 @@ export function issueCertificates(objects: readonly unknown[], outDir: string, o
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const chosen = options.validity?.[cert.metadata.name];
-      if (chosen && expired.has(cert.metadata.name)) throw new Error(`Certificate ${cert.metadata.name}: both expired and validity given`);
+      if (chosen && expired.has(cert.metadata.name)) throw new Error(`Certificate ${cert.metadata.name}: both ` +
+        `expired and validity given`);
       const validity = expired.has(cert.metadata.name) ? expiredValidity(cert) : validityOf(cert, chosen);
       writeSecret(cert, dir, caDir, validity);
       secrets.set(`${ns}/${cert.spec.secretName}`, dir);
@@ -374,7 +375,8 @@ function validityOf(cert: CertificateObject, chosen: Validity = {}): { notBefore
   const duration = parseDuration(cert.spec.duration ?? '2160h');
   const notBefore = chosen.notBefore ?? new Date();
   const notAfter = chosen.notAfter ?? new Date(notBefore.getTime() + duration);
-  if (notAfter <= notBefore) throw new Error(`Certificate ${cert.metadata.name}: notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
+  if (notAfter <= notBefore) throw new Error(`Certificate ${cert.metadata.name}: notAfter ${notAfter.toISOString()} ` +
+    `is not after notBefore ${notBefore.toISOString()}`);
   return { notBefore, notAfter };
 }
 
@@ -448,9 +450,11 @@ export function serialOf(file: string): string {
 export function renewCertificate(cert: CertificateObject, secretDir: string, options: RenewOptions = {}): RenewResult {
   const keyFile = join(secretDir, 'tls.key');
   const crtFile = join(secretDir, 'tls.crt');
-  if (!existsSync(keyFile) || !existsSync(crtFile)) throw new Error(`renew ${cert.metadata.name}: ${secretDir} has no tls.key and tls.crt to renew`);
+  if (!existsSync(keyFile) || !existsSync(crtFile)) throw new Error(`renew ${cert.metadata.name}: ${secretDir} has ` +
+    `no tls.key and tls.crt to renew`);
   const rotationPolicy = options.rotationPolicy ?? cert.spec.privateKey?.rotationPolicy ?? 'Always';
-  if (rotationPolicy !== 'Never' && rotationPolicy !== 'Always') throw new Error(`renew ${cert.metadata.name}: rotationPolicy must be Never or Always, got ${String(rotationPolicy)}`);
+  if (rotationPolicy !== 'Never' && rotationPolicy !== 'Always') throw new Error(`renew ${cert.metadata.name}: ` +
+    `rotationPolicy must be Never or Always, got ${String(rotationPolicy)}`);
   const keyBefore = readFileSync(keyFile, 'utf8');
   const serialBefore = serialOf(crtFile);
   writeSecret(cert, secretDir, options.issuerSecret, validityOf(cert, options.validity), rotationPolicy === 'Never' ? keyFile : undefined);

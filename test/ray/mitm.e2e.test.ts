@@ -58,7 +58,8 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
   let cluster: PodCluster | undefined;
 
   beforeAll(() => {
-    if (support.reason) throw new Error(`real-Ray mitm test cannot run here: ${support.reason} (set RAY_TLS_SKIP_REAL=1 to skip it)`);
+    if (support.reason) throw new Error(`real-Ray mitm test cannot run here: ${support.reason} (set ` +
+      `RAY_TLS_SKIP_REAL=1 to skip it)`);
     venv = rayVenvForUid(1000, 100);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-mitm-'));
   });
@@ -68,7 +69,8 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     else if (work) console.warn(`[mitm] kept ${work} (pod logs) for inspection`);
   });
 
-  it('mitm: the worker rejects a proxy certificate of another CA and never joins; the head rejects the proxy client certificate of that CA', async (ctx) => {
+  it('mitm: the worker rejects a proxy certificate of another CA and never joins; the head rejects the proxy client ' +
+    'certificate of that CA', async (ctx) => {
     ctx.onTestFailed(() => void (failed = true));
     const started = Date.now();
     const items = kustomize('dev-tls');
@@ -104,7 +106,8 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     const rogueText = certificateText(join(rogue['mitm-tls']!, 'tls.crt'));
     expect(verifySecret(rogue['mitm-tls']!, 'sslserver').ok).toBe(true); // valid, for its own CA
     expect(verifySecret(rogue['mitm-tls']!, 'sslclient').ok).toBe(true);
-    say(`other CA's leaf: ${/Subject: (.*)/.exec(rogueText)?.[1]}; issuer ${/Issuer: (.*)/.exec(rogueText)?.[1]}; SANs ${/Subject Alternative Name:.*\n\s*(.*)/.exec(rogueText)?.[1]}`);
+    say(`other CA's leaf: ${/Subject: (.*)/.exec(rogueText)?.[1]}; issuer ${/Issuer: (.*)/.exec(rogueText)?.[1]}; ` +
+      `SANs ${/Subject Alternative Name:.*\n\s*(.*)/.exec(rogueText)?.[1]}`);
 
     const headPod = await startNode(cluster, 'ray-head', head);
     say(`ray-head (${headPod.ip}): ${logLines(headPod.logs(), /Ray runtime started/)[0]}`);
@@ -148,18 +151,25 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     const accepted = all.filter((e) => e.event === 'accepted' && fromWorker(e));
     const refused = all.filter((e) => e.event === 'tlsClientError' && fromWorker(e));
     const upstreams = all.filter((e) => e.event === 'upstream');
-    say(`proxy: ${accepted.length} connections from ray-worker-1 (${workerPod.ip}), ${refused.length} TLS handshakes failed, ${all.filter((e) => e.event === 'downstreamAccepted').length} accepted`);
-    say(`proxy tlsClientError (worker -> proxy): ${what(refused[0]!)} after ${String(refused[0]!.bytesFromPeer)} bytes from the worker`);
-    for (const u of [...new Map(upstreams.map((u) => [`${u.stage} ${what(u)}`, u])).values()]) say(`proxy upstream (proxy -> ray-head:6379 with the other CA's client certificate): accepted ${u.accepted}, ${u.stage}: ${what(u)}`);
+    say(`proxy: ${accepted.length} connections from ray-worker-1 (${workerPod.ip}), ${refused.length} TLS handshakes ` +
+      `failed, ${all.filter((e) => e.event === 'downstreamAccepted').length} accepted`);
+    say(`proxy tlsClientError (worker -> proxy): ${what(refused[0]!)} after ${String(refused[0]!.bytesFromPeer)} ` +
+      `bytes from the worker`);
+    for (const u of [...new Map(upstreams.map((u) => [`${u.stage} ${what(u)}`, u])).values()]) say(`proxy upstream ` +
+      `(proxy -> ray-head:6379 with the other CA's client certificate): accepted ${u.accepted}, ${u.stage}: ${what(u)}`);
     const handshakes = all.filter((e) => e.event === 'upstreamHandshake');
-    if (handshakes.length) say(`proxy upstream: its client side of the handshake completed ${handshakes.length} times (${String(handshakes[0]!.protocol)}: the server checks the client certificate after that), ${upstreams.length} answered so far, none accepted`);
+    if (handshakes.length) say(`proxy upstream: its client side of the handshake completed ${handshakes.length} ` +
+      `times (${String(handshakes[0]!.protocol)}: the server checks the client certificate after that), ` +
+        `${upstreams.length} answered so far, none accepted`);
 
     // What the head's and the worker's own logs say (gRPC names no peer; the proxy is the only
     // client with a foreign certificate since gcsMark).
     const headSaw = logLines(gcsErr().slice(gcsMark), /Handshake failed/);
-    say(`ray-head gcs_server.err since the proxy started: ${headSaw.length} x ${headSaw[0]?.replace(/^.*?(Handshake failed)/, '$1')}`);
+    say(`ray-head gcs_server.err since the proxy started: ${headSaw.length} x ` +
+      `${headSaw[0]?.replace(/^.*?(Handshake failed)/, '$1')}`);
     const workerSaw = logLines(workerPod.logs(), /Handshake failed/);
-    say(`ray-worker-1 (gRPC, towards the proxy): ${workerSaw.length} x ${workerSaw[0]?.replace(/^.*?(Handshake failed)/, '$1')}`);
+    say(`ray-worker-1 (gRPC, towards the proxy): ${workerSaw.length} x ` +
+      `${workerSaw[0]?.replace(/^.*?(Handshake failed)/, '$1')}`);
     say(`ray-worker-1: ${logLines(workerPod.logs(), /Failed to connect to GCS/)[0]?.replace(/^.*?(Failed)/, '$1')}`);
 
     // The head's view: only itself, and the worker never said "Ray runtime started".
@@ -167,7 +177,9 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     const line = nodes.stdout.split('\n').find((l) => l.startsWith('NODES '));
     expect(line, nodes.stderr).toBeDefined();
     const alive = JSON.parse(line!.slice('NODES '.length)) as Record<string, boolean>;
-    say(`ray-head node list: ${JSON.stringify(alive)}; ray-worker-1 ${workerPod.exitCode() === undefined ? 'still running' : `exited ${workerPod.exitCode()}`}, "Ray runtime started" ${workerPod.logs().includes('Ray runtime started') ? 'printed' : 'never printed'}`);
+    say(`ray-head node list: ${JSON.stringify(alive)}; ray-worker-1 ` +
+      `${workerPod.exitCode() === undefined ? 'still running' : `exited ${workerPod.exitCode()}`}, "Ray runtime ` +
+        `started" ${workerPod.logs().includes('Ray runtime started') ? 'printed' : 'never printed'}`);
     say(`mitm: ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
     expect(all.filter((e) => e.event === 'downstreamAccepted')).toEqual([]);

@@ -122,7 +122,8 @@ const NAME_RE = /^rt([0-9a-z]{5})([0-9a-z]{2})[-_]/;
 /** Whether this machine can run pods: root and a working `ip netns`. */
 export function podSupport(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'real-Ray pod tests need root (ip netns, mount)' };
-  for (const bin of [IP, UNSHARE, NSENTER]) if (!existsSync(bin)) return { ok: false, reason: `${bin} is missing (apt-get install iproute2 util-linux)` };
+  for (const bin of [IP, UNSHARE, NSENTER]) if (!existsSync(bin)) return { ok: false, reason: `${bin} is missing ` +
+    `(apt-get install iproute2 util-linux)` };
   const r = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, reason: `ip netns is unavailable: ${r.stderr || r.error?.message}` };
   return { ok: true };
@@ -507,7 +508,8 @@ export class Pod {
         this.readOnlyVolumes.add(vol.name);
         this.projectVolume(vol, dir, secrets, configMaps);
       } else {
-        throw new Error(`pod ${this.name}: volume ${vol.name}: only emptyDir, secret, configMap and projected are supported`);
+        throw new Error(`pod ${this.name}: volume ${vol.name}: only emptyDir, secret, configMap and projected are ` +
+          `supported`);
       }
       if (fsGroup !== undefined) applyFsGroup(dir, fsGroup, this.readOnlyVolumes.has(vol.name));
     }
@@ -524,14 +526,16 @@ export class Pod {
       const mode = vol.projected?.defaultMode;
       if (s.secret) sources.push({ kind: 'Secret', name: s.secret.name ?? '', items: s.secret.items, optional: s.secret.optional, defaultMode: mode });
       else if (s.configMap) sources.push({ kind: 'ConfigMap', name: s.configMap.name ?? '', items: s.configMap.items, optional: s.configMap.optional, defaultMode: mode });
-      else throw new Error(`pod ${this.name}: projected volume ${vol.name}: only secret and configMap sources are supported`);
+      else throw new Error(`pod ${this.name}: projected volume ${vol.name}: only secret and configMap sources are ` +
+        `supported`);
     }
     for (const src of sources) {
       const from = (src.kind === 'Secret' ? secrets : configMaps)[src.name];
       if (!from) {
         if (src.optional) continue;
         // The kubelet would leave the pod in ContainerCreating; fail loudly instead.
-        throw new Error(`pod ${this.name}: volume ${vol.name}: ${src.kind} ${src.name} not found (give it in secrets/configMaps)`);
+        throw new Error(`pod ${this.name}: volume ${vol.name}: ${src.kind} ${src.name} not found (give it in ` +
+          `secrets/configMaps)`);
       }
       const keys = readdirSync(from).filter((k) => !k.startsWith('.') && statSync(join(from, k)).isFile());
       const items: IKeyToPath[] = src.items ?? keys.map((k) => ({ key: k, path: k }));
@@ -657,7 +661,8 @@ export class Pod {
   }
 
   private startContainer(c: IContainer, init: boolean): ContainerProcess {
-    if (!c.command?.length) throw new Error(`pod ${this.name}: container ${c.name} has no command (the image's entrypoint is unknown here)`);
+    if (!c.command?.length) throw new Error(`pod ${this.name}: container ${c.name} has no command (the image's ` +
+      `entrypoint is unknown here)`);
     for (const m of c.volumeMounts ?? []) {
       for (const own of [this.cluster.workDir, this.cluster.rayVenv]) {
         if (own === m.mountPath || own.startsWith(m.mountPath.replace(/\/?$/, '/'))) {
@@ -711,7 +716,8 @@ export class Pod {
         proc.started = true;
         return;
       }
-      if (proc.exitCode !== undefined) throw new PodStartError(`pod ${this.name}: container ${proc.name} failed to start (exit ${proc.exitCode})`, this.logs(proc.name));
+      if (proc.exitCode !== undefined) throw new PodStartError(`pod ${this.name}: container ${proc.name} failed to ` +
+        `start (exit ${proc.exitCode})`, this.logs(proc.name));
       await sleep(50);
     }
   }
@@ -758,8 +764,10 @@ export class Pod {
       const exited = p.exitCode !== undefined;
       const line = this.logs(p.name).split('\n').find(matches);
       if (line !== undefined) return line;
-      if (exited) throw new Error(`pod ${this.name}: container ${p.name} exited (${p.exitCode}) before logging ${pattern}\n--- log ---\n${tail(this.logs(p.name))}`);
-      if (Date.now() > deadline) throw new Error(`pod ${this.name}: timed out waiting for ${pattern} in ${p.name}\n--- log ---\n${tail(this.logs(p.name))}`);
+      if (exited) throw new Error(`pod ${this.name}: container ${p.name} exited (${p.exitCode}) before logging ` +
+        `${pattern}\n--- log ---\n${tail(this.logs(p.name))}`);
+      if (Date.now() > deadline) throw new Error(`pod ${this.name}: timed out waiting for ${pattern} in ` +
+        `${p.name}\n--- log ---\n${tail(this.logs(p.name))}`);
       await sleep(200);
     }
   }
@@ -842,7 +850,8 @@ export function readOnlyRootScript(keep: readonly string[]): string {
     `  case "$m" in ${skip.join('|')}) continue ;; esac`,
     '  mount -o remount,bind,ro "$m"',
     'done',
-    "touch /.ray-tls-rootfs-probe 2>/dev/null && { echo 'readOnlyRootFilesystem: / is still writable' >&2; rm -f /.ray-tls-rootfs-probe; exit 1; }",
+    "touch /.ray-tls-rootfs-probe 2>/dev/null && { echo 'readOnlyRootFilesystem: / is still writable' >&2; rm -f " +
+      "/.ray-tls-rootfs-probe; exit 1; }",
     'true',
   ].join('\n');
 }

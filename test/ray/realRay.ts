@@ -127,7 +127,8 @@ export async function execClient(client: Pod, head: Pod, argv: string[], say: (m
     const before = forkCrashes(head);
     const r = await client.exec(argv, { timeoutMs: 240_000 });
     if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === before) return r;
-    say(`${label}: Ray client attempt ${attempt} hit ray#63202 (${logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0]}); retrying`);
+    say(`${label}: Ray client attempt ${attempt} hit ray#63202 ` +
+      `(${logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0]}); retrying`);
   }
 }
 

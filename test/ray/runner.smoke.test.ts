@@ -168,7 +168,8 @@ describe.runIf(real)('local pods', () => {
       const [pid1, count] = (await run('cat /proc/1/comm; ls -d /proc/[0-9]* | wc -l')).out.split('\n');
       expect(pid1).toBe('sleep');
       expect(Number(count)).toBeLessThan(8);
-      const fetch = await box.exec(['python', '-c', 'import urllib.request as u; print(u.urlopen("http://peer-svc.default.svc.cluster.local:8080/", timeout=10).status)']);
+      const fetch = await box.exec(['python', '-c', 'import urllib.request as u; ' +
+        'print(u.urlopen("http://peer-svc.default.svc.cluster.local:8080/", timeout=10).status)']);
       expect(fetch.stdout.trim(), fetch.stderr).toBe('200');
       const podName = `${peer.ip.replace(/\./g, '-')}.default.pod.cluster.local`;
       expect((await run(`getent hosts ${podName}`)).out.split(/\s+/)).toEqual([peer.ip, podName]);
@@ -201,13 +202,15 @@ describe('securityContext as setpriv options', () => {
 });
 
 describe.runIf(real)('local pods: container securityContext', () => {
-  it('readOnlyRootFilesystem: / is read-only, the emptyDir is writable; drop ALL: CapEff 0; allowPrivilegeEscalation false: NoNewPrivs 1', async () => {
+  it('readOnlyRootFilesystem: / is read-only, the emptyDir is writable; drop ALL: CapEff 0; allowPrivilegeEscalation ' +
+    'false: NoNewPrivs 1', async () => {
     const work = tempDir('ray-pods-sc-');
     const hostFile = (name: string) => join(work, name); // on the machine's root filesystem
     const cluster = PodCluster.create({ workDir: join(work, 'cluster') });
     try {
       const sh = (name: string, script: string, extra: Partial<IContainer> = {}): IContainer => ({ name, command: ['sh', '-c'], args: [script], ...extra });
-      const tryWrite = (label: string, path: string) => `if (echo x > ${path}) 2>/dev/null; then echo ${label}-writable; else echo ${label}-readonly; fi`;
+      const tryWrite = (label: string, path: string) => `if (echo x > ${path}) 2>/dev/null; then echo ` +
+        `${label}-writable; else echo ${label}-readonly; fi`;
       // The same paths for both, except / itself, which only the read-only container tries.
       const probes = [tryWrite('host', hostFile('$0.txt')), tryWrite('scratch', '/scratch/$0.txt'), tryWrite('tmpray', '/tmp/ray/$0.txt')].join('; ');
       const status = "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '";
@@ -225,7 +228,8 @@ describe.runIf(real)('local pods: container securityContext', () => {
       });
       for (const c of ['ro', 'nocaps', 'plain']) await pod.waitForLog('up', { container: c });
       const logs = (c: string) => pod.logs(c).trim().split('\n');
-      console.log(`[ray smoke] securityContext: ${['ro', 'nocaps', 'plain'].map((c) => `${c}: ${logs(c).join(' | ')}`).join(' || ')}`);
+      console.log(`[ray smoke] securityContext: ` +
+        `${['ro', 'nocaps', 'plain'].map((c) => `${c}: ${logs(c).join(' | ')}`).join(' || ')}`);
       // `sh -c SCRIPT` has $0 = the first arg: unset here, so $0 is "sh"; the files are sh.txt.
       expect(logs('ro')).toEqual(['root-readonly', 'host-readonly', 'scratch-writable', 'tmpray-readonly', 'up']);
       expect(existsSync('/ray-tls-ro-probe')).toBe(false);
@@ -333,7 +337,8 @@ describe.runIf(real)('2-node Ray TLS cluster from pod specs', () => {
       const runClient = () => client.exec(['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip], { env: { RAY_ADDRESS: 'ray://ray-head:10001' }, timeoutMs: 240_000 });
       let ok = await runClient();
       for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
-        console.log(`[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 (${ok.stderr.split('\n').filter((l) => rayClientFlake.test(l))[0]?.trim()}); retrying`);
+        console.log(`[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 ` +
+          `(${ok.stderr.split('\n').filter((l) => rayClientFlake.test(l))[0]?.trim()}); retrying`);
         ok = await runClient();
       }
       const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
@@ -348,9 +353,11 @@ describe.runIf(real)('2-node Ray TLS cluster from pod specs', () => {
 
       // Negative: the same Django worker without TLS cannot talk to the TLS head.
       const t0 = Date.now();
-      const plain = await client.exec(['python', '-c', 'import ray; ray.init("ray://ray-head:10001"); print("CONNECTED")'], { env: { RAY_USE_TLS: '0' }, timeoutMs: 180_000 });
+      const plain = await client.exec(['python', '-c', 'import ray; ray.init("ray://ray-head:10001"); ' +
+        'print("CONNECTED")'], { env: { RAY_USE_TLS: '0' }, timeoutMs: 180_000 });
       const err = plain.stderr.split('\n').filter((l) => /Error/.test(l)).pop();
-      console.log(`[ray smoke] plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ${((Date.now() - t0) / 1000).toFixed(1)} s: ${err}`);
+      console.log(`[ray smoke] plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ` +
+        `${((Date.now() - t0) / 1000).toFixed(1)} s: ${err}`);
       expect(plain.stdout).not.toContain('CONNECTED');
       expect(plain.code).not.toBe(0);
       expect(plain.stderr).toMatch(/ConnectionError: ray client connection timeout/);

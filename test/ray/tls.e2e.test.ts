@@ -279,7 +279,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
     });
   }
 
-  it('per-pod (default): init containers sign per-pod leaves; 2 nodes run tasks and move 50 MB for a ray:// client; wrong clients fail', async (ctx) => {
+  it('per-pod (default): init containers sign per-pod leaves; 2 nodes run tasks and move 50 MB for a ray:// client; ' +
+    'wrong clients fail', async (ctx) => {
     keepOnFailure(ctx);
     const started = Date.now();
     const { items } = renderBase();
@@ -323,7 +324,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
       const client = await cluster.startPod(clientPod('django-ray-worker', django));
       const clientKey = statSync(join(client.volumeDir('ray-tls'), 'tls.key'));
-      say(`django-ray-worker: /etc/ray/tls/tls.key (Secret django-ray-worker-ray-tls-client) mode ${(clientKey.mode & 0o777).toString(8)} gid ${clientKey.gid}; client cert: ${/Subject: (.*)/.exec(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))?.[1]}, SANs ${sans(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))}`);
+      say(`django-ray-worker: /etc/ray/tls/tls.key (Secret django-ray-worker-ray-tls-client) mode ` +
+        `${(clientKey.mode & 0o777).toString(8)} gid ${clientKey.gid}; client cert: ` +
+          `${/Subject: (.*)/.exec(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))?.[1]}, SANs ` +
+            `${sans(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))}`);
       const clientLog = () => Object.values(sessionLogs(headPod, /^ray_client_server\.err$/))[0] ?? '';
 
       // (a) The Django worker pod without TLS.
@@ -358,7 +362,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
       mark = clientLog().length;
       const foreign = await tryConnect(mixedClient);
       const foreignHead = logLines(clientLog().slice(mark), /Handshake failed/);
-      say(`(b2) client certificate from another CA, right ca.crt: exit ${foreign.code} after ${foreign.seconds.toFixed(1)} s: ${foreign.error}`);
+      say(`(b2) client certificate from another CA, right ca.crt: exit ${foreign.code} after ` +
+        `${foreign.seconds.toFixed(1)} s: ${foreign.error}`);
       say(`(b2) head's Ray client server: ${foreignHead[0]}`);
       expect(foreign.stdout).not.toContain('CONNECTED');
       expect(foreign.stderr).toMatch(/ConnectionError: ray client connection timeout/);
@@ -435,7 +440,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
     }
   }, 600_000);
 
-  it('pod-dns: nodes advertise <pod-ip>.django-ray.pod.cluster.local under one wildcard certificate; a name outside it is marked dead', async (ctx) => {
+  it('pod-dns: nodes advertise <pod-ip>.django-ray.pod.cluster.local under one wildcard certificate; a name outside ' +
+    'it is marked dead', async (ctx) => {
     keepOnFailure(ctx);
     const started = Date.now();
     const { items } = renderBase({ mode: 'pod-dns' });
@@ -463,7 +469,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
         say(`${p.name} (${p.ip}): ${logLines(p.logs(), /Local node IP|Ray runtime started/).join(' | ')}`);
         expect(p.logs()).toContain(`Local node IP: ${dns(p.ip)}`);
         const key = statSync(join(p.volumeDir('ray-tls'), 'tls.key'));
-        say(`${p.name}: /etc/ray/tls/tls.key (Secret ray-tls-nodes) mode ${(key.mode & 0o777).toString(8)} gid ${key.gid}`);
+        say(`${p.name}: /etc/ray/tls/tls.key (Secret ray-tls-nodes) mode ${(key.mode & 0o777).toString(8)} gid ` +
+          `${key.gid}`);
       }
       // The head's probes: `ray health-check --address=127.0.0.1:6379` would meet the pod IP
       // (Ray swaps loopback for the node IP it detects), which the wildcard certificate does
@@ -490,7 +497,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
       const bad = badPod.spec.containers[0]!;
       const rayStart = [...(bad.args ?? [])]; // the emitted wrapper's "$@": ray start --address=ray-head:6379 --block
       expect(rayStart.slice(0, 2)).toEqual(['ray', 'start']);
-      bad.command = ['sh', '-c', `until grep -q '[[:space:]]${badName}$' /etc/hosts; do sleep 0.1; done; exec "$@" --node-ip-address=${badName}`, 'bad'];
+      bad.command = ['sh', '-c', `until grep -q '[[:space:]]${badName}$' /etc/hosts; do sleep 0.1; done; exec "$@" ` +
+        `--node-ip-address=${badName}`, 'bad'];
       bad.args = rayStart;
       const badStarted = cluster.startPod(badPod);
       const badIp = cluster.ipOf('ray-bad');

@@ -88,7 +88,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
   const captures: BridgeCapture[] = [];
 
   beforeAll(() => {
-    if (support.reason) throw new Error(`real-Ray wire test cannot run here: ${support.reason} (set RAY_TLS_SKIP_REAL=1 to skip it)`);
+    if (support.reason) throw new Error(`real-Ray wire test cannot run here: ${support.reason} (set ` +
+      `RAY_TLS_SKIP_REAL=1 to skip it)`);
     venv = rayVenvForUid(1000, 100);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-wire-'));
   });
@@ -136,8 +137,10 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       const result = JSON.parse(line!.slice('RESULT '.length)) as WireResult;
       await new Promise((res) => setTimeout(res, 1000)); // let the last frames (replies, FINs) pass
       const stats = await capture.stop();
-      say(`${overlay}: client ran on ${result.nodes.join(', ')}: result ${JSON.stringify(result.result)}; 1 MiB put ${JSON.stringify(result.put.slice(0, 2))}, read on ${result.got[3]} ${JSON.stringify(result.got.slice(0, 2))}`);
-      say(`${overlay}: tcpdump: ${stats.captured} packets captured, ${stats.dropped} dropped by kernel, ${mb(stats.bytes)} pcap (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      say(`${overlay}: client ran on ${result.nodes.join(', ')}: result ${JSON.stringify(result.result)}; 1 MiB put ` +
+        `${JSON.stringify(result.put.slice(0, 2))}, read on ${result.got[3]} ${JSON.stringify(result.got.slice(0, 2))}`);
+      say(`${overlay}: tcpdump: ${stats.captured} packets captured, ${stats.dropped} dropped by kernel, ` +
+        `${mb(stats.bytes)} pcap (${((Date.now() - started) / 1000).toFixed(1)} s)`);
       expect(r.code).toBe(0);
       expect(result.nodes).toEqual([headPod.ip, workerPod.ip].sort());
       expect(result.result).toBe(`ret=${marker}@ray-worker-1`);
@@ -158,7 +161,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       .filter((f) => f.bytes.length > 0)
       .map((flow) => ({
         flow,
-        label: `${names[flow.src] ?? flow.src}:${port(flow.srcPort)} > ${names[flow.dst] ?? flow.dst}:${port(flow.dstPort)}`,
+        label: `${names[flow.src] ?? flow.src}:${port(flow.srcPort)} > ` +
+          `${names[flow.dst] ?? flow.dst}:${port(flow.dstPort)}`,
         hits: countOccurrences(flow.bytes, marker),
         tls: walkTls(flow.bytes),
       }));
@@ -178,7 +182,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     };
   }
 
-  it('wire: dev (no TLS): the marker of the task argument, its result and the 1 MiB object is readable on the pod network', async (ctx) => {
+  it('wire: dev (no TLS): the marker of the task argument, its result and the 1 MiB object is readable on the pod ' +
+    'network', async (ctx) => {
     ctx.onTestFailed(() => void (failed = true));
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev', marker);
@@ -188,8 +193,12 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const nodeToNode = (r: FlowReport) => [head.ip, worker.ip].includes(r.flow.src) && [head.ip, worker.ip].includes(r.flow.dst);
     const argHits = a.count(`arg=${marker}`, () => true);
     const retHits = a.count(`ret=${marker}`, () => true);
-    say(`dev: marker hits ${a.hits} in ${a.bytes} bytes of ${a.reports.length} flows (raw pcap ${a.rawHits}; "arg=<marker>" ${argHits}, "ret=<marker>" ${retHits}; client>head:10001 ${a.count(marker, toHead)}, head:10001>client ${a.count(`ret=${marker}`, fromHead)} results, between the nodes ${a.count(marker, nodeToNode)})`);
-    for (const r of a.reports.filter((x) => x.hits > 0)) say(`dev:   ${r.label}: ${r.hits} hits in ${r.flow.bytes.length} bytes, starts ${JSON.stringify(r.flow.bytes.subarray(0, 12).toString('latin1'))}`);
+    say(`dev: marker hits ${a.hits} in ${a.bytes} bytes of ${a.reports.length} flows (raw pcap ${a.rawHits}; ` +
+      `"arg=<marker>" ${argHits}, "ret=<marker>" ${retHits}; client>head:10001 ${a.count(marker, toHead)}, ` +
+        `head:10001>client ${a.count(`ret=${marker}`, fromHead)} results, between the nodes ` +
+          `${a.count(marker, nodeToNode)})`);
+    for (const r of a.reports.filter((x) => x.hits > 0)) say(`dev:   ${r.label}: ${r.hits} hits in ` +
+      `${r.flow.bytes.length} bytes, starts ${JSON.stringify(r.flow.bytes.subarray(0, 12).toString('latin1'))}`);
     expect(a.gaps).toBe(0);
     expect(a.hits).toBeGreaterThanOrEqual(2);
     expect(argHits).toBeGreaterThanOrEqual(1); // the argument, client -> head -> worker
@@ -201,7 +210,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     expect(a.reports.filter((r) => r.tls.complete && r.tls.records > 0 && r.flow.bytes.length > 5)).toEqual([]);
   }, 600_000);
 
-  it('wire: dev-tls: the marker is nowhere in the capture; every flow is TLS records carrying the 1 MiB as application data', async (ctx) => {
+  it('wire: dev-tls: the marker is nowhere in the capture; every flow is TLS records carrying the 1 MiB as ' +
+    'application data', async (ctx) => {
     ctx.onTestFailed(() => void (failed = true));
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev-tls', marker);
@@ -210,9 +220,14 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const notTls = a.reports.filter((r) => !r.flow.fromStart || !r.tls.complete || r.tls.records === 0);
     const putFlow = a.reports.filter((r) => r.flow.src === client.ip && r.flow.dst === head.ip && r.flow.dstPort === 10001);
     const putBytes = putFlow.reduce((s, r) => s + r.tls.applicationDataBytes, 0);
-    say(`dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows not TLS from their first byte: ${notTls.length}`);
-    say(`dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ${mb(putBytes)}`);
-    for (const r of notTls) say(`dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`);
+    say(`dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, ` +
+      `application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows not ` +
+        `TLS from their first byte: ${notTls.length}`);
+    say(`dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ` +
+      `${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ` +
+        `${mb(putBytes)}`);
+    for (const r of notTls) say(`dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ` +
+      `${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`);
     expect(a.gaps).toBe(0);
     expect(a.hits).toBe(0);
     expect(a.rawHits).toBe(0);

@@ -23,7 +23,9 @@ const RAY_START_SHELL = /(^|[;&|(\n]|\b(?:then|do|else|exec)\b)\s*(?:[\w./-]*\/)
 /** True when a container's command/args run `ray start`. */
 export function runsRayStart(c) {
   if (!c || typeof c !== 'object') return false;
-  const argv = [...(Array.isArray(c.command) ? c.command : []), ...(Array.isArray(c.args) ? c.args : [])].map((x) => String(x));
+  const argv = [...(Array.isArray(c.command) ? c.command : []), ...(Array.isArray(c.args) ? c.args : [])].map((x) =>
+    String(x),
+  );
   for (let i = 0; i < argv.length; i++) {
     if (/^(?:.*\/)?ray$/.test(argv[i]) && argv[i + 1] === 'start') return true;
     const unquoted = argv[i].replace(/'[^']*'/g, "''").replace(/"(?:[^"\\]|\\.)*"/g, '""');
@@ -92,7 +94,9 @@ export function findRayContainers(item) {
   const found = [];
   const walk = (o, path) => {
     if (Array.isArray(o)) {
-      o.forEach((x, i) => walk(x, `${path}[${i}]`));
+      o.forEach((x, i) => {
+        walk(x, `${path}[${i}]`);
+      });
       return;
     }
     if (!o || typeof o !== 'object') return;
@@ -199,8 +203,16 @@ export function checkInvariants(input, output, secondOutput, exitCode) {
     if (annotations(it.js)['ray-tls.io/role'] === 'none') continue;
     if (operatorTls(it.js)) {
       // KubeRay's own mTLS (spec.tlsOptions.enabled) rejects pods that set RAY_USE_TLS & co.
-      if (out.source !== it.source) v.push(`${it.key}: spec.tlsOptions.enabled (KubeRay mTLS) but ray-tls changed it; KubeRay rejects RAY_* TLS env there`);
-      else if (!after.results.some((r) => r?.resourceRef?.name === out.js?.metadata?.name && /tlsOptions/.test(String(r.message)))) {
+      if (out.source !== it.source)
+        v.push(
+          `${it.key}: spec.tlsOptions.enabled (KubeRay mTLS) but ray-tls changed it; KubeRay rejects RAY_* TLS env ` +
+            `there`,
+        );
+      else if (
+        !after.results.some(
+          (r) => r?.resourceRef?.name === out.js?.metadata?.name && /tlsOptions/.test(String(r.message)),
+        )
+      ) {
         v.push(`${it.key}: spec.tlsOptions.enabled (KubeRay mTLS) left alone without a result that says so`);
       }
       continue;
@@ -210,17 +222,26 @@ export function checkInvariants(input, output, secondOutput, exitCode) {
       if (!hasTlsEnv(container) && !mentions(after.results, out.js)) {
         v.push(`${it.key}: Ray container ${where} lacks RAY_USE_TLS=1 and no warning names it`);
       }
-      const init = podSpec && Array.isArray(podSpec.initContainers) ? podSpec.initContainers.find((x) => x?.name === 'ray-tls-init') : undefined;
+      const init =
+        podSpec && Array.isArray(podSpec.initContainers)
+          ? podSpec.initContainers.find((x) => x?.name === 'ray-tls-init')
+          : undefined;
       const rayImages = rayContainers.filter((x) => x.podSpec === podSpec).map((x) => x.container?.image);
       if (init && init.image !== configuredInitImage && !rayImages.includes(init.image)) {
-        v.push(`${it.key}: init container ray-tls-init runs image ${init.image}, which is no Ray container's image (${where})`);
+        v.push(
+          `${it.key}: init container ray-tls-init runs image ${init.image}, which is no Ray container's image ` +
+            `(${where})`,
+        );
       }
     }
   }
   for (const r of after.results) {
     const m = typeof r?.message === 'string' ? r.message : '';
     if (r?.resourceRef?.kind === 'RayService' && /headService\.metadata\.name/.test(m) && r.severity !== 'info') {
-      v.push(`result advises headService.metadata.name for RayService ${r.resourceRef.name}, which KubeRay's validation rejects`);
+      v.push(
+        `result advises headService.metadata.name for RayService ${r.resourceRef.name}, which KubeRay's validation ` +
+          `rejects`,
+      );
     }
   }
 

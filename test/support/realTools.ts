@@ -24,7 +24,9 @@ export function realToolsDecision(
   if (env[SKIP_ENV] === '1')
     return {
       action: 'skip',
-      message: `SKIPPED the ${what} because ${SKIP_ENV}=1: ${reason}. They prove what the rest cannot; run them before you trust a change.`,
+      message:
+        `SKIPPED the ${what} because ${SKIP_ENV}=1: ${reason}. They prove what the rest cannot; run them ` +
+        `before you trust a change.`,
     };
   return {
     action: 'fail',

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { CHECK_HELP, checkCommand, parseCheckArgs, type CheckReport } from '../../src/cli/check.js';
+import { CHECK_HELP, type CheckReport, checkCommand, parseCheckArgs } from '../../src/cli/check.js';
 import { ROOT } from '../support/paths.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ray-tls-check-'));
@@ -18,18 +18,59 @@ const EC = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
 
 function makeCa(name: string): void {
   const ext = ['-addext', 'basicConstraints=critical,CA:TRUE', '-addext', 'keyUsage=critical,keyCertSign,cRLSign'];
-  openssl(['req', '-x509', '-config', 'req.cnf', ...EC, '-keyout', `${name}.key`, '-out', `${name}.crt`,
-    '-subj', `/CN=${name}`, '-days', '3650', ...ext]);
+  openssl([
+    'req',
+    '-x509',
+    '-config',
+    'req.cnf',
+    ...EC,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.crt`,
+    '-subj',
+    `/CN=${name}`,
+    '-days',
+    '3650',
+    ...ext,
+  ]);
 }
 
 let serial = 1;
 function makeLeaf(name: string, ca: string, days: number, ext: string): void {
-  openssl(['req', '-new', '-config', 'req.cnf', ...EC, '-keyout', `${name}.key`, '-out', `${name}.csr`,
-    '-subj', `/CN=${name}`]);
+  openssl([
+    'req',
+    '-new',
+    '-config',
+    'req.cnf',
+    ...EC,
+    '-keyout',
+    `${name}.key`,
+    '-out',
+    `${name}.csr`,
+    '-subj',
+    `/CN=${name}`,
+  ]);
   writeFileSync(f(`${name}.ext`), `basicConstraints = critical,CA:FALSE\n${ext}\n`);
-  openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`,
-    '-set_serial', String(serial++), '-days', String(days), '-sha256', '-extfile', `${name}.ext`,
-    '-out', `${name}.crt`]);
+  openssl([
+    'x509',
+    '-req',
+    '-in',
+    `${name}.csr`,
+    '-CA',
+    `${ca}.crt`,
+    '-CAkey',
+    `${ca}.key`,
+    '-set_serial',
+    String(serial++),
+    '-days',
+    String(days),
+    '-sha256',
+    '-extfile',
+    `${name}.ext`,
+    '-out',
+    `${name}.crt`,
+  ]);
 }
 
 const SERVER_EXT = 'subjectAltName = IP:127.0.0.1,DNS:localhost\nextendedKeyUsage = serverAuth';
@@ -121,8 +162,9 @@ describe('ray-tls check against a TLS endpoint', () => {
     const expires = /^ok {4}expires \d{4}-\d\d-\d\d \((364|365) days left\): CN=ray-head$/;
     expect(lines).toContainEqual(expect.stringMatching(expires));
     expect(lines).toContainEqual(expect.stringMatching(/^ok {4}expires \d{4}-\d\d-\d\d \(\d{4} days left\): CN=ca$/));
-    const mtlsOn = 'ok    mTLS on: the server refused a client without a certificate'
-      + ' (TLS alert "certificate required" after the handshake)';
+    const mtlsOn =
+      'ok    mTLS on: the server refused a client without a certificate' +
+      ' (TLS alert "certificate required" after the handshake)';
     expect(lines).toContain(mtlsOn);
     expect(lines).toContain(`ok    the handshake with the client certificate ${f('client.crt')} succeeded`);
     expect(lines).toContain(`ok    Ray auth token present in ${f('token')} (not sent, not printed)`);
@@ -172,7 +214,7 @@ describe('ray-tls check against a TLS endpoint', () => {
 
   it('a server that does not ask for a client certificate: mTLS off fails the check', async () => {
     const r = await check(at('noMtls'), ...CA);
-    expect(r.stdout).toMatch(/^FAIL  mTLS off: the server accepted a client without a certificate/m);
+    expect(r.stdout).toMatch(/^FAIL {2}mTLS off: the server accepted a client without a certificate/m);
     expect(r.stdout).toContain('ok    certificate names 127.0.0.1');
     expect(r.stdout).toContain(`FAIL  ${at('noMtls')}: 1 of 7 checks failed`);
     expect(r.code).toBe(1);
@@ -192,7 +234,7 @@ describe('ray-tls check against a TLS endpoint', () => {
 
   it('--warn-days 30 fails on a certificate with a day left; the default only fails on expired ones', async () => {
     const near = await check(at('shortLived'), ...CA, '--warn-days', '30');
-    const within = /^FAIL  expires \d{4}-\d\d-\d\d \(0 days left, within --warn-days 30\): CN=short-lived$/m;
+    const within = /^FAIL {2}expires \d{4}-\d\d-\d\d \(0 days left, within --warn-days 30\): CN=short-lived$/m;
     expect(near.stdout).toMatch(within);
     expect(near.code).toBe(1);
     const relaxed = await check(at('shortLived'), ...CA);
@@ -202,7 +244,7 @@ describe('ray-tls check against a TLS endpoint', () => {
 
   it('--servername names another host: the name check fails, the chain still verifies', async () => {
     const r = await check(at('mtls'), ...CA, '--servername', 'other.example');
-    expect(r.stdout).toMatch(/^FAIL  certificate does not name other\.example: .*altnames/m);
+    expect(r.stdout).toMatch(/^FAIL {2}certificate does not name other\.example: .*altnames/m);
     expect(r.stdout).toContain('ok    chain verifies');
     expect(r.code).toBe(1);
     const byName = await check(at('mtls'), ...CA, '--servername', 'localhost');
@@ -255,8 +297,10 @@ describe('ray-tls check against an endpoint without TLS', () => {
 
   it('connection refused is told apart from TLS off', async () => {
     const r = await check(at('refused'), ...CA);
-    expect(r.stdout).toBe(`FAIL  cannot connect to ${at('refused')}: connection refused (nothing listens on the port)\n`
-      + `FAIL  ${at('refused')}: 1 of 1 check failed\n`);
+    expect(r.stdout).toBe(
+      `FAIL  cannot connect to ${at('refused')}: connection refused (nothing listens on the port)\n` +
+        `FAIL  ${at('refused')}: 1 of 1 check failed\n`,
+    );
     expect(r.code).toBe(1);
   });
 
@@ -328,7 +372,9 @@ describe('the monitoring CronJob example', () => {
     const secret = expect.objectContaining({ secretName: 'ray-tls-check-ray-tls-client' });
     expect(pod.volumes).toContainEqual({ name: 'ray-tls-client', secret });
     expect(c.securityContext).toMatchObject({
-      allowPrivilegeEscalation: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] },
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
     });
     expect(pod.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
   });

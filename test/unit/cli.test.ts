@@ -1,11 +1,12 @@
 // The bundle as users run it (built by test/support/globalSetup.ts).
-import { INTERNAL_ERROR_STATUS, internalErrorText } from '../../src/cli/internalError.js';
+
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
+import { INTERNAL_ERROR_STATUS, internalErrorText } from '../../src/cli/internalError.js';
 import { BUNDLE, ROOT } from '../support/paths.js';
 
 type Obj = Record<string, any>;
@@ -60,7 +61,9 @@ describe('ray-tls CLI', () => {
     expect(cli([], '')).toEqual({
       code: 1,
       stdout: '',
-      stderr: 'error: stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, items: [...])\n',
+      stderr:
+        'error: stdin is empty: expected a ResourceList (apiVersion: config.kubernetes.io/v1, kind: ResourceList, ' +
+        'items: [...])\n',
     });
   });
 
@@ -72,24 +75,35 @@ describe('ray-tls CLI', () => {
     expect(list.kind).toBe('ResourceList');
     expect(list.items.map((i: Obj) => i.kind)).toEqual(['Deployment', 'Issuer', 'Certificate', 'Issuer']);
     expect(list.items[0].spec.template.spec.initContainers[0].name).toBe('ray-tls-init');
-    expect(r.stderr).toMatch(/^warning: Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API \(8265\), the dashboard agent \(52365/);
+    expect(r.stderr).toMatch(
+      /^warning: Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API \(8265\), the dashboard agent \(52365/,
+    );
   });
 
   it('an invalid config exits 1; stdout holds the unchanged items plus error results', () => {
-    const input = `${LIST}functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: fn}\n  data: {privateKey.size: "1024"}\n`;
+    const input =
+      `${LIST}functionConfig:\n  apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: fn}\n  data: ` +
+      `{privateKey.size: "1024"}\n`;
     const r = cli([], input);
     expect(r.code).toBe(1);
     const list = parse(r.stdout) as Obj;
     expect(list.items).toEqual((parse(input) as Obj).items);
-    expect(list.results[0]).toMatchObject({ severity: 'error', field: { path: 'functionConfig.data.privateKey.size' } });
+    expect(list.results[0]).toMatchObject({
+      severity: 'error',
+      field: { path: 'functionConfig.data.privateKey.size' },
+    });
     expect(r.stderr).toMatch(/^error: invalid function config: functionConfig\.data\.privateKey\.size: /);
   });
 
   it('legacy exec plugin: CONFIG_FILE as the argument, a document stream on stdin', () => {
     const config = join(tmp, 'raytls.yaml');
     writeFileSync(config, 'apiVersion: ray-tls.io/v1alpha1\nkind: RayTLS\nmetadata: {name: tls}\nspec: {}\n');
-    const namespace = 'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ray\n  annotations: {kustomize.config.k8s.io/id: ns}\n';
-    const deployment = 'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ray-head, namespace: ray}\nspec:\n  template:\n    spec:\n      containers:\n      - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}\n';
+    const namespace =
+      'apiVersion: v1\nkind: Namespace\nmetadata:\n  name: ray\n  annotations: {kustomize.config.k8s.io/id: ns}\n';
+    const deployment =
+      'apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: ray-head, namespace: ray}\nspec:\n  template:\n    ' +
+      'spec:\n      containers:\n      - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, ' +
+      '--head]}\n';
     const stream = `${namespace}---\n${deployment}`;
     const r = cli([config], stream);
     expect(r.code).toBe(0);
@@ -107,7 +121,10 @@ describe('ray-tls CLI', () => {
   });
 
   it('an alias bomb exits 1 with nothing on stdout', () => {
-    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`)];
+    const bomb = [
+      'a: &a [x, x, x, x, x, x, x, x, x, x]',
+      ...'bcdefg'.split('').map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcdefg'[i]}`).join(', ')}]`),
+    ];
     const r = cli([], `${LIST.replace('  spec:\n', `${bomb.map((l) => `  ${l}`).join('\n')}\n  spec:\n`)}`);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe('');
@@ -120,7 +137,8 @@ describe('an internal error', () => {
     const e = new TypeError("Cannot read properties of undefined (reading 'get')\nmore");
     const line = internalErrorText(e, false);
     expect(line).toBe(
-      "error: internal error in ray-tls (a bug, not your input): Cannot read properties of undefined (reading 'get'); please report it with the input (RAY_TLS_DEBUG=1 prints the stack trace)\n",
+      'error: internal error in ray-tls (a bug, not your input): Cannot read properties of undefined (reading ' +
+        "'get'); please report it with the input (RAY_TLS_DEBUG=1 prints the stack trace)\n",
     );
     expect(line.split('\n')).toHaveLength(2);
     expect(internalErrorText(e, true)).toContain('at ');

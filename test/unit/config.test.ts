@@ -1,9 +1,19 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, DEFAULTS, durationHours, readConfig, type ConfigProblem } from '../../src/config/config.js';
+import { ConfigError, type ConfigProblem, DEFAULTS, durationHours, readConfig } from '../../src/config/config.js';
 import type { Json } from '../../src/yaml/json.js';
 
-const rayTls = (spec: Record<string, Json>): Json => ({ apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 'tls' }, spec });
-const configMap = (data: Record<string, string>): Json => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'function-input' }, data });
+const rayTls = (spec: Record<string, Json>): Json => ({
+  apiVersion: 'ray-tls.io/v1alpha1',
+  kind: 'RayTLS',
+  metadata: { name: 'tls' },
+  spec,
+});
+const configMap = (data: Record<string, string>): Json => ({
+  apiVersion: 'v1',
+  kind: 'ConfigMap',
+  metadata: { name: 'function-input' },
+  data,
+});
 
 /** The problems a config is rejected with (fails the test when it is accepted). */
 function problems(functionConfig: Json): ConfigProblem[] {
@@ -70,7 +80,14 @@ describe('the RayTLS typed form', () => {
       renewBefore: '360h',
       clusterDomain: 'corp.example',
       // The CA renews one leaf lifetime (duration) before it expires, unless ca.renewBefore says longer.
-      ca: { name: 'ray-tls-ca', trust: [], issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' }, duration: '87600h', renewBefore: '2160h', noOverlap: false },
+      ca: {
+        name: 'ray-tls-ca',
+        trust: [],
+        issuerRef: { name: 'root', kind: 'Issuer', group: 'cert-manager.io' },
+        duration: '87600h',
+        renewBefore: '2160h',
+        noOverlap: false,
+      },
       certManager: true,
       validate: false,
       initImage: 'alpine/openssl:3',
@@ -81,31 +98,55 @@ describe('the RayTLS typed form', () => {
   });
 
   it('ECDSA without a size defaults to 256, not the RSA 4096', () => {
-    expect(readConfig(rayTls({ privateKey: { algorithm: 'ECDSA' } })).privateKey).toEqual({ algorithm: 'ECDSA', size: 256 });
+    expect(readConfig(rayTls({ privateKey: { algorithm: 'ECDSA' } })).privateKey).toEqual({
+      algorithm: 'ECDSA',
+      size: 256,
+    });
   });
 
   it('an existing CA Secret', () => {
-    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({ name: 'ray-tls-ca', trust: [], secretName: 'my-ca', duration: '43800h', renewBefore: '8760h', noOverlap: false });
+    expect(readConfig(rayTls({ ca: { secretName: 'my-ca' } })).ca).toEqual({
+      name: 'ray-tls-ca',
+      trust: [],
+      secretName: 'my-ca',
+      duration: '43800h',
+      renewBefore: '8760h',
+      noOverlap: false,
+    });
   });
 
   it('certManager: false, also as the ConfigMap string "false"', () => {
     expect(readConfig(rayTls({ certManager: false, ca: { secretName: 'my-ca' } })).certManager).toBe(false);
     expect(readConfig(configMap({ certManager: 'false' })).certManager).toBe(false);
     expect(fields(rayTls({ certManager: 'no' }))).toEqual(['functionConfig.spec.certManager']);
-    expect(fields(rayTls({ certManager: false, ca: { issuerRef: { name: 'corp' } } }))).toEqual(['functionConfig.spec.ca.issuerRef']);
+    expect(fields(rayTls({ certManager: false, ca: { issuerRef: { name: 'corp' } } }))).toEqual([
+      'functionConfig.spec.ca.issuerRef',
+    ]);
   });
 });
 
 describe('the ConfigMap flat form', () => {
   it('reads dotted keys and string numbers', () => {
-    const config = readConfig(configMap({ mode: 'shared', 'privateKey.size': '2048', 'privateKey.algorithm': 'RSA', 'ca.issuerRef.name': 'corp-ca', 'ca.issuerRef.kind': 'Issuer' }));
+    const config = readConfig(
+      configMap({
+        mode: 'shared',
+        'privateKey.size': '2048',
+        'privateKey.algorithm': 'RSA',
+        'ca.issuerRef.name': 'corp-ca',
+        'ca.issuerRef.kind': 'Issuer',
+      }),
+    );
     expect(config.mode).toBe('shared');
     expect(config.privateKey).toEqual({ algorithm: 'RSA', size: 2048 });
     expect(config.ca.issuerRef).toEqual({ name: 'corp-ca', kind: 'Issuer', group: 'cert-manager.io' });
   });
 
   it('an issuerRef given only by name is an Issuer, as in cert-manager', () => {
-    expect(readConfig(configMap({ 'ca.issuerRef.name': 'corp-ca' })).ca.issuerRef).toEqual({ name: 'corp-ca', kind: 'Issuer', group: 'cert-manager.io' });
+    expect(readConfig(configMap({ 'ca.issuerRef.name': 'corp-ca' })).ca.issuerRef).toEqual({
+      name: 'corp-ca',
+      kind: 'Issuer',
+      group: 'cert-manager.io',
+    });
   });
 
   it('clientSelector "a=b,c=d" is matchLabels {a: b, c: d}', () => {
@@ -131,7 +172,11 @@ describe('the ConfigMap flat form', () => {
 
   it('a clientSelector entry without "=" is rejected with the expected form', () => {
     expect(problems(configMap({ clientSelector: 'app' }))).toEqual([
-      { field: 'functionConfig.data.clientSelector', message: '"app" is not a label selector; write key=value pairs separated by commas, such as app=django-ray,tier=worker' },
+      {
+        field: 'functionConfig.data.clientSelector',
+        message:
+          '"app" is not a label selector; write key=value pairs separated by commas, such as app=django-ray,tier=worker',
+      },
     ]);
   });
 
@@ -145,7 +190,13 @@ describe('the ConfigMap flat form', () => {
 describe('validation', () => {
   it('every problem names the field path and the fix, all at once', () => {
     const found = problems(
-      rayTls({ mode: 'mutual', privateKey: { algorithm: 'RSA', size: 1024 }, duration: 'one year', mountpath: '/tls', ca: { issuerRef: { kind: 'Issuer' }, secretName: 'my-ca' } }),
+      rayTls({
+        mode: 'mutual',
+        privateKey: { algorithm: 'RSA', size: 1024 },
+        duration: 'one year',
+        mountpath: '/tls',
+        ca: { issuerRef: { kind: 'Issuer' }, secretName: 'my-ca' },
+      }),
     );
     const byField = Object.fromEntries(found.map((p) => [p.field, p.message]));
     expect(Object.keys(byField).sort()).toEqual([
@@ -157,7 +208,9 @@ describe('validation', () => {
       'functionConfig.spec.privateKey.size',
     ]);
     expect(byField['functionConfig.spec.mode']).toMatch(/use per-pod .* or shared/);
-    expect(byField['functionConfig.spec.privateKey.size']).toMatch(/use one of 2048, 3072, 4096, 8192 \(2048 is the minimum\)/);
+    expect(byField['functionConfig.spec.privateKey.size']).toMatch(
+      /use one of 2048, 3072, 4096, 8192 \(2048 is the minimum\)/,
+    );
     expect(byField['functionConfig.spec.duration']).toMatch(/write hours like 8760h/);
     expect(byField['functionConfig.spec.mountpath']).toBe('unknown field; did you mean mountPath?');
     expect(byField['functionConfig.spec.ca']).toMatch(/either issuerRef .* or secretName .*not both/);
@@ -165,19 +218,25 @@ describe('validation', () => {
   });
 
   it('the ConfigError message lists field: message pairs', () => {
-    expect(() => readConfig(rayTls({ privateKey: { size: 1024 } }))).toThrow(/^functionConfig\.spec\.privateKey\.size: 1024 is not a valid RSA key size/);
+    expect(() => readConfig(rayTls({ privateKey: { size: 1024 } }))).toThrow(
+      /^functionConfig\.spec\.privateKey\.size: 1024 is not a valid RSA key size/,
+    );
   });
 
   it('unknown fields at every level', () => {
     expect(fields({ ...(rayTls({}) as object), status: {} })).toEqual(['functionConfig.status']);
     expect(fields(rayTls({ privateKey: { bits: 2048 } }))).toEqual(['functionConfig.spec.privateKey.bits']);
-    expect(problems(rayTls({ privateKey: { bits: 2048 } }))[0].message).toBe('unknown field; known fields here: algorithm, size');
+    expect(problems(rayTls({ privateKey: { bits: 2048 } }))[0].message).toBe(
+      'unknown field; known fields here: algorithm, size',
+    );
     expect(fields(rayTls({ ca: { issuer: 'x' } }))).toEqual(['functionConfig.spec.ca.issuer']);
     expect(fields(rayTls({ clientSelector: { app: 'x' } }))).toEqual(['functionConfig.spec.clientSelector.app']);
   });
 
   it('a RayTLS of another apiVersion', () => {
-    expect(problems({ apiVersion: 'ray-tls.io/v1', kind: 'RayTLS', spec: {} })).toEqual([{ field: 'functionConfig.apiVersion', message: 'must be ray-tls.io/v1alpha1, got "ray-tls.io/v1"' }]);
+    expect(problems({ apiVersion: 'ray-tls.io/v1', kind: 'RayTLS', spec: {} })).toEqual([
+      { field: 'functionConfig.apiVersion', message: 'must be ray-tls.io/v1alpha1, got "ray-tls.io/v1"' },
+    ]);
   });
 
   it('another kind', () => {
@@ -191,30 +250,50 @@ describe('validation', () => {
   });
 
   it('RSA keys below 2048 are rejected, ECDSA takes only curve sizes', () => {
-    for (const size of [512, 1024, 2047]) expect(fields(rayTls({ privateKey: { algorithm: 'RSA', size } }))).toEqual(['functionConfig.spec.privateKey.size']);
-    for (const size of [2048, 3072, 4096, 8192]) expect(readConfig(rayTls({ privateKey: { algorithm: 'RSA', size } })).privateKey.size).toBe(size);
-    for (const size of [256, 384, 521]) expect(readConfig(rayTls({ privateKey: { algorithm: 'ECDSA', size } })).privateKey.size).toBe(size);
-    expect(problems(rayTls({ privateKey: { algorithm: 'ECDSA', size: 2048 } }))[0].message).toBe('2048 is not a valid ECDSA key size; use one of 256, 384, 521');
-    expect(fields(rayTls({ privateKey: { algorithm: 'Ed25519' } }))).toEqual(['functionConfig.spec.privateKey.algorithm']);
+    for (const size of [512, 1024, 2047])
+      expect(fields(rayTls({ privateKey: { algorithm: 'RSA', size } }))).toEqual([
+        'functionConfig.spec.privateKey.size',
+      ]);
+    for (const size of [2048, 3072, 4096, 8192])
+      expect(readConfig(rayTls({ privateKey: { algorithm: 'RSA', size } })).privateKey.size).toBe(size);
+    for (const size of [256, 384, 521])
+      expect(readConfig(rayTls({ privateKey: { algorithm: 'ECDSA', size } })).privateKey.size).toBe(size);
+    expect(problems(rayTls({ privateKey: { algorithm: 'ECDSA', size: 2048 } }))[0].message).toBe(
+      '2048 is not a valid ECDSA key size; use one of 256, 384, 521',
+    );
+    expect(fields(rayTls({ privateKey: { algorithm: 'Ed25519' } }))).toEqual([
+      'functionConfig.spec.privateKey.algorithm',
+    ]);
   });
 
   it('renewBefore must be shorter than duration', () => {
-    expect(problems(rayTls({ duration: '720h', renewBefore: '720h' }))).toEqual([{ field: 'functionConfig.spec.renewBefore', message: '720h must be shorter than duration 720h' }]);
+    expect(problems(rayTls({ duration: '720h', renewBefore: '720h' }))).toEqual([
+      { field: 'functionConfig.spec.renewBefore', message: '720h must be shorter than duration 720h' },
+    ]);
     // A short duration alone collides with the default renewBefore (720h): the message says so.
-    expect(problems(rayTls({ duration: '24h' }))).toEqual([{ field: 'functionConfig.spec.renewBefore', message: '720h must be shorter than duration 24h' }]);
+    expect(problems(rayTls({ duration: '24h' }))).toEqual([
+      { field: 'functionConfig.spec.renewBefore', message: '720h must be shorter than duration 24h' },
+    ]);
     expect(readConfig(rayTls({ duration: '24h', renewBefore: '8h' })).renewBefore).toBe('8h');
   });
 
   it('durations shorter than an hour are rejected', () => {
-    expect(problems(rayTls({ duration: '30m' }))[0]).toEqual({ field: 'functionConfig.spec.duration', message: '"30m" is shorter than one hour' });
+    expect(problems(rayTls({ duration: '30m' }))[0]).toEqual({
+      field: 'functionConfig.spec.duration',
+      message: '"30m" is shorter than one hour',
+    });
   });
 
   it('issuerRef and secretName together are rejected', () => {
-    expect(fields(rayTls({ ca: { issuerRef: { name: 'corp' }, secretName: 'my-ca' } }))).toEqual(['functionConfig.spec.ca']);
+    expect(fields(rayTls({ ca: { issuerRef: { name: 'corp' }, secretName: 'my-ca' } }))).toEqual([
+      'functionConfig.spec.ca',
+    ]);
   });
 
   it('issuerRef kind must be Issuer or ClusterIssuer', () => {
-    expect(fields(rayTls({ ca: { issuerRef: { name: 'corp', kind: 'Certificate' } } }))).toEqual(['functionConfig.spec.ca.issuerRef.kind']);
+    expect(fields(rayTls({ ca: { issuerRef: { name: 'corp', kind: 'Certificate' } } }))).toEqual([
+      'functionConfig.spec.ca.issuerRef.kind',
+    ]);
   });
 
   it('names and paths', () => {
@@ -232,7 +311,9 @@ describe('validation', () => {
   });
 
   it('label values in clientSelector must be strings', () => {
-    expect(fields(rayTls({ clientSelector: { matchLabels: { tier: 1 } } }))).toEqual(['functionConfig.spec.clientSelector.matchLabels.tier']);
+    expect(fields(rayTls({ clientSelector: { matchLabels: { tier: 1 } } }))).toEqual([
+      'functionConfig.spec.clientSelector.matchLabels.tier',
+    ]);
   });
 
   // cert-manager rejects a Certificate whose renewBefore is not shorter than its duration
@@ -263,8 +344,14 @@ describe('durationHours', () => {
 describe('rotation settings (ca.name, ca.trust, ca.renewBefore)', () => {
   it('reads ca.trust as a list, or comma-separated from a ConfigMap', () => {
     expect(readConfig(rayTls({ ca: { trust: ['ray-tls-ca-2'] } })).ca.trust).toEqual(['ray-tls-ca-2']);
-    expect(readConfig(configMap({ 'ca.trust': 'ray-tls-ca-2, ray-tls-ca-3' })).ca.trust).toEqual(['ray-tls-ca-2', 'ray-tls-ca-3']);
-    expect(readConfig(configMap({ 'ca.name': 'ray-tls-ca-2', 'ca.trust': 'ray-tls-ca' })).ca).toMatchObject({ name: 'ray-tls-ca-2', trust: ['ray-tls-ca'] });
+    expect(readConfig(configMap({ 'ca.trust': 'ray-tls-ca-2, ray-tls-ca-3' })).ca.trust).toEqual([
+      'ray-tls-ca-2',
+      'ray-tls-ca-3',
+    ]);
+    expect(readConfig(configMap({ 'ca.name': 'ray-tls-ca-2', 'ca.trust': 'ray-tls-ca' })).ca).toMatchObject({
+      name: 'ray-tls-ca-2',
+      trust: ['ray-tls-ca'],
+    });
   });
 
   it('refuses a trust list that names the signing CA, or is not Secret names', () => {
@@ -284,7 +371,9 @@ describe('rotation settings (ca.name, ca.trust, ca.renewBefore)', () => {
       problems = (e as ConfigError).problems.map((p) => `${p.field}: ${p.message}`);
     }
     expect(problems).toEqual([
-      'functionConfig.spec.ca.renewBefore: 720h is shorter than the leaf duration 8760h: pods hold the CA certificate they started with for up to a leaf lifetime, so the CA must renew at least that long before it expires; set ca.renewBefore to 8760h or more',
+      'functionConfig.spec.ca.renewBefore: 720h is shorter than the leaf duration 8760h: pods hold the CA ' +
+        'certificate they started with for up to a leaf lifetime, so the CA must renew at least that long before it ' +
+        'expires; set ca.renewBefore to 8760h or more',
     ]);
     // A one-year CA cannot renew a one-year leaf lifetime before it expires.
     expect(fields(rayTls({ ca: { duration: '8760h' } }))).toEqual(['functionConfig.spec.ca.duration']);
@@ -293,8 +382,13 @@ describe('rotation settings (ca.name, ca.trust, ca.renewBefore)', () => {
 
 describe('auth', () => {
   it('token or none, with the Secret of the token', () => {
-    expect(readConfig(rayTls({ auth: 'token' }))).toMatchObject({ auth: 'token', authSecret: { name: 'ray-auth-token', key: 'token' } });
-    expect(readConfig(configMap({ auth: 'token', 'authSecret.name': 'tok', 'authSecret.key': 'value' }))).toMatchObject({ auth: 'token', authSecret: { name: 'tok', key: 'value' } });
+    expect(readConfig(rayTls({ auth: 'token' }))).toMatchObject({
+      auth: 'token',
+      authSecret: { name: 'ray-auth-token', key: 'token' },
+    });
+    expect(readConfig(configMap({ auth: 'token', 'authSecret.name': 'tok', 'authSecret.key': 'value' }))).toMatchObject(
+      { auth: 'token', authSecret: { name: 'tok', key: 'value' } },
+    );
     expect(fields(rayTls({ auth: 'password' }))).toEqual(['functionConfig.spec.auth']);
     expect(fields(rayTls({ authSecret: { name: 'Bad Name' } }))).toEqual(['functionConfig.spec.authSecret.name']);
   });

@@ -12,7 +12,9 @@ const list = (items: Obj[], spec?: Obj) =>
       apiVersion: 'config.kubernetes.io/v1',
       kind: 'ResourceList',
       items,
-      ...(spec && { functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec } }),
+      ...(spec && {
+        functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
+      }),
     },
     { version: '1.1' },
   );
@@ -23,8 +25,20 @@ const deployment = (name: string, podSpec: Obj): Obj => ({
   spec: { selector: { matchLabels: { app: name } }, template: { metadata: { labels: { app: name } }, spec: podSpec } },
 });
 const head = (container: Obj = {}, pod: Obj = {}): Obj =>
-  deployment('ray-head', { ...pod, containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head', '--block'], ...container }] });
-const client: Obj = deployment('django', { containers: [{ name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }] });
+  deployment('ray-head', {
+    ...pod,
+    containers: [
+      {
+        name: 'ray-head',
+        image: 'rayproject/ray:2.58.0',
+        command: ['ray', 'start', '--head', '--block'],
+        ...container,
+      },
+    ],
+  });
+const client: Obj = deployment('django', {
+  containers: [{ name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }],
+});
 const render = (items: Obj[], spec?: Obj) => {
   const out = run(list(items, spec));
   return { ...out, items: (parse(out.stdout) as Obj).items as Obj[] };
@@ -95,7 +109,10 @@ describe('token authentication', () => {
     metadata: { name: 'rc', namespace: 'ray' },
     spec: {
       enableInTreeAutoscaling: true,
-      headGroupSpec: { rayStartParams: {}, template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0' }] } } },
+      headGroupSpec: {
+        rayStartParams: {},
+        template: { spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0' }] } },
+      },
     },
   };
   const TOKEN_ENV = [
@@ -104,18 +121,27 @@ describe('token authentication', () => {
   ];
 
   it('auth: token gives every Ray process the mode and the token from the Secret, never a value', () => {
-    const userInit = { name: 'wait', image: 'busybox', command: ['sh', '-c', 'ray health-check --address=ray-head:6379'] };
+    const userInit = {
+      name: 'wait',
+      image: 'busybox',
+      command: ['sh', '-c', 'ray health-check --address=ray-head:6379'],
+    };
     const r = render([head({}, { initContainers: [userInit] }), client, autoscaled], { auth: 'token' });
     expect(r.exitCode).toBe(0);
     const headPod = podOf(r.items, 'ray-head');
     expect(headPod.containers[0].env).toEqual(expect.arrayContaining(TOKEN_ENV));
     expect(headPod.initContainers.find((c: Obj) => c.name === 'wait').env).toEqual(expect.arrayContaining(TOKEN_ENV));
-    expect(JSON.stringify(headPod.initContainers.find((c: Obj) => c.name === 'ray-tls-init').env)).not.toContain('RAY_AUTH');
+    expect(JSON.stringify(headPod.initContainers.find((c: Obj) => c.name === 'ray-tls-init').env)).not.toContain(
+      'RAY_AUTH',
+    );
     expect(podOf(r.items, 'django').containers[0].env).toEqual(expect.arrayContaining(TOKEN_ENV));
-    expect(r.items.find((i) => i.kind === 'RayCluster')!.spec.autoscalerOptions.env).toEqual(expect.arrayContaining(TOKEN_ENV));
+    expect(r.items.find((i) => i.kind === 'RayCluster')!.spec.autoscalerOptions.env).toEqual(
+      expect.arrayContaining(TOKEN_ENV),
+    );
     expect(r.results.filter((x) => /unauthenticated HTTP/.test(x.message))).toEqual([]);
     expect(r.results.map((x) => x.message)).toContain(
-      'token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ray-auth-token (key token); create it in each namespace before the pods start (ray-tls token)',
+      'token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ray-auth-token (key token); create ' +
+        'it in each namespace before the pods start (ray-tls token)',
     );
   });
 
@@ -127,7 +153,14 @@ describe('token authentication', () => {
   });
 
   it('without it: one warning per run that names 8265, 52365 and the runtime-env agent and says how to turn it on', () => {
-    const r = render([head(), deployment('ray-worker', { containers: [{ name: 'w', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--address=ray-head:6379'] }] })]);
+    const r = render([
+      head(),
+      deployment('ray-worker', {
+        containers: [
+          { name: 'w', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--address=ray-head:6379'] },
+        ],
+      }),
+    ]);
     const warnings = r.results.filter((x) => /unauthenticated HTTP/.test(x.message));
     expect(warnings).toHaveLength(1);
     expect(warnings[0].message).toMatch(/8265.*52365.*runtime-env agent.*auth: token/);

@@ -14,7 +14,8 @@ describe('realToolsDecision', () => {
     expect(d).toEqual({
       action: 'fail',
       message:
-        'cannot run the real-Ray tests: real-Ray pod tests need root (ip netns, mount); run as root with ip netns, or set RAY_TLS_SKIP_REAL=1 to skip them knowingly',
+        'cannot run the real-Ray tests: real-Ray pod tests need root (ip netns, mount); run as root with ip netns, ' +
+        'or set RAY_TLS_SKIP_REAL=1 to skip them knowingly',
     });
   });
 
@@ -41,7 +42,8 @@ describe('realToolsDecision', () => {
     expect(d).toEqual({
       action: 'fail',
       message:
-        'cannot run the podman tests: podman info failed; run npm test as root (it installs podman), or set RAY_TLS_SKIP_REAL=1 to skip them knowingly',
+        'cannot run the podman tests: podman info failed; run npm test as root (it installs podman), or set ' +
+        'RAY_TLS_SKIP_REAL=1 to skip them knowingly',
     });
   });
 });

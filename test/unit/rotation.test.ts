@@ -15,21 +15,43 @@ const head: Obj = {
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'ray-head', namespace: NS },
-  spec: { template: { metadata: { labels: { app: 'ray-head' } }, spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head'] }] } } },
+  spec: {
+    template: {
+      metadata: { labels: { app: 'ray-head' } },
+      spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head'] }] },
+    },
+  },
 };
 const client: Obj = {
   apiVersion: 'apps/v1',
   kind: 'Deployment',
   metadata: { name: 'django', namespace: NS },
-  spec: { template: { spec: { containers: [{ name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }] } } },
+  spec: {
+    template: {
+      spec: {
+        containers: [
+          { name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] },
+        ],
+      },
+    },
+  },
 };
 const withSpec = (items: Obj[], spec: Obj) =>
-  stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items, functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec } }, { version: '1.1' });
+  stringify(
+    {
+      apiVersion: 'config.kubernetes.io/v1',
+      kind: 'ResourceList',
+      items,
+      functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
+    },
+    { version: '1.1' },
+  );
 const render = (items: Obj[], spec: Obj) => {
   const out = run(withSpec(items, spec));
   return { ...out, items: (parse(out.stdout) as Obj).items as Obj[] };
 };
-const named = (items: Obj[], kind: string, name: string) => items.find((i) => i.kind === kind && i.metadata.name === name);
+const named = (items: Obj[], kind: string, name: string) =>
+  items.find((i) => i.kind === kind && i.metadata.name === name);
 const pod = (items: Obj[], name: string) => named(items, 'Deployment', name)!.spec.template.spec;
 
 describe('CA certificates', () => {
@@ -47,7 +69,11 @@ describe('ca.trust', () => {
   it('issues the new CA beside the old one, which still signs', () => {
     const r = render([head, client], step1);
     expect(r.exitCode).toBe(0);
-    expect(named(r.items, 'Certificate', 'ray-tls-ca-2')!.spec).toMatchObject({ isCA: true, secretName: 'ray-tls-ca-2', commonName: 'ray-tls CA ray-tls-ca-2 (ray)' });
+    expect(named(r.items, 'Certificate', 'ray-tls-ca-2')!.spec).toMatchObject({
+      isCA: true,
+      secretName: 'ray-tls-ca-2',
+      commonName: 'ray-tls CA ray-tls-ca-2 (ray)',
+    });
     expect(named(r.items, 'Issuer', 'ray-tls-ca-2')).toBeUndefined();
     expect(named(r.items, 'Certificate', 'django-ray-tls-client')!.spec.issuerRef.name).toBe('ray-tls-ca');
   });
@@ -55,10 +81,19 @@ describe('ca.trust', () => {
   it('per-pod nodes: the init container bundles the ca.crt of each trusted Secret, and no other key of it', () => {
     const spec = pod(render([head], step1).items, 'ray-head');
     const trust = spec.volumes.find((v: Obj) => v.name === 'ray-tls-trust');
-    expect(trust).toEqual({ name: 'ray-tls-trust', projected: { sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }] } });
+    expect(trust).toEqual({
+      name: 'ray-tls-trust',
+      projected: {
+        sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }],
+      },
+    });
     const init = spec.initContainers[0];
     expect(init.env).toContainEqual({ name: 'CA_TRUST_DIR', value: '/etc/ray/tls-trust' });
-    expect(init.volumeMounts).toContainEqual({ name: 'ray-tls-trust', mountPath: '/etc/ray/tls-trust', readOnly: true });
+    expect(init.volumeMounts).toContainEqual({
+      name: 'ray-tls-trust',
+      mountPath: '/etc/ray/tls-trust',
+      readOnly: true,
+    });
     // The Ray container mounts neither the CA Secret nor the trusted ones.
     expect(spec.containers[0].volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
   });
@@ -69,7 +104,12 @@ describe('ca.trust', () => {
     expect(spec.volumes).toEqual([
       { name: 'ray-tls', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
       { name: 'ray-tls-secret', secret: { secretName: 'django-ray-tls-client' } },
-      { name: 'ray-tls-trust', projected: { sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }] } },
+      {
+        name: 'ray-tls-trust',
+        projected: {
+          sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }],
+        },
+      },
     ]);
     expect(spec.containers[0].volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
   });
@@ -78,9 +118,53 @@ describe('ca.trust', () => {
     const dir = mkdtempSync(join(tmpdir(), 'ray-tls-trust-'));
     const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
     for (const ca of ['old', 'new']) {
-      ssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${ca} CA`, '-days', '30', '-keyout', `${ca}.key`, '-out', `${ca}.crt`);
-      ssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', `/CN=${ca} leaf`, '-keyout', `${ca}-leaf.key`, '-out', `${ca}-leaf.csr`);
-      ssl('x509', '-req', '-in', `${ca}-leaf.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-set_serial', '7', '-days', '10', '-out', `${ca}-leaf.crt`);
+      ssl(
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        `/CN=${ca} CA`,
+        '-days',
+        '30',
+        '-keyout',
+        `${ca}.key`,
+        '-out',
+        `${ca}.crt`,
+      );
+      ssl(
+        'req',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-subj',
+        `/CN=${ca} leaf`,
+        '-keyout',
+        `${ca}-leaf.key`,
+        '-out',
+        `${ca}-leaf.csr`,
+      );
+      ssl(
+        'x509',
+        '-req',
+        '-in',
+        `${ca}-leaf.csr`,
+        '-CA',
+        `${ca}.crt`,
+        '-CAkey',
+        `${ca}.key`,
+        '-set_serial',
+        '7',
+        '-days',
+        '10',
+        '-out',
+        `${ca}-leaf.crt`,
+      );
     }
     const secret = join(dir, 'secret');
     const trustDir = join(dir, 'trust');
@@ -90,7 +174,10 @@ describe('ca.trust', () => {
     writeFileSync(join(secret, 'tls.crt'), readFileSync(join(dir, 'old-leaf.crt')));
     writeFileSync(join(secret, 'tls.key'), readFileSync(join(dir, 'old-leaf.key')));
     writeFileSync(join(trustDir, 'ray-tls-ca-2.crt'), readFileSync(join(dir, 'new.crt')));
-    const r = spawnSync('sh', ['-c', TRUST_SCRIPT], { env: { PATH: process.env.PATH, SECRET_DIR: secret, TRUST_DIR: trustDir, CERT_DIR: out }, encoding: 'utf8' });
+    const r = spawnSync('sh', ['-c', TRUST_SCRIPT], {
+      env: { PATH: process.env.PATH, SECRET_DIR: secret, TRUST_DIR: trustDir, CERT_DIR: out },
+      encoding: 'utf8',
+    });
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toBe('ray-tls: trusting 2 CA certificate(s)\n');
     for (const leaf of ['old-leaf.crt', 'new-leaf.crt']) ssl('verify', '-CAfile', join(out, 'ca.crt'), leaf);
@@ -108,7 +195,9 @@ describe('the dangerous order', () => {
     expect(again.exitCode).toBe(1);
     const errors = again.results.filter((x) => x.severity === 'error');
     expect(errors.map((e) => e.resourceRef?.name).sort()).toEqual(['django', 'ray-head']);
-    expect(errors[0].message).toMatch(/trusting only ray-tls-ca; signing with ray-tls-ca-2 now splits the cluster.*Do step 1 of the CA rotation first/);
+    expect(errors[0].message).toMatch(
+      /trusting only ray-tls-ca; signing with ray-tls-ca-2 now splits the cluster.*Do step 1 of the CA rotation first/,
+    );
     // After a compromise there is no overlap to wait for: the user says so.
     expect(run(withSpec(list.items, { ca: { name: 'ray-tls-ca-2', noOverlap: true } })).exitCode).toBe(0);
   });
@@ -120,7 +209,9 @@ describe('the dangerous order', () => {
     const items = (parse(two.stdout) as Obj).items as Obj[];
     // The client's leaf now comes from the new CA's Issuer: cert-manager re-issues it.
     expect(named(items, 'Certificate', 'django-ray-tls-client')!.spec.issuerRef.name).toBe('ray-tls-ca-2');
-    expect(pod(items, 'ray-head').volumes.find((v: Obj) => v.name === 'ray-tls-ca').secret.secretName).toBe('ray-tls-ca-2');
+    expect(pod(items, 'ray-head').volumes.find((v: Obj) => v.name === 'ray-tls-ca').secret.secretName).toBe(
+      'ray-tls-ca-2',
+    );
     const three = run(withSpec(items, { ca: { name: 'ray-tls-ca-2' } }));
     expect(three.exitCode, three.stderr.join('\n')).toBe(0);
     const final = (parse(three.stdout) as Obj).items as Obj[];

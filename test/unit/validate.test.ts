@@ -7,7 +7,9 @@ import { parse } from 'yaml';
 import { run } from '../../src/function/run.js';
 
 const examples = join(import.meta.dirname, '..', 'examples');
-const rendered = readdirSync(examples).filter((n) => !n.startsWith('error-')).sort();
+const rendered = readdirSync(examples)
+  .filter((n) => !n.startsWith('error-'))
+  .sort();
 
 describe('ray-tls validate on rendered output', () => {
   it.each(rendered.filter((n) => !n.startsWith('shared-')))('%s passes', (name) => {
@@ -22,9 +24,13 @@ describe('ray-tls validate on rendered output', () => {
   ])('%s fails: a certificate from a Secret cannot name the pod IP', (name, nodes) => {
     const out = run(readFileSync(join(examples, name, 'expected.yaml'), 'utf8'), undefined, true);
     expect(out.exitCode).toBe(1);
-    const errors = (parse(out.stdout).results as { severity: string; message: string; resourceRef?: { name: string } }[]).filter((r) => r.severity === 'error' && r.resourceRef);
+    const errors = (
+      parse(out.stdout).results as { severity: string; message: string; resourceRef?: { name: string } }[]
+    ).filter((r) => r.severity === 'error' && r.resourceRef);
     expect(errors.map((e) => e.resourceRef!.name).sort()).toEqual(nodes);
-    expect(errors[0].message).toMatch(/comes from Secret ray-tls-certs, issued before the pod had an IP.*Use per-pod or pod-dns mode/);
+    expect(errors[0].message).toMatch(
+      /comes from Secret ray-tls-certs, issued before the pod had an IP.*Use per-pod or pod-dns mode/,
+    );
   });
 
   it('the unrendered input fails, one error per Ray container, and nothing changes', () => {
@@ -37,9 +43,14 @@ describe('ray-tls validate on rendered output', () => {
   });
 
   it('leaves resources annotated ray-tls.io/skip alone, like the transforming run', () => {
-    const input = readFileSync(join(examples, 'shared-multi-node', 'expected.yaml'), 'utf8').replace('metadata: {name: ray-worker, namespace: django-ray}', 'metadata: {name: ray-worker, namespace: django-ray, annotations: {ray-tls.io/skip: "true"}}');
+    const input = readFileSync(join(examples, 'shared-multi-node', 'expected.yaml'), 'utf8').replace(
+      'metadata: {name: ray-worker, namespace: django-ray}',
+      'metadata: {name: ray-worker, namespace: django-ray, annotations: {ray-tls.io/skip: "true"}}',
+    );
     expect(input).toContain('ray-tls.io/skip');
-    const errors = (parse(run(input, undefined, true).stdout).results as { severity: string; resourceRef?: { name: string } }[]).filter((r) => r.severity === 'error' && r.resourceRef);
+    const errors = (
+      parse(run(input, undefined, true).stdout).results as { severity: string; resourceRef?: { name: string } }[]
+    ).filter((r) => r.severity === 'error' && r.resourceRef);
     expect(errors.map((e) => e.resourceRef!.name)).toEqual(['ray-head']);
   });
 });

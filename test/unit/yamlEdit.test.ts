@@ -1,11 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { parse, parseDocument, type Node, type YAMLMap, type YAMLSeq } from 'yaml';
+import { type Node, parse, parseDocument, type YAMLMap, type YAMLSeq } from 'yaml';
 import { PARSE } from '../../src/krm/resourceList.js';
-import { Editor, blockDocument, blockItem, plainItems } from '../../src/yaml/edit.js';
+import { blockDocument, blockItem, Editor, plainItems } from '../../src/yaml/edit.js';
 import type { Json } from '../../src/yaml/json.js';
 
 /** Parses `src`, runs `edit` with an Editor over it, returns the spliced text. */
-function edit(src: string, change: (e: Editor, at: (...path: (string | number)[]) => Node) => void, wideSeqs = false): string {
+function edit(
+  src: string,
+  change: (e: Editor, at: (...path: (string | number)[]) => Node) => void,
+  wideSeqs = false,
+): string {
   const doc = parseDocument(src, PARSE);
   const e = new Editor(src, wideSeqs);
   change(e, (...path) => (path.length ? doc.getIn(path, true) : doc.contents) as Node);
@@ -28,13 +32,15 @@ describe('addPair', () => {
 
   it('adds a list in wide style (dash indented under the key), nested lists too', () => {
     const src = 'spec:\n  containers:\n    - name: a\n';
-    expect(edit(src, (e, at) => e.addPair(map(at('spec')), 'volumes', [{ name: 'v', items: [{ key: 'k' }] }]), true)).toBe(
-      'spec:\n  containers:\n    - name: a\n  volumes:\n    - name: v\n      items:\n        - key: k\n',
-    );
+    expect(
+      edit(src, (e, at) => e.addPair(map(at('spec')), 'volumes', [{ name: 'v', items: [{ key: 'k' }] }]), true),
+    ).toBe('spec:\n  containers:\n    - name: a\n  volumes:\n    - name: v\n      items:\n        - key: k\n');
   });
 
   it('adds a nested map as block YAML', () => {
-    expect(edit('m:\n  a: 1\n', (e, at) => e.addPair(map(at('m')), 'annotations', { x: { k: 'v' } }))).toBe('m:\n  a: 1\n  annotations:\n    x:\n      k: v\n');
+    expect(edit('m:\n  a: 1\n', (e, at) => e.addPair(map(at('m')), 'annotations', { x: { k: 'v' } }))).toBe(
+      'm:\n  a: 1\n  annotations:\n    x:\n      k: v\n',
+    );
   });
 
   it('adds empty collections in flow style', () => {
@@ -53,7 +59,9 @@ describe('addPair', () => {
   });
 
   it('adds to a flow map before its closing brace', () => {
-    expect(edit('m: {a: 1}\n', (e, at) => e.addPair(map(at('m')), 'b', { c: 'on' }))).toBe('m: {a: 1, "b": {"c":"on"}}\n');
+    expect(edit('m: {a: 1}\n', (e, at) => e.addPair(map(at('m')), 'b', { c: 'on' }))).toBe(
+      'm: {a: 1, "b": {"c":"on"}}\n',
+    );
   });
 
   it('adds to an empty map `{}`', () => {
@@ -88,11 +96,15 @@ describe('appendItems', () => {
   });
 
   it('appends before a comment that follows the sequence', () => {
-    expect(edit('l:\n- a\n# about z\nz: 1\n', (e, at) => e.appendItems(seq(at('l')), ['b']))).toBe('l:\n- a\n- b\n# about z\nz: 1\n');
+    expect(edit('l:\n- a\n# about z\nz: 1\n', (e, at) => e.appendItems(seq(at('l')), ['b']))).toBe(
+      'l:\n- a\n- b\n# about z\nz: 1\n',
+    );
   });
 
   it('appends to flow sequences and `[]`', () => {
-    expect(edit('l: [a, b]\n', (e, at) => e.appendItems(seq(at('l')), ['c', { x: 1 }]))).toBe('l: [a, b, "c", {"x":1}]\n');
+    expect(edit('l: [a, b]\n', (e, at) => e.appendItems(seq(at('l')), ['c', { x: 1 }]))).toBe(
+      'l: [a, b, "c", {"x":1}]\n',
+    );
     expect(edit('l: []\n', (e, at) => e.appendItems(seq(at('l')), ['c']))).toBe('l: ["c"]\n');
   });
 
@@ -105,7 +117,9 @@ describe('appendItems', () => {
 
 describe('prependItem', () => {
   it('inserts before the first entry of a block sequence, compact or wide', () => {
-    expect(edit('l:\n- a\n', (e, at) => e.prependItem(seq(at('l')), { name: 'z', v: 1 }))).toBe('l:\n- name: z\n  v: 1\n- a\n');
+    expect(edit('l:\n- a\n', (e, at) => e.prependItem(seq(at('l')), { name: 'z', v: 1 }))).toBe(
+      'l:\n- name: z\n  v: 1\n- a\n',
+    );
     expect(edit('l:\n  - a\n', (e, at) => e.prependItem(seq(at('l')), 'z'), true)).toBe('l:\n  - z\n  - a\n');
   });
 
@@ -125,22 +139,30 @@ describe('replace', () => {
   });
 
   it('replaces a block map in place', () => {
-    expect(edit('a:\n  x: 1\n  y: 2\nb: x\n', (e, at) => e.replace(at('a'), { z: 3 }, false))).toBe('a:\n  z: 3\nb: x\n');
+    expect(edit('a:\n  x: 1\n  y: 2\nb: x\n', (e, at) => e.replace(at('a'), { z: 3 }, false))).toBe(
+      'a:\n  z: 3\nb: x\n',
+    );
   });
 
   it('replaces a block sequence entry', () => {
-    expect(edit('l:\n- name: a\n  x: 1\n- name: b\n', (e, at) => e.replace(at('l', 0), { name: 'a', x: 2 }, false))).toBe('l:\n- name: a\n  x: 2\n- name: b\n');
+    expect(
+      edit('l:\n- name: a\n  x: 1\n- name: b\n', (e, at) => e.replace(at('l', 0), { name: 'a', x: 2 }, false)),
+    ).toBe('l:\n- name: a\n  x: 2\n- name: b\n');
   });
 
   it('replaces an entry of a flow sequence as JSON', () => {
-    expect(edit('l: [{name: a}, b]\n', (e, at) => e.replace(at('l', 0), { name: 'q' }, true))).toBe('l: [{"name":"q"}, b]\n');
+    expect(edit('l: [{name: a}, b]\n', (e, at) => e.replace(at('l', 0), { name: 'q' }, true))).toBe(
+      'l: [{"name":"q"}, b]\n',
+    );
   });
 });
 
 describe('remove', () => {
   it('removes the whole lines of a block entry', () => {
     expect(edit('- a\n- b\n- c\n', (e, at) => e.remove(at(1), false))).toBe('- a\n- c\n');
-    expect(edit('l:\n- name: a\n  x: 1\n- name: b\nz: 1\n', (e, at) => e.remove(at('l', 0), false))).toBe('l:\n- name: b\nz: 1\n');
+    expect(edit('l:\n- name: a\n  x: 1\n- name: b\nz: 1\n', (e, at) => e.remove(at('l', 0), false))).toBe(
+      'l:\n- name: b\nz: 1\n',
+    );
     expect(edit('- a\n- b', (e, at) => e.remove(at(1), false))).toBe('- a\n');
   });
 
@@ -204,7 +226,9 @@ describe('apply', () => {
 
 describe('blockItem and blockDocument', () => {
   it('serialise new list items and stream documents as YAML 1.1-safe block text', () => {
-    expect(blockItem({ kind: 'Issuer', spec: { selfSigned: {} }, data: ['on'] }, 0, false)).toBe('- kind: Issuer\n  spec:\n    selfSigned: {}\n  data:\n  - "on"\n');
+    expect(blockItem({ kind: 'Issuer', spec: { selfSigned: {} }, data: ['on'] }, 0, false)).toBe(
+      '- kind: Issuer\n  spec:\n    selfSigned: {}\n  data:\n  - "on"\n',
+    );
     expect(blockItem({ a: 1 }, 2, false)).toBe('  - a: 1\n');
     expect(blockDocument({ a: { b: [1] } }, true)).toBe('a:\n  b:\n    - 1\n');
   });
@@ -218,7 +242,15 @@ describe('blockItem and blockDocument', () => {
 describe('plainItems (results)', () => {
   it('writes block YAML that parses back to the same data, whatever the strings and keys hold', () => {
     const values = [
-      { message: 'a: "b" # not a comment\nsecond line', severity: 'info', field: { path: 'spec.x', currentValue: { 'odd: key': 'on', 'ray-tls.io/role': 'yes', empty: {}, n: 'N' }, proposedValue: [1, 'two'] } } as Json,
+      {
+        message: 'a: "b" # not a comment\nsecond line',
+        severity: 'info',
+        field: {
+          path: 'spec.x',
+          currentValue: { 'odd: key': 'on', 'ray-tls.io/role': 'yes', empty: {}, n: 'N' },
+          proposedValue: [1, 'two'],
+        },
+      } as Json,
       { severity: 'warning', message: '0644', file: { path: 'f.yaml', index: 0 } } as Json,
     ];
     const text = plainItems(values);
