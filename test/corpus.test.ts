@@ -149,6 +149,15 @@ describe('each corpus case, by hand', () => {
     expect(job.spec.rayClusterSpec.headGroupSpec.template.spec.initContainers[0].name).toBe('ray-tls-init');
   });
 
+  it('template-name: an unrendered {{.Name}} is refused with what is wrong and how to fix it', () => {
+    const r = out('template-name');
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toEqual([
+      'error: items[0] metadata.name must be a string, got {"{ .Name }":null} ' +
+        '(a template placeholder such as {{.Name}}? render the template first)',
+    ]);
+  });
+
   it('template-string and namespace-number: one line naming the item and the field, no stack trace', () => {
     const t = out('template-string');
     expect(t.exitCode).toBe(1);

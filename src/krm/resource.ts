@@ -20,9 +20,15 @@ export function readResource(value: Json | undefined): Resource | { problem: str
     typeof value.apiVersion !== 'string' ||
     typeof value.kind !== 'string' ||
     !isMap(md) ||
-    typeof md.name !== 'string'
+    md.name === undefined ||
+    md.name === null
   ) {
     return { problem: 'has no apiVersion, kind or metadata.name: every item must be a Kubernetes resource', field: '' };
+  }
+  if (typeof md.name !== 'string') {
+    // `name: {{.Name}}` parses as a mapping: a template that was not rendered first.
+    const hint = isMap(md.name) ? ' (a template placeholder such as {{.Name}}? render the template first)' : '';
+    return { problem: `metadata.name must be a string, got ${JSON.stringify(md.name)}${hint}`, field: 'metadata.name' };
   }
   if (md.namespace !== undefined && md.namespace !== null && typeof md.namespace !== 'string') {
     return {

@@ -19,7 +19,13 @@ import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { InputError } from './errors.js';
 
-export const PARSE: ParseOptions & DocumentOptions = { uniqueKeys: true, prettyErrors: true, keepSourceTokens: false };
+export const PARSE: ParseOptions & DocumentOptions = {
+  uniqueKeys: true,
+  prettyErrors: true,
+  keepSourceTokens: false,
+  // The yaml library's own warnings (a mapping as a key) would go to stderr unasked; problems become results.
+  logLevel: 'error',
+};
 
 /** One resource of the input, parsed, with the editor its node ranges point into. */
 export interface Item {
