@@ -20,7 +20,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { PodCluster, podFromTemplate, type Pod } from './podRunner.js';
-import { certManagerObjects, kustomize, logLines, NS, rayVenvForUid, realRaySupport, sessionLogs, startNode, template, waitFor } from './realRay.js';
+import { certManagerObjects, kustomize, logLines, NS, rayVenvForUid, realRaySupport, sessionLogs, startNode, template, tokenSecrets, waitFor } from './realRay.js';
 
 const support = realRaySupport(['node']);
 if (!support.run) console.warn(`[mitm] SKIPPED (RAY_TLS_SKIP_REAL=1): ${support.reason}`);
@@ -77,7 +77,12 @@ describe.skipIf(!support.run)('mitm: an interceptor with another CA between the 
     const head = template(items, 'ray-head');
     const worker = template(items, 'ray-worker');
     const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
-    cluster = PodCluster.create({ workDir: join(work, 'cluster'), namespace: NS, services: { 'ray-head': 'ray-head' }, secrets: issued, rayVenv: venv });
+    // dev-tls is rendered with auth: token (k8s/ray-tls-config.yaml): the Ray containers read
+    // RAY_AUTH_TOKEN from the Secret ray-auth-token, which the user creates (`ray-tls token`).
+    // The worker has the right token here: only the proxy's CA is wrong.
+    const auth = tokenSecrets(items, join(work, 'auth'));
+    expect(Object.keys(auth.secrets)).toEqual(['ray-auth-token']);
+    cluster = PodCluster.create({ workDir: join(work, 'cluster'), namespace: NS, services: { 'ray-head': 'ray-head' }, secrets: { ...issued, ...auth.secrets }, rayVenv: venv });
     const headIp = cluster.ipOf('ray-head');
     const proxyIp = cluster.ipOf('mitm');
 

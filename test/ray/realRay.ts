@@ -4,7 +4,8 @@
 // client call that retries only the known ray#63202 fork crash. The same logic lives in
 // tls.e2e.test.ts, which predates this module.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, readlinkSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
@@ -43,6 +44,32 @@ export function item(items: Obj[], kind: string, name: string): Obj {
 
 export const template = (items: Obj[], deployment: string): Obj => item(items, 'Deployment', deployment).spec.template as Obj;
 export const certManagerObjects = (items: Obj[]): Obj[] => items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
+
+/**
+ * Ray token authentication (auth: token, design.md §3.7): the Secrets that the manifests' Ray
+ * containers read RAY_AUTH_TOKEN from (`valueFrom.secretKeyRef`), each made under `dir` as a
+ * Secret dir (one file per key) holding one random token, as `ray-tls token` makes it (32
+ * random bytes, hex, no newline). Returns Secret name -> dir (empty when no container uses
+ * a token) and the token by Secret name.
+ */
+export function tokenSecrets(items: Obj[], dir: string): { secrets: Record<string, string>; tokens: Record<string, string> } {
+  const secrets: Record<string, string> = {};
+  const tokens: Record<string, string> = {};
+  for (const i of items) {
+    const spec = i.spec?.template?.spec ?? i.spec?.jobTemplate?.spec?.template?.spec ?? (i.kind === 'Pod' ? i.spec : undefined);
+    for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])] as Obj[]) {
+      const ref = (c.env as Obj[] | undefined)?.find((e) => e.name === 'RAY_AUTH_TOKEN')?.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+      if (!ref) continue;
+      const secretDir = join(dir, ref.name);
+      mkdirSync(secretDir, { recursive: true });
+      tokens[ref.name] ??= randomBytes(32).toString('hex');
+      const file = join(secretDir, ref.key);
+      if (!existsSync(file)) writeFileSync(file, tokens[ref.name]!, { mode: 0o600 });
+      secrets[ref.name] = secretDir;
+    }
+  }
+  return { secrets, tokens };
+}
 
 /** Service name -> the pod (of `pods`: pod name -> its template) that the Service's selector picks. */
 export function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<string, string> {

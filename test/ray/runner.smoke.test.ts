@@ -202,8 +202,7 @@ describe('securityContext as setpriv options', () => {
 });
 
 describe.runIf(real)('local pods: container securityContext', () => {
-  it('readOnlyRootFilesystem: / is read-only, the emptyDir is writable; drop ALL: CapEff 0; allowPrivilegeEscalation ' +
-    'false: NoNewPrivs 1', async () => {
+  it('readOnlyRootFilesystem: / is read-only, the emptyDir is writable; drop ALL: CapEff 0; allowPrivilegeEscalation false: NoNewPrivs 1', async () => {
     const work = tempDir('ray-pods-sc-');
     const hostFile = (name: string) => join(work, name); // on the machine's root filesystem
     const cluster = PodCluster.create({ workDir: join(work, 'cluster') });

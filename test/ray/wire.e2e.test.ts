@@ -23,7 +23,7 @@ import { BridgeCapture } from './capture.js';
 import { issueCertificates, secretDirs } from './issuer.js';
 import { countOccurrences, readPcap, tcpFlows, walkTls, type Flow, type TlsWalk } from './pcap.js';
 import { PodCluster, type Pod } from './podRunner.js';
-import { certManagerObjects, clientPod, execClient, kustomize, NS, rayVenvForUid, realRaySupport, serviceTargets, startNode, template } from './realRay.js';
+import { certManagerObjects, clientPod, execClient, kustomize, NS, rayVenvForUid, realRaySupport, serviceTargets, startNode, template, tokenSecrets } from './realRay.js';
 
 const support = realRaySupport(['tcpdump']);
 if (!support.run) console.warn(`[wire] SKIPPED (RAY_TLS_SKIP_REAL=1): ${support.reason}`);
@@ -113,11 +113,15 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     mkdirSync(db);
     writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
     const issued = certManagerObjects(items).length ? secretDirs(issueCertificates(certManagerObjects(items), join(dir, 'secrets')), NS) : {};
+    // dev-tls is rendered with auth: token (k8s/ray-tls-config.yaml): its Ray containers read
+    // RAY_AUTH_TOKEN from the Secret ray-auth-token, which the user creates (`ray-tls token`).
+    const auth = tokenSecrets(items, join(dir, 'auth'));
+    expect(Object.keys(auth.secrets)).toEqual(overlay === 'dev-tls' ? ['ray-auth-token'] : []);
     const cluster = PodCluster.create({
       workDir: join(dir, 'cluster'),
       namespace: NS,
       services: serviceTargets(items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }),
-      secrets: { ...issued, 'django-ray-database': db },
+      secrets: { ...issued, ...auth.secrets, 'django-ray-database': db },
       rayVenv: venv,
     });
     clusters.push(cluster);
@@ -147,7 +151,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       expect(result.got).toEqual([...result.put, 'ray-worker-1']);
       expect(result.put[0]).toBe(MIB);
       expect(stats.dropped).toBe(0);
-      return { ...analyse(pcapFile, marker, { [headPod.ip]: 'ray-head', [workerPod.ip]: 'ray-worker-1', [client.ip]: 'django-ray-worker' }), pods: [headPod, workerPod, client] as Pod[] };
+      return { ...analyse(pcapFile, marker, { [headPod.ip]: 'ray-head', [workerPod.ip]: 'ray-worker-1', [client.ip]: 'django-ray-worker' }), pods: [headPod, workerPod, client] as Pod[], tokens: Object.values(auth.tokens) };
     } finally {
       capture.kill();
     }
@@ -220,17 +224,16 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const notTls = a.reports.filter((r) => !r.flow.fromStart || !r.tls.complete || r.tls.records === 0);
     const putFlow = a.reports.filter((r) => r.flow.src === client.ip && r.flow.dst === head.ip && r.flow.dstPort === 10001);
     const putBytes = putFlow.reduce((s, r) => s + r.tls.applicationDataBytes, 0);
-    say(`dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, ` +
-      `application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows not ` +
-        `TLS from their first byte: ${notTls.length}`);
-    say(`dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ` +
-      `${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ` +
-        `${mb(putBytes)}`);
-    for (const r of notTls) say(`dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ` +
-      `${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`);
+    const [token] = a.tokens;
+    const tokenHits = token === undefined ? -1 : countOccurrences(readFileSync(join(work, 'dev-tls', 'dev-tls.pcap')), token);
+    say(`dev-tls: Ray auth token (Secret ray-auth-token) hits in the raw pcap: ${tokenHits}`);
+    say(`dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows not TLS from their first byte: ${notTls.length}`);
+    say(`dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ${mb(putBytes)}`);
+    for (const r of notTls) say(`dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`);
     expect(a.gaps).toBe(0);
     expect(a.hits).toBe(0);
     expect(a.rawHits).toBe(0);
+    expect(tokenHits).toBe(0); // every Ray call carries the token, inside TLS only
     expect(notTls.map((r) => r.label)).toEqual([]);
     expect(rayPorts.length).toBeGreaterThan(0);
     expect(rayPorts.filter((r) => !(r.tls.byType[22]! > 0)).map((r) => r.label)).toEqual([]); // each direction opens with a handshake record
