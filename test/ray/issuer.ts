@@ -17,6 +17,9 @@
 // - selfSigned issuer: ca.crt = tls.crt = the certificate itself.
 // - ca issuer: tls.crt = leaf + the non-self-signed certificates of the CA Secret's tls.crt
 //   (an intermediate's chain), ca.crt = the CA Secret's ca.crt (else the top of its chain).
+// - renewal (renewCertificate): privateKey.rotationPolicy Never keeps the Secret's tls.key and
+//   signs a new certificate for it (new serial, new validity); Always (cert-manager's default
+//   since v1.18) makes a new key first. Either way the Secret is rewritten in place.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -50,13 +53,27 @@ export interface CertificateObject {
     emailAddresses?: string[];
     usages?: string[];
     duration?: string;
-    privateKey?: { algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; size?: number; encoding?: 'PKCS1' | 'PKCS8' };
+    privateKey?: { algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; size?: number; encoding?: 'PKCS1' | 'PKCS8'; rotationPolicy?: RotationPolicy };
   };
+}
+
+export type RotationPolicy = 'Never' | 'Always';
+
+/** A validity window; a missing notBefore is now, a missing notAfter is notBefore + the Certificate's duration. */
+export interface Validity {
+  notBefore?: Date;
+  notAfter?: Date;
 }
 
 export interface IssueOptions {
   /** Names (metadata.name) of Certificates to issue already expired: notAfter = now - 1h. */
   expired?: readonly string[];
+  /**
+   * Names (metadata.name) of Certificates to issue with a chosen validity window instead of
+   * now .. now + duration, e.g. a CA with 20 days left:
+   * `{ 'ray-tls-ca': { notBefore: new Date(now - 70 * DAY), notAfter: new Date(now + 20 * DAY) } }`.
+   */
+  validity?: Readonly<Record<string, Validity>>;
   /** Secrets that exist before issuing, e.g. a hand-made CA: "namespace/name" or "name" -> dir. */
   secrets?: Readonly<Record<string, string>>;
   /** Namespace for objects without one (default "default"). */
@@ -236,9 +253,13 @@ interface Signer {
   md: string;
 }
 
-function signCertificate(cert: CertificateObject, workDir: string, signer: Signer | null, validity: { notBefore: Date; notAfter: Date }): { keyFile: string; certPem: string } {
+/**
+ * Signs a certificate for `cert` into `workDir` (the Secret dir): with a new key written to
+ * workDir/tls.key, or, with `existingKey` (a renewal under rotationPolicy Never), that key.
+ */
+function signCertificate(cert: CertificateObject, workDir: string, signer: Signer | null, validity: { notBefore: Date; notAfter: Date }, existingKey?: string): { keyFile: string; certPem: string } {
   const spec = cert.spec;
-  const { keyFile, md: ownMd } = generateKey(workDir, spec.privateKey);
+  const { keyFile, md: ownMd } = existingKey ? { keyFile: existingKey, md: signatureDigest(existingKey) } : generateKey(workDir, spec.privateKey);
   const csr = join(workDir, 'req.csr');
   openssl(['req', '-new', '-key', keyFile, '-subj', subjectArg(spec), '-out', csr]);
   // A throwaway `openssl ca` database: every issue is independent.
@@ -332,31 +353,10 @@ export function issueCertificates(objects: readonly unknown[], outDir: string, o
       const dir = join(outDir, ns, cert.spec.secretName);
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
-      const duration = parseDuration(cert.spec.duration ?? '2160h');
-      const now = Date.now();
-      const validity = expired.has(cert.metadata.name)
-        ? { notBefore: new Date(now - 3_600_000 - duration), notAfter: new Date(now - 3_600_000) }
-        : { notBefore: new Date(now), notAfter: new Date(now + duration) };
-
-      let tlsCrt: string;
-      let caCrt: string;
-      if (caDir) {
-        const chain = splitPem(readFileSync(join(caDir, 'tls.crt'), 'utf8'));
-        if (!chain[0]) throw new Error(`CA Secret ${caDir} has no certificate in tls.crt`);
-        const caKey = join(caDir, 'tls.key');
-        const { certPem } = withTempFiles((write) =>
-          signCertificate(cert, dir, { certFile: write(chain[0]!), keyFile: caKey, md: signatureDigest(caKey) }, validity),
-        );
-        tlsCrt = [certPem, ...chain.filter((c) => !isSelfSigned(c))].join('');
-        const caFile = join(caDir, 'ca.crt');
-        caCrt = existsSync(caFile) && readFileSync(caFile, 'utf8').trim() ? readFileSync(caFile, 'utf8') : chain[chain.length - 1]!;
-      } else {
-        const { certPem } = signCertificate(cert, dir, null, validity);
-        tlsCrt = certPem;
-        caCrt = certPem;
-      }
-      writeFileSync(join(dir, 'tls.crt'), tlsCrt);
-      writeFileSync(join(dir, 'ca.crt'), caCrt);
+      const chosen = options.validity?.[cert.metadata.name];
+      if (chosen && expired.has(cert.metadata.name)) throw new Error(`Certificate ${cert.metadata.name}: both expired and validity given`);
+      const validity = expired.has(cert.metadata.name) ? expiredValidity(cert) : validityOf(cert, chosen);
+      writeSecret(cert, dir, caDir, validity);
       secrets.set(`${ns}/${cert.spec.secretName}`, dir);
       issued.push({ namespace: ns, name: cert.spec.secretName, dir, certificate: cert.metadata.name });
     }
@@ -367,6 +367,94 @@ export function issueCertificates(objects: readonly unknown[], outDir: string, o
     pending = waiting;
   }
   return issued;
+}
+
+/** now .. now + the Certificate's duration, or the chosen window (see Validity). */
+function validityOf(cert: CertificateObject, chosen: Validity = {}): { notBefore: Date; notAfter: Date } {
+  const duration = parseDuration(cert.spec.duration ?? '2160h');
+  const notBefore = chosen.notBefore ?? new Date();
+  const notAfter = chosen.notAfter ?? new Date(notBefore.getTime() + duration);
+  if (notAfter <= notBefore) throw new Error(`Certificate ${cert.metadata.name}: notAfter ${notAfter.toISOString()} is not after notBefore ${notBefore.toISOString()}`);
+  return { notBefore, notAfter };
+}
+
+function expiredValidity(cert: CertificateObject): { notBefore: Date; notAfter: Date } {
+  const duration = parseDuration(cert.spec.duration ?? '2160h');
+  const now = Date.now();
+  return { notBefore: new Date(now - 3_600_000 - duration), notAfter: new Date(now - 3_600_000) };
+}
+
+/**
+ * Signs `cert` and writes tls.crt and ca.crt (and tls.key, unless `existingKey` is that file)
+ * into the Secret dir `dir`: self-signed without `caDir`, else by the CA Secret in `caDir`.
+ */
+function writeSecret(cert: CertificateObject, dir: string, caDir: string | undefined, validity: { notBefore: Date; notAfter: Date }, existingKey?: string): void {
+  let tlsCrt: string;
+  let caCrt: string;
+  if (caDir) {
+    const chain = splitPem(readFileSync(join(caDir, 'tls.crt'), 'utf8'));
+    if (!chain[0]) throw new Error(`CA Secret ${caDir} has no certificate in tls.crt`);
+    const caKey = join(caDir, 'tls.key');
+    const { certPem } = withTempFiles((write) =>
+      signCertificate(cert, dir, { certFile: write(chain[0]!), keyFile: caKey, md: signatureDigest(caKey) }, validity, existingKey),
+    );
+    tlsCrt = [certPem, ...chain.filter((c) => !isSelfSigned(c))].join('');
+    const caFile = join(caDir, 'ca.crt');
+    caCrt = existsSync(caFile) && readFileSync(caFile, 'utf8').trim() ? readFileSync(caFile, 'utf8') : chain[chain.length - 1]!;
+  } else {
+    const { certPem } = signCertificate(cert, dir, null, validity, existingKey);
+    tlsCrt = certPem;
+    caCrt = certPem;
+  }
+  writeFileSync(join(dir, 'tls.crt'), tlsCrt);
+  writeFileSync(join(dir, 'ca.crt'), caCrt);
+}
+
+export interface RenewOptions {
+  /**
+   * The CA Secret dir of the Certificate's CA Issuer (what issueCertificates wrote for it, or a
+   * hand-made one); omitted: the Certificate's issuer is selfSigned (e.g. a CA Certificate).
+   */
+  issuerSecret?: string;
+  /** Overrides spec.privateKey.rotationPolicy; default from the spec, else Always (cert-manager v1.18+). */
+  rotationPolicy?: RotationPolicy;
+  /** The renewed certificate's window (default now .. now + duration). */
+  validity?: Validity;
+}
+
+export interface RenewResult {
+  dir: string;
+  rotationPolicy: RotationPolicy;
+  /** Whether tls.key changed (Always) or was kept (Never). */
+  keyChanged: boolean;
+  /** Serial numbers (hex, as openssl prints them) before and after. */
+  serialBefore: string;
+  serialAfter: string;
+}
+
+/** `openssl x509 -serial` of the first certificate in a file. */
+export function serialOf(file: string): string {
+  return openssl(['x509', '-in', file, '-noout', '-serial']).trim().replace(/^serial=/, '');
+}
+
+/**
+ * Renews the Certificate `cert` whose Secret is the dir `secretDir`, in place, as cert-manager
+ * does when a certificate nears its expiry: rotationPolicy Never signs a new certificate (new
+ * serial, new validity) for the Secret's existing tls.key; Always makes a new key first.
+ * tls.crt and ca.crt are rewritten as at issue (a self-signed CA's ca.crt is the new
+ * certificate itself). Leaves issued earlier are not touched (cert-manager does not re-issue
+ * them either, design.md §3.8).
+ */
+export function renewCertificate(cert: CertificateObject, secretDir: string, options: RenewOptions = {}): RenewResult {
+  const keyFile = join(secretDir, 'tls.key');
+  const crtFile = join(secretDir, 'tls.crt');
+  if (!existsSync(keyFile) || !existsSync(crtFile)) throw new Error(`renew ${cert.metadata.name}: ${secretDir} has no tls.key and tls.crt to renew`);
+  const rotationPolicy = options.rotationPolicy ?? cert.spec.privateKey?.rotationPolicy ?? 'Always';
+  if (rotationPolicy !== 'Never' && rotationPolicy !== 'Always') throw new Error(`renew ${cert.metadata.name}: rotationPolicy must be Never or Always, got ${String(rotationPolicy)}`);
+  const keyBefore = readFileSync(keyFile, 'utf8');
+  const serialBefore = serialOf(crtFile);
+  writeSecret(cert, secretDir, options.issuerSecret, validityOf(cert, options.validity), rotationPolicy === 'Never' ? keyFile : undefined);
+  return { dir: secretDir, rotationPolicy, keyChanged: readFileSync(keyFile, 'utf8') !== keyBefore, serialBefore, serialAfter: serialOf(crtFile) };
 }
 
 /** The digest cert-manager (Go) signs with for a given issuer key. */

@@ -13,7 +13,17 @@
 // a small sh script that bind-mounts the volumes at their mountPaths (remounted read-only
 // for readOnly mounts), a per-pod dir at /tmp/ray and a private tmpfs at /dev/shm, then
 // `exec`s the container's command+args with exactly the spec's env (plus PATH with the Ray
-// venv first, HOSTNAME, HOME: the image is not used). The private PID namespace means
+// venv first, HOSTNAME, HOME: the image is not used). The container's securityContext is
+// applied the way a container runtime would: runAsUser/runAsGroup/fsGroup/supplementalGroups
+// (setpriv --reuid/--regid/--groups), capabilities.drop/add (setpriv --bounding-set and
+// --inh-caps: with drop [ALL] even a root process has no capabilities after exec),
+// allowPrivilegeEscalation: false (setpriv --no-new-privs, the no_new_privs bit), and
+// readOnlyRootFilesystem: true (after the volume mounts, every other mount of the container's
+// private mount namespace except /proc, /sys and /dev is remounted `remount,bind,ro`: that
+// flag is per mount, so the machine's own mounts stay writable; the volumes, mounted before,
+// stay writable unless readOnly; the runner's /tmp/ray becomes read-only too, as an image's
+// /tmp would, unless a volume covers it). `exec` (like kubectl exec) gets the same treatment.
+// The private PID namespace means
 // killing the recorded pid takes every descendant with it (Ray daemonizes nothing out of
 // it); `ip netns pids` is swept as well before the namespace is deleted.
 //
@@ -93,7 +103,7 @@ interface ContainerProcess {
   pid: number;
   logFile: string;
   env: Record<string, string>;
-  /** argv prefix that switches to the container's user (setpriv), or []. */
+  /** argv prefix that applies the container's securityContext (setpriv: user, groups, capabilities, no_new_privs), or []. */
   userWrap: string[];
   started: boolean;
   exitCode: number | null | undefined; // undefined while running
@@ -635,16 +645,15 @@ export class Pod {
       if (m.readOnly || this.readOnlyVolumes.has(m.name)) lines.push(`mount -o remount,bind,ro ${shq(target)}`);
       mounted.push({ path: target, source });
     }
+    if (c.securityContext?.readOnlyRootFilesystem) lines.push(readOnlyRootScript(mounted.map((m) => m.path)));
     if (c.workingDir) lines.push(`cd ${shq(c.workingDir)}`);
     return lines.join('\n');
   }
 
+  /** The setpriv prefix for the container's securityContext (see securityArgs), or []. */
   private userWrap(c: IContainer): string[] {
-    const { uid, gid } = this.userOf(c);
-    if (uid === undefined && gid === undefined) return [];
-    const sc = this.manifest.spec.securityContext;
-    const groups = [...(sc?.fsGroup !== undefined ? [sc.fsGroup] : []), ...(sc?.supplementalGroups ?? [])];
-    return [SETPRIV, `--reuid=${uid ?? 0}`, `--regid=${gid ?? 0}`, ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']), '--'];
+    const args = securityArgs(this.manifest.spec.securityContext, c.securityContext, this.userOf(c));
+    return args.length ? [SETPRIV, ...args, '--'] : [];
   }
 
   private startContainer(c: IContainer, init: boolean): ContainerProcess {
@@ -664,17 +673,21 @@ export class Pod {
     const marker = join(this.dir, `${c.name}.started`);
     rmSync(marker, { force: true });
     const userWrap = this.userWrap(c);
-    // fd 9 is opened before the mounts so the marker stays reachable even if a volume hides
-    // its directory; writing to it says "mounts done, about to exec" (the container runs).
-    const script = [`exec 9>${shq(marker)}`, this.mountScript(c, c.volumeMounts ?? []), 'echo started >&9', 'exec 9>&-', 'exec "$@"'].join('\n');
+    // fd 3 (the marker, opened here, outside the container's mount namespace) stays reachable
+    // even if a volume hides its directory, and, being a write on the machine's mount rather
+    // than on the container's copy, does not keep readOnlyRootFilesystem's `remount,ro` busy.
+    // Writing to it says "mounts done, about to exec" (the container runs).
+    const script = [this.mountScript(c, c.volumeMounts ?? []), 'echo started >&3', 'exec 3>&-', 'exec "$@"'].join('\n');
     const logFd = openSync(logFile, 'a');
+    const markerFd = openSync(marker, 'w');
     const child = spawn(
       IP,
       ['netns', 'exec', this.netns, UNSHARE, '--mount', '--uts', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', '--propagation', 'private',
         SH, '-c', script, 'sh', ...userWrap, ...argv],
-      { env, detached: true, stdio: ['ignore', logFd, logFd] },
+      { env, detached: true, stdio: ['ignore', logFd, logFd, markerFd] },
     );
     closeSync(logFd);
+    closeSync(markerFd);
     if (child.pid === undefined) throw new Error(`pod ${this.name}: could not spawn container ${c.name}`);
     const proc: ContainerProcess = {
       name: c.name, init, child, pid: child.pid, logFile, env, userWrap, started: false, exitCode: undefined,
@@ -813,6 +826,60 @@ export class Pod {
     this.killAll();
     await Promise.race([Promise.all(running.map((p) => p.exited)), sleep(3000)]);
   }
+}
+
+/**
+ * sh that makes the container's root filesystem read-only: every mount point of the container's
+ * private mount namespace, except /proc, /sys, /dev (and below) and the volume mountPaths
+ * `keep` (and below), is remounted `remount,bind,ro`. A bind remount changes that mount only
+ * (this namespace's copy), never the filesystem, so the machine's mounts stay writable.
+ */
+export function readOnlyRootScript(keep: readonly string[]): string {
+  const skip = ['/proc', '/proc/*', '/sys', '/sys/*', '/dev', '/dev/*', ...keep.flatMap((k) => [shq(k), `${shq(k.replace(/\/+$/, ''))}/*`])];
+  return [
+    '# readOnlyRootFilesystem: true',
+    "awk '{print $5}' /proc/self/mountinfo | while read -r m; do",
+    `  case "$m" in ${skip.join('|')}) continue ;; esac`,
+    '  mount -o remount,bind,ro "$m"',
+    'done',
+    "touch /.ray-tls-rootfs-probe 2>/dev/null && { echo 'readOnlyRootFilesystem: / is still writable' >&2; rm -f /.ray-tls-rootfs-probe; exit 1; }",
+    'true',
+  ].join('\n');
+}
+
+type PodSecurity = IPodSpec['securityContext'];
+type ContainerSecurity = IContainer['securityContext'];
+
+/** A Kubernetes capability name (NET_ADMIN, CAP_NET_ADMIN) as setpriv spells it (net_admin). */
+function capName(cap: string): string {
+  return cap.toLowerCase().replace(/^cap_/, '');
+}
+
+/**
+ * setpriv options for a container's securityContext (pod-level values as defaults), in the order
+ * setpriv takes them: user and groups (only when runAsUser or runAsGroup is set, as before),
+ * capabilities (drop/add: the bounding set, and the inheritable set emptied, so that no
+ * process of the container can gain a dropped capability back; with drop ALL even uid 0 has
+ * no effective capability after exec), and --no-new-privs for allowPrivilegeEscalation: false.
+ * Capabilities without `drop` and `add` are left as they are (the runner does not model the
+ * runtime's default set).
+ */
+export function securityArgs(pod: PodSecurity, c: ContainerSecurity, user: { uid?: number; gid?: number }): string[] {
+  const args: string[] = [];
+  if (user.uid !== undefined || user.gid !== undefined) {
+    const groups = [...(pod?.fsGroup !== undefined ? [pod.fsGroup] : []), ...(pod?.supplementalGroups ?? [])];
+    args.push(`--reuid=${user.uid ?? 0}`, `--regid=${user.gid ?? 0}`, ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']));
+  }
+  const drop = c?.capabilities?.drop ?? [];
+  const add = c?.capabilities?.add ?? [];
+  if (drop.length || add.length) {
+    const all = drop.some((d) => capName(d) === 'all');
+    const bounding = [...(all ? ['-all'] : drop.map((d) => `-${capName(d)}`)), ...add.filter((a) => capName(a) !== 'all').map((a) => `+${capName(a)}`)];
+    if (bounding.length) args.push(`--bounding-set=${bounding.join(',')}`);
+    args.push('--inh-caps=-all');
+  }
+  if (c?.allowPrivilegeEscalation === false) args.push('--no-new-privs');
+  return args;
 }
 
 function applyFsGroup(dir: string, gid: number, readOnly: boolean): void {

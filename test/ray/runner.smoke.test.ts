@@ -11,13 +11,14 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { IContainer } from 'kubernetes-models/v1';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
-import { expandVars, PodCluster, PodStartError, podSupport, type PodManifest } from './podRunner.js';
-import { requireRealTools } from '../support/realTools.js';
+import { expandVars, PodCluster, PodStartError, podSupport, securityArgs, type PodManifest } from './podRunner.js';
+import { requirePods, skipReal } from './e2eSupport.js';
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
+// Without pod support (root, ip netns) the pod tests fail, unless RAY_TLS_SKIP_REAL=1 skips them.
 const support = podSupport();
-// Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
-const real = requireRealTools('real-Ray runner tests', support.ok ? undefined : support.reason);
+const skip = skipReal();
+if (skip) console.warn(`[ray smoke] SKIPPED (RAY_TLS_SKIP_REAL=1): ${!support.ok && support.reason}`);
 
 function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -100,7 +101,8 @@ describe('issuer (cert-manager stand-in)', () => {
   });
 });
 
-describe.runIf(real)('local pods', () => {
+describe.skipIf(skip)('local pods', () => {
+  beforeAll(requirePods);
   it('runs init containers, volumes, env, users and networking like the kubelet, and cleans up', async () => {
     const before = machineNetwork();
     const work = tempDir('ray-pods-');
@@ -189,10 +191,74 @@ describe.runIf(real)('local pods', () => {
   });
 });
 
-describe.runIf(real)('2-node Ray TLS cluster from pod specs', () => {
+describe('securityContext as setpriv options', () => {
+  it('user, groups, capabilities and no_new_privs', () => {
+    expect(securityArgs(undefined, undefined, {})).toEqual([]);
+    expect(securityArgs({ fsGroup: 100 }, { capabilities: { drop: ['ALL'] }, allowPrivilegeEscalation: false }, { uid: 1000, gid: 100 }))
+      .toEqual(['--reuid=1000', '--regid=100', '--groups=100', '--bounding-set=-all', '--inh-caps=-all', '--no-new-privs']);
+    expect(securityArgs(undefined, { capabilities: { drop: ['ALL'], add: ['NET_BIND_SERVICE'] } }, {})).toEqual(['--bounding-set=-all,+net_bind_service', '--inh-caps=-all']);
+    expect(securityArgs(undefined, { capabilities: { drop: ['CAP_SYS_ADMIN', 'NET_RAW'] } }, {})).toEqual(['--bounding-set=-sys_admin,-net_raw', '--inh-caps=-all']);
+    expect(securityArgs(undefined, { allowPrivilegeEscalation: true }, {})).toEqual([]);
+  });
+});
+
+describe.skipIf(skip)('local pods: container securityContext', () => {
+  beforeAll(requirePods);
+  it('readOnlyRootFilesystem: / is read-only, the emptyDir is writable; drop ALL: CapEff 0; allowPrivilegeEscalation false: NoNewPrivs 1', async () => {
+    const work = tempDir('ray-pods-sc-');
+    const hostFile = (name: string) => join(work, name); // on the machine's root filesystem
+    const cluster = PodCluster.create({ workDir: join(work, 'cluster') });
+    try {
+      const sh = (name: string, script: string, extra: Partial<IContainer> = {}): IContainer => ({ name, command: ['sh', '-c'], args: [script], ...extra });
+      const tryWrite = (label: string, path: string) => `if (echo x > ${path}) 2>/dev/null; then echo ${label}-writable; else echo ${label}-readonly; fi`;
+      // The same paths for both, except / itself, which only the read-only container tries.
+      const probes = [tryWrite('host', hostFile('$0.txt')), tryWrite('scratch', '/scratch/$0.txt'), tryWrite('tmpray', '/tmp/ray/$0.txt')].join('; ');
+      const status = "grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status | tr -s '\\t' ' '";
+      const pod = await cluster.startPod({
+        metadata: { name: 'locked' },
+        spec: {
+          volumes: [{ name: 'scratch', emptyDir: {} }],
+          containers: [
+            // Root in all three, so that only the securityContext stops a write.
+            sh('ro', `${tryWrite('root', '/ray-tls-ro-probe')}; ${probes}; echo up; exec sleep 3600`, { securityContext: { readOnlyRootFilesystem: true }, volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }),
+            sh('nocaps', `${status}; echo up; exec sleep 3600`, { securityContext: { capabilities: { drop: ['ALL'] }, allowPrivilegeEscalation: false } }),
+            sh('plain', `${probes}; ${status}; echo up; exec sleep 3600`, { volumeMounts: [{ name: 'scratch', mountPath: '/scratch' }] }),
+          ],
+        },
+      });
+      for (const c of ['ro', 'nocaps', 'plain']) await pod.waitForLog('up', { container: c });
+      const logs = (c: string) => pod.logs(c).trim().split('\n');
+      console.log(`[ray smoke] securityContext: ${['ro', 'nocaps', 'plain'].map((c) => `${c}: ${logs(c).join(' | ')}`).join(' || ')}`);
+      // `sh -c SCRIPT` has $0 = the first arg: unset here, so $0 is "sh"; the files are sh.txt.
+      expect(logs('ro')).toEqual(['root-readonly', 'host-readonly', 'scratch-writable', 'tmpray-readonly', 'up']);
+      expect(existsSync('/ray-tls-ro-probe')).toBe(false);
+      expect(readFileSync(join(pod.volumeDir('scratch'), 'sh.txt'), 'utf8')).toBe('x\n');
+      expect(logs('plain').slice(0, 3)).toEqual(['host-writable', 'scratch-writable', 'tmpray-writable']);
+      expect(logs('nocaps')).toEqual(['CapEff: 0000000000000000', 'CapBnd: 0000000000000000', 'NoNewPrivs: 1', 'up']);
+      expect(logs('plain')).toContain('NoNewPrivs: 0');
+      expect(logs('plain').find((l) => l.startsWith('CapEff:'))).not.toBe('CapEff: 0000000000000000');
+      // `exec` (kubectl exec) gets the same restrictions.
+      const roExec = await pod.exec(['sh', '-c', 'touch /ray-tls-ro-probe'], { container: 'ro' });
+      expect(roExec.stderr).toMatch(/Read-only file system/);
+      expect((await pod.exec(['sh', '-c', 'echo y > /scratch/exec.txt && cat /scratch/exec.txt'], { container: 'ro' })).stdout).toBe('y\n');
+      const capExec = await pod.exec(['grep', '-E', '^(CapEff|NoNewPrivs):', '/proc/self/status'], { container: 'nocaps' });
+      expect(capExec.stdout.replace(/\t+/g, ' ').trim().split('\n')).toEqual(['CapEff: 0000000000000000', 'NoNewPrivs: 1']);
+      // Root without capabilities cannot do what root can (here: chown a file it does not own).
+      const chown = await pod.exec(['sh', '-c', `touch /tmp/ray/f && chown 1234 /tmp/ray/f && echo chowned`], { container: 'nocaps' });
+      expect(chown.stdout).not.toContain('chowned');
+      expect(chown.stderr).toMatch(/Operation not permitted/);
+    } finally {
+      await cluster.stop();
+    }
+    rmSync(work, { recursive: true, force: true });
+  });
+});
+
+describe.skipIf(skip)('2-node Ray TLS cluster from pod specs', () => {
   let work = '';
   let passed = false;
   beforeAll(() => {
+    requirePods();
     // Idempotent: a no-op when the venv already has ray 2.58.0.
     execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
     work = tempDir('ray-smoke-');
