@@ -153,7 +153,8 @@ openssl ca -batch -config ca.cnf -cert "$ca" -keyfile "$CA_DIR/tls.key" -rand_se
 openssl verify -CAfile "$CA_DIR/ca.crt" -untrusted "$ca" leaf.crt
 
 # Trust: the CA, then any extra CAs (a planned CA rotation trusts old and new).
-cp "$CA_DIR/ca.crt" ca.crt
+# cat, not cp: cp keeps the Secret file's mode (0440 -> 0400 under umask 077) and the appends below fail.
+cat "$CA_DIR/ca.crt" > ca.crt
 fp=$(openssl x509 -noout -fingerprint -sha256 -in ca.crt)
 seen=" \${fp#*=} "
 if [ -n "\${CA_TRUST_DIR:-}" ] && [ -d "$CA_TRUST_DIR" ]; then

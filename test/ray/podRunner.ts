@@ -34,7 +34,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:os';
 import {
   chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync,
-  rmdirSync, rmSync, statSync, unlinkSync, writeFileSync,
+  renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync,
 } from 'node:fs';
 import { dirname, join, resolve, relative, isAbsolute } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -396,6 +396,23 @@ export class PodCluster {
     pod.prepareVolumes(this.secrets, this.configMaps);
     await pod.runContainers();
     return pod;
+  }
+
+  /**
+   * Deletes a pod like `kubectl delete pod`: kills its processes and deletes its network
+   * namespace. Its address stays reserved, so startPod with the same name starts it again at the
+   * same IP (a restart: fresh volumes, init containers run again). Its directory moves to
+   * `<dir>.<n>` so the old logs stay readable; returns that path.
+   */
+  async deletePod(name: string): Promise<string> {
+    const pod = this.pod(name);
+    await pod.kill();
+    deleteNetns(pod.netns);
+    this.pods.delete(name);
+    let n = 1;
+    while (existsSync(`${pod.dir}.${n}`)) n++;
+    renameSync(pod.dir, `${pod.dir}.${n}`);
+    return `${pod.dir}.${n}`;
   }
 
   private createNetwork(pod: Pod): void {
