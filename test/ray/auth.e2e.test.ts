@@ -18,16 +18,37 @@
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/auth.e2e.test.ts (root;
 // fails when the machine cannot run pods, unless RAY_TLS_SKIP_REAL=1). About 2-4 minutes.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueCertificates, secretDirs, verifySecret, certificateText } from './issuer.js';
-import { PodCluster, podFromTemplate, podSupport, type ExecResult, type Pod } from './podRunner.js';
-import { render } from './e2eSupport.js';
-import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
-import { certManagerObjects, clientPod, execClient, logLines, NS, type Obj, rayVenvForUid, serviceTargets, sessionLogs, template, tokenSecrets } from './realRay.js';
 import { requireRealTools } from '../support/realTools.js';
+import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
+import { render } from './e2eSupport.js';
+import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
+import { type ExecResult, type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
+import {
+  certManagerObjects,
+  clientPod,
+  execClient,
+  logLines,
+  NS,
+  type Obj,
+  rayVenvForUid,
+  serviceTargets,
+  sessionLogs,
+  template,
+  tokenSecrets,
+} from './realRay.js';
 
 const support = podSupport();
 // Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
@@ -39,7 +60,10 @@ const SHORT_CLIENT_TIMEOUT = { RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S: '2', RAY
 const CONNECT = ['python', '-c', 'import ray; ray.init(); print("CONNECTED", len(ray.nodes()))'];
 
 /** A Ray client expected to be refused: one attempt, the short timeout. */
-async function tryConnect(client: Pod, env: Record<string, string> = {}): Promise<ExecResult & { seconds: number; error: string }> {
+async function tryConnect(
+  client: Pod,
+  env: Record<string, string> = {},
+): Promise<ExecResult & { seconds: number; error: string }> {
   const t0 = Date.now();
   const r = await client.exec(CONNECT, { env: { ...SHORT_CLIENT_TIMEOUT, ...env }, timeoutMs: 120_000 });
   return { ...r, seconds: (Date.now() - t0) / 1000, error: logLines(r.stderr, /Error|error:/).pop() ?? '' };
@@ -73,7 +97,9 @@ function sessionPort(pod: Pod, name: string): number | undefined {
   } catch {
     return undefined;
   }
-  const f = existsSync(join(tmp, session)) ? readdirSync(join(tmp, session)).find((x) => x.startsWith(`${name}_`)) : undefined;
+  const f = existsSync(join(tmp, session))
+    ? readdirSync(join(tmp, session)).find((x) => x.startsWith(`${name}_`))
+    : undefined;
   const port = f ? Number(readFileSync(join(tmp, session, f), 'utf8').trim()) : NaN;
   return port > 0 ? port : undefined;
 }
@@ -118,8 +144,21 @@ function sampleProcess(pid: number): InitSample | undefined {
     if (!isScript && !basename(argv[0] ?? '').startsWith('openssl')) return undefined;
     const status = readFileSync(`/proc/${pid}/status`, 'utf8');
     const field = (k: string) => new RegExp(`^${k}:\\s*(.*)$`, 'm').exec(status)?.[1]?.replace(/\s+/g, ' ') ?? '?';
-    const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[4] === '/').pop(); // the topmost mount at /
-    return { pid, argv0: isScript ? 'sh -c <ray-tls init script>' : `openssl ${argv[1] ?? ''}`, uid: field('Uid'), capEff: field('CapEff'), capBnd: field('CapBnd'), noNewPrivs: field('NoNewPrivs'), seccomp: field('Seccomp'), rootMount: root?.[5] ?? '?' };
+    const root = readFileSync(`/proc/${pid}/mountinfo`, 'utf8')
+      .split('\n')
+      .map((l) => l.split(' '))
+      .filter((f) => f[4] === '/')
+      .pop(); // the topmost mount at /
+    return {
+      pid,
+      argv0: isScript ? 'sh -c <ray-tls init script>' : `openssl ${argv[1] ?? ''}`,
+      uid: field('Uid'),
+      capEff: field('CapEff'),
+      capBnd: field('CapBnd'),
+      noNewPrivs: field('NoNewPrivs'),
+      seccomp: field('Seccomp'),
+      rootMount: root?.[5] ?? '?',
+    };
   } catch {
     return undefined; // gone between listing and reading
   }
@@ -130,7 +169,11 @@ function sampleProcess(pid: number): InitSample | undefined {
  * script/openssl processes every 20 ms and, the first time the script is seen, tries a write
  * to / from inside the container (an exec into its namespaces, as its user and securityContext).
  */
-function watchInit(cluster: PodCluster, name: string, container: string): { stop: () => Promise<{ samples: InitSample[]; write?: ExecResult | string }> } {
+function watchInit(
+  cluster: PodCluster,
+  name: string,
+  container: string,
+): { stop: () => Promise<{ samples: InitSample[]; write?: ExecResult | string }> } {
   const samples = new Map<number, InitSample>();
   let write: Promise<ExecResult | string> | undefined;
   let stopped = false;
@@ -149,7 +192,9 @@ function watchInit(cluster: PodCluster, name: string, container: string): { stop
         if (s && !samples.has(pid)) samples.set(pid, s);
       }
       if (!write && [...samples.values()].some((s) => s.argv0.startsWith('sh'))) {
-        write = pod.exec(['sh', '-c', 'touch /ray-tls-auth-rootfs-probe && echo wrote-root'], { container, timeoutMs: 10_000 }).catch((e: Error) => `exec missed the running init container: ${e.message.split('\n')[0]}`);
+        write = pod
+          .exec(['sh', '-c', 'touch /ray-tls-auth-rootfs-probe && echo wrote-root'], { container, timeoutMs: 10_000 })
+          .catch((e: Error) => `exec missed the running init container: ${e.message.split('\n')[0]}`);
       }
     }
     setTimeout(tick, 20);
@@ -180,9 +225,10 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
   let client: Pod | undefined;
   const inits: Record<string, { samples: InitSample[]; write?: ExecResult | string }> = {};
   const started = Date.now();
-  const keep = (ctx: { onTestFailed: (fn: () => void) => void }) => ctx.onTestFailed(() => {
-    failed = true;
-  });
+  const keep = (ctx: { onTestFailed: (fn: () => void) => void }) =>
+    ctx.onTestFailed(() => {
+      failed = true;
+    });
   const need = <T>(v: T | undefined, what: string): T => {
     if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
     return v;
@@ -199,26 +245,50 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
-  it('renders k8s/base with auth: token: every Ray container reads RAY_AUTH_TOKEN from Secret ray-auth-token; the init container is hardened', (ctx) => {
-    keep(ctx);
-    ({ items } = render('k8s/base', { auth: 'token' }));
-    head = template(items, 'ray-head');
-    worker = template(items, 'ray-worker');
-    django = template(items, 'django-ray-worker');
-    for (const [name, tpl] of [['ray-head', head], ['ray-worker', worker], ['django-ray-worker', django]] as const) {
-      const env = tpl.spec.containers[0].env as Obj[];
-      expect(env.find((e) => e.name === 'RAY_AUTH_MODE'), name).toEqual({ name: 'RAY_AUTH_MODE', value: 'token' });
-      expect(env.find((e) => e.name === 'RAY_AUTH_TOKEN'), name).toEqual({ name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'token' } } });
-    }
-    for (const tpl of [head, worker]) {
-      const init = tpl.spec.initContainers[0] as Obj;
-      expect(init.name).toBe('ray-tls-init');
-      expect(init.securityContext).toMatchObject({ allowPrivilegeEscalation: false, privileged: false, readOnlyRootFilesystem: true, capabilities: { drop: ['ALL'] }, seccompProfile: { type: 'RuntimeDefault' } });
-    }
-    say(`ray-tls-init securityContext: ${JSON.stringify(head.spec.initContainers[0].securityContext)}; pod securityContext: ${JSON.stringify(head.spec.securityContext)}`);
-  });
+  it(
+    'renders k8s/base with auth: token: every Ray container reads RAY_AUTH_TOKEN from Secret ray-auth-token; the ' +
+      'init container is hardened',
+    (ctx) => {
+      keep(ctx);
+      ({ items } = render('k8s/base', { auth: 'token' }));
+      head = template(items, 'ray-head');
+      worker = template(items, 'ray-worker');
+      django = template(items, 'django-ray-worker');
+      for (const [name, tpl] of [
+        ['ray-head', head],
+        ['ray-worker', worker],
+        ['django-ray-worker', django],
+      ] as const) {
+        const env = tpl.spec.containers[0].env as Obj[];
+        expect(
+          env.find((e) => e.name === 'RAY_AUTH_MODE'),
+          name,
+        ).toEqual({ name: 'RAY_AUTH_MODE', value: 'token' });
+        expect(
+          env.find((e) => e.name === 'RAY_AUTH_TOKEN'),
+          name,
+        ).toEqual({ name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'token' } } });
+      }
+      for (const tpl of [head, worker]) {
+        const init = tpl.spec.initContainers[0] as Obj;
+        expect(init.name).toBe('ray-tls-init');
+        expect(init.securityContext).toMatchObject({
+          allowPrivilegeEscalation: false,
+          privileged: false,
+          readOnlyRootFilesystem: true,
+          capabilities: { drop: ['ALL'] },
+          seccompProfile: { type: 'RuntimeDefault' },
+        });
+      }
+      say(
+        `ray-tls-init securityContext: ${JSON.stringify(head.spec.initContainers[0].securityContext)}; pod ` +
+          `securityContext: ${JSON.stringify(head.spec.securityContext)}`,
+      );
+    },
+  );
 
-  it('the cluster forms with the token; each init container issues its leaf with CapEff 0, NoNewPrivs 1 and a read-only /', async (ctx) => {
+  it('the cluster forms with the token; each init container issues its leaf with CapEff 0, NoNewPrivs 1 and a ' +
+    'read-only /', async (ctx) => {
     keep(ctx);
     const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
     expect(verifySecret(issued['django-ray-worker-ray-tls-client']!, 'sslclient').ok).toBe(true);
@@ -249,7 +319,9 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     };
     headPod = await startNode('ray-head', head);
     workerPod = await startNode('ray-worker-1', worker);
-    say(`cluster (head ${headPod.ip}, worker ${workerPod.ip}) up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(
+      `cluster (head ${headPod.ip}, worker ${workerPod.ip}) up after ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
 
     for (const p of [headPod, workerPod]) {
       const issuedLine = logLines(p.logs('ray-tls-init'), /^ray-tls: issued a certificate for/)[0];
@@ -261,11 +333,20 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
       // One line per distinct state (the script forks sh for command substitutions, and openssl).
       const states = new Map<string, string[]>();
       for (const s of samples) {
-        const key = `Uid ${s.uid}; CapEff ${s.capEff}; CapBnd ${s.capBnd}; NoNewPrivs ${s.noNewPrivs}; Seccomp ${s.seccomp}; / mounted ${s.rootMount}`;
+        const key =
+          `Uid ${s.uid}; CapEff ${s.capEff}; CapBnd ${s.capBnd}; NoNewPrivs ${s.noNewPrivs}; Seccomp ` +
+          `${s.seccomp}; / mounted ${s.rootMount}`;
         states.set(key, [...(states.get(key) ?? []), s.argv0.startsWith('sh') ? 'sh' : s.argv0]);
       }
-      for (const [state, who] of states) say(`${p.name} ray-tls-init, ${who.length} processes sampled from /proc (${[...new Set(who)].join(', ')}): ${state}`);
-      expect(samples.filter((s) => s.argv0.startsWith('sh')).length, 'the init script was seen running').toBeGreaterThan(0);
+      for (const [state, who] of states)
+        say(
+          `${p.name} ray-tls-init, ${who.length} processes sampled from /proc (${[...new Set(who)].join(', ')}): ` +
+            `${state}`,
+        );
+      expect(
+        samples.filter((s) => s.argv0.startsWith('sh')).length,
+        'the init script was seen running',
+      ).toBeGreaterThan(0);
       for (const s of samples) {
         expect(s.capEff).toBe('0000000000000000');
         expect(s.capBnd).toBe('0000000000000000');
@@ -274,7 +355,10 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
         expect(s.rootMount.split(',')).toContain('ro');
       }
       // The write to / from inside the running init container (best effort: the script may end first).
-      const w = typeof write === 'string' || write === undefined ? write ?? 'no exec' : `exit ${write.code}: ${(write.stdout + write.stderr).trim()}`;
+      const w =
+        typeof write === 'string' || write === undefined
+          ? (write ?? 'no exec')
+          : `exit ${write.code}: ${(write.stdout + write.stderr).trim()}`;
       say(`${p.name} ray-tls-init: \`touch /ray-tls-auth-rootfs-probe\` in the container: ${w}`);
       if (write && typeof write !== 'string' && !/not running|no process/.test(write.stderr)) {
         expect(write.stdout).not.toContain('wrote-root');
@@ -286,8 +370,13 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     for (const name of ['readinessProbe', 'livenessProbe'] as const) {
       const probe = head.spec.containers[0][name] as Obj | undefined;
       if (!probe?.exec) continue;
-      const r = await headPod.exec(probe.exec.command as string[], { timeoutMs: Number(probe.timeoutSeconds ?? 1) * 1000 });
-      say(`ray-head ${name} \`${(probe.exec.command as string[]).join(' ')}\`: ${r.timedOut ? 'no answer within timeoutSeconds' : `exit ${r.code}`}`);
+      const r = await headPod.exec(probe.exec.command as string[], {
+        timeoutMs: Number(probe.timeoutSeconds ?? 1) * 1000,
+      });
+      say(
+        `ray-head ${name} \`${(probe.exec.command as string[]).join(' ')}\`: ` +
+          `${r.timedOut ? 'no answer within timeoutSeconds' : `exit ${r.code}`}`,
+      );
       expect(r.code, r.stderr).toBe(0);
     }
   }, 600_000);
@@ -301,7 +390,11 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
     expect(line, `client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
     say(`client with the token: ${line}`);
-    const result = JSON.parse(line!.slice('RESULT '.length)) as { nodes: string[]; ran: Record<string, [string, string]>; moved: [number, string] };
+    const result = JSON.parse(line!.slice('RESULT '.length)) as {
+      nodes: string[];
+      ran: Record<string, [string, string]>;
+      moved: [number, string];
+    };
     expect(result.nodes).toEqual([h.ip, w.ip].sort());
     expect(result.ran[h.ip]).toEqual(['ray-head', h.ip]);
     expect(result.ran[w.ip]).toEqual(['ray-worker-1', w.ip]);
@@ -321,12 +414,26 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     // No token with RAY_AUTH_MODE=token: Ray refuses on the client side, before dialing. A wrong
     // token, or auth off (no token sent at all): the head refuses, the client times out.
     const refusals: [string, Awaited<ReturnType<typeof tryConnect>>, RegExp][] = [
-      ['no token (RAY_AUTH_TOKEN not set)', await tryConnect(noTokenPod), /AuthenticationError: Token authentication is enabled but Ray couldn't find an authentication token/],
-      ['wrong token', await tryConnect(withToken, { RAY_AUTH_TOKEN: 'f'.repeat(64) }), /ConnectionError: ray client connection timeout/],
-      ['auth off (RAY_AUTH_MODE=disabled, no token)', await tryConnect(noTokenPod, { RAY_AUTH_MODE: 'disabled' }), /ConnectionError: ray client connection timeout/],
+      [
+        'no token (RAY_AUTH_TOKEN not set)',
+        await tryConnect(noTokenPod),
+        /AuthenticationError: Token authentication is enabled but Ray couldn't find an authentication token/,
+      ],
+      [
+        'wrong token',
+        await tryConnect(withToken, { RAY_AUTH_TOKEN: 'f'.repeat(64) }),
+        /ConnectionError: ray client connection timeout/,
+      ],
+      [
+        'auth off (RAY_AUTH_MODE=disabled, no token)',
+        await tryConnect(noTokenPod, { RAY_AUTH_MODE: 'disabled' }),
+        /ConnectionError: ray client connection timeout/,
+      ],
     ];
     for (const [label, r, expected] of refusals) {
-      say(`client with a valid client certificate, ${label}: exit ${r.code} after ${r.seconds.toFixed(1)} s: ${r.error}`);
+      say(
+        `client with a valid client certificate, ${label}: exit ${r.code} after ${r.seconds.toFixed(1)} s: ${r.error}`,
+      );
       const grpc = logLines(r.stderr, /UNAUTHENTICATED|Unauthenticated|[Ii]nvalid.*token|status = /).slice(0, 2);
       if (grpc.length) say(`  ${label}: client gRPC: ${grpc.join(' || ')}`);
       expect(r.stdout, `${label}: ${r.stderr}`).not.toContain('CONNECTED');
@@ -335,7 +442,11 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
       expect(r.stderr).toMatch(expected);
     }
     const headSide = logLines(clientLog().slice(mark), /auth|token|UNAUTHENTICATED/i);
-    if (headSide.length) say(`head's Ray client server on the refused clients (${headSide.length} lines): ${headSide.slice(0, 3).join(' || ')}`);
+    if (headSide.length)
+      say(
+        `head's Ray client server on the refused clients (${headSide.length} lines): ` +
+          `${headSide.slice(0, 3).join(' || ')}`,
+      );
   }, 600_000);
 
   it("each node's runtime-env agent answers 401 without the token, 403 with a wrong one, 200 with it", async (ctx) => {
@@ -350,7 +461,12 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
       const line = r.stdout.split('\n').find((l) => l.startsWith('HTTP '));
       expect(line, r.stderr).toBeDefined();
       const res = JSON.parse(line!.slice('HTTP '.length)) as Record<string, [number, string]> & { token: number };
-      say(`${p.name} runtime-env agent POST ${url} from the client pod: no token ${res.none![0]} (${JSON.stringify(res.none![1])}); wrong token ${res.wrong![0]} (${JSON.stringify(res.wrong![1])}); Authorization: Bearer TOKEN ${res.bearer![0]}; X-Ray-Authorization: Bearer TOKEN ${res['x-ray']![0]}${dashboardAgent ? '' : ' (no dashboard agent: ray[client] has no dashboard)'}`);
+      say(
+        `${p.name} runtime-env agent POST ${url} from the client pod: no token ${res.none![0]} ` +
+          `(${JSON.stringify(res.none![1])}); wrong token ${res.wrong![0]} (${JSON.stringify(res.wrong![1])}); ` +
+          `Authorization: Bearer TOKEN ${res.bearer![0]}; X-Ray-Authorization: Bearer TOKEN ` +
+          `${res['x-ray']![0]}${dashboardAgent ? '' : ' (no dashboard agent: ray[client] has no dashboard)'}`,
+      );
       expect(res.token).toBe(token.length);
       expect(res.none![0]).toBe(401);
       expect(res.wrong![0]).toBe(403);

@@ -1,7 +1,7 @@
 // tcpdump on a PodCluster's bridge (podRunner.ts keeps it as br0 in the private network
 // namespace "<cluster id>_net", so every frame between pods crosses it). Started and stopped
 // by its process id; `ip netns exec` execs tcpdump in place, so the spawned pid is tcpdump's.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { PodCluster } from './podRunner.js';
 
@@ -17,7 +17,11 @@ export class BridgeCapture {
   private stderr = '';
   private exited: Promise<void> = Promise.resolve();
 
-  constructor(readonly netns: string, readonly file: string, readonly iface = 'br0') {}
+  constructor(
+    readonly netns: string,
+    readonly file: string,
+    readonly iface = 'br0',
+  ) {}
 
   static onCluster(cluster: PodCluster, file: string): BridgeCapture {
     return new BridgeCapture(`${cluster.id}_net`, file);
@@ -31,9 +35,31 @@ export class BridgeCapture {
   async start(): Promise<void> {
     // -U: write each packet at once, -B: 64 MiB kernel buffer (no drops at Ray's burst rates),
     // -Z root: keep root so the capture file can be written wherever the test puts it.
-    const child = spawn('ip', ['netns', 'exec', this.netns, 'tcpdump', '-i', this.iface, '-n', '-s', '0', '-B', '65536', '-U', '-Z', 'root', '-w', this.file, 'tcp'], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
+    const child = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        this.netns,
+        'tcpdump',
+        '-i',
+        this.iface,
+        '-n',
+        '-s',
+        '0',
+        '-B',
+        '65536',
+        '-U',
+        '-Z',
+        'root',
+        '-w',
+        this.file,
+        'tcp',
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
     this.child = child;
     child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
     this.exited = new Promise((resolveExit) => child.on('exit', () => resolveExit()));
@@ -50,7 +76,10 @@ export class BridgeCapture {
     const child = this.child;
     if (child?.pid !== undefined && child.exitCode === null && child.signalCode === null) {
       process.kill(child.pid, 'SIGINT');
-      const killed = await Promise.race([this.exited.then(() => false), new Promise<boolean>((r) => setTimeout(() => r(true), 10_000))]);
+      const killed = await Promise.race([
+        this.exited.then(() => false),
+        new Promise<boolean>((r) => setTimeout(() => r(true), 10_000)),
+      ]);
       if (killed) {
         process.kill(child.pid, 'SIGKILL');
         await this.exited;

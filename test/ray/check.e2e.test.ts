@@ -20,11 +20,21 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { issueCertificates, secretDirs } from './issuer.js';
-import { PodCluster, podFromTemplate, type Pod } from './podRunner.js';
 import {
-  certManagerObjects, kustomize, type Obj, rayVenvForUid, render, REPO, requirePods, serviceTargets, skipReal, sleepingPod, template,
+  certManagerObjects,
+  kustomize,
+  type Obj,
+  REPO,
+  rayVenvForUid,
+  render,
+  requirePods,
+  serviceTargets,
+  skipReal,
+  sleepingPod,
+  template,
 } from './e2eSupport.js';
+import { issueCertificates, secretDirs } from './issuer.js';
+import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 
 const NS = 'django-ray';
 const BIN = join(REPO, 'dist/ray-tls.js');
@@ -101,8 +111,10 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     plainHead = await cluster.startPod(podFromTemplate('ray-head-plain', plain, NS));
     await plainHead.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
     client = await cluster.startPod(sleepingPod('django-ray-worker', django, NS));
-    say(`TLS head ${tlsHead.ip}, plaintext head ${plainHead.ip}, client pod ${client.ip}: up after ` +
-      `${((Date.now() - started) / 1000).toFixed(1)} s`);
+    say(
+      `TLS head ${tlsHead.ip}, plaintext head ${plainHead.ip}, client pod ${client.ip}: up after ` +
+        `${((Date.now() - started) / 1000).toFixed(1)} s`,
+    );
   }, 900_000);
 
   afterAll(async () => {
@@ -111,60 +123,107 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     else if (work) console.warn(`[check] kept ${work} for inspection`);
     say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) => onTestFailed(() => void (failed = true));
+  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
+    onTestFailed(() => {
+      failed = true;
+    });
 
   /** notAfter of the head's per-pod leaf (the init container's output), as YYYY-MM-DD and days left. */
   function leafExpiry(): { date: string; daysLeft: number } {
-    const out = execFileSync('openssl', ['x509', '-noout', '-enddate', '-in', join(tlsHead.volumeDir('ray-tls'), 'tls.crt')], { encoding: 'utf8' });
+    const out = execFileSync(
+      'openssl',
+      ['x509', '-noout', '-enddate', '-in', join(tlsHead.volumeDir('ray-tls'), 'tls.crt')],
+      { encoding: 'utf8' },
+    );
     const notAfter = new Date(out.replace(/^notAfter=/, '').trim());
-    return { date: notAfter.toISOString().slice(0, 10), daysLeft: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000) };
+    return {
+      date: notAfter.toISOString().slice(0, 10),
+      daysLeft: Math.floor((notAfter.getTime() - Date.now()) / 86_400_000),
+    };
   }
 
-  for (const port of [6379, 10001]) it(`(1) TLS head port ${port} with --ca and the client certificate: exit 0, the ` +
-    `leaf expiry, mTLS on`, async (ctx) => {
-    keepOnFailure(ctx);
-    const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT]);
-    show(`(1) TLS head ${tlsHead.ip}:${port} --ca --cert --key`, r);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    const { date, daysLeft } = leafExpiry();
-    // The first expiry line is the leaf's (chain[0]), the one the init container signed for the pod IP.
-    const expiry = r.stdout.split('\n').find((l) => l.includes('expires '));
-    expect(expiry).toMatch(/expires \d{4}-\d\d-\d\d \(\d+ days left\)/);
-    expect(expiry).toContain(`expires ${date} (`);
-    expect(Number(/\((\d+) days left/.exec(expiry!)![1])).toBeGreaterThanOrEqual(daysLeft - 1);
-    expect(r.stdout).toContain('mTLS on');
-    expect(r.stdout).toContain(`certificate names ${tlsHead.ip}`);
-    expect(r.stdout).toMatch(/TLS: TLSv1\.[23], ALPN h2/);
-    expect(r.stdout).toMatch(/handshake with the client certificate .* succeeded/);
-  });
+  for (const port of [6379, 10001])
+    it(
+      `(1) TLS head port ${port} with --ca and the client certificate: exit 0, the ` + `leaf expiry, mTLS on`,
+      async (ctx) => {
+        keepOnFailure(ctx);
+        const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT]);
+        show(`(1) TLS head ${tlsHead.ip}:${port} --ca --cert --key`, r);
+        expect(r.code, r.stdout + r.stderr).toBe(0);
+        const { date, daysLeft } = leafExpiry();
+        // The first expiry line is the leaf's (chain[0]), the one the init container signed for the pod IP.
+        const expiry = r.stdout.split('\n').find((l) => l.includes('expires '));
+        expect(expiry).toMatch(/expires \d{4}-\d\d-\d\d \(\d+ days left\)/);
+        expect(expiry).toContain(`expires ${date} (`);
+        expect(Number(/\((\d+) days left/.exec(expiry!)![1])).toBeGreaterThanOrEqual(daysLeft - 1);
+        expect(r.stdout).toContain('mTLS on');
+        expect(r.stdout).toContain(`certificate names ${tlsHead.ip}`);
+        expect(r.stdout).toMatch(/TLS: TLSv1\.[23], ALPN h2/);
+        expect(r.stdout).toMatch(/handshake with the client certificate .* succeeded/);
+      },
+    );
 
-  it('(1b) the TLS head by its Service name (the client pod\'s hosts file): the name is sent as SNI and found in the ' +
-    'leaf', async (ctx) => {
-    keepOnFailure(ctx);
-    const r = await checkListening([`ray-head.${NS}.svc:10001`, ...CLIENT_CERT]);
-    show(`(1b) TLS head ray-head.${NS}.svc:10001 --ca --cert --key`, r);
-    expect(r.code, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain(`certificate names ray-head.${NS}.svc`);
-  });
+  it(
+    "(1b) the TLS head by its Service name (the client pod's hosts file): the name is sent as SNI and found in the " +
+      'leaf',
+    async (ctx) => {
+      keepOnFailure(ctx);
+      const r = await checkListening([`ray-head.${NS}.svc:10001`, ...CLIENT_CERT]);
+      show(`(1b) TLS head ray-head.${NS}.svc:10001 --ca --cert --key`, r);
+      expect(r.code, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain(`certificate names ray-head.${NS}.svc`);
+    },
+  );
 
-  for (const port of [6379, 10001]) it(`(2) plaintext head port ${port}: exit 1, TLS is off`, async (ctx) => {
-    keepOnFailure(ctx);
-    const r = await checkListening([`${plainHead.ip}:${port}`, ...CLIENT_CERT]);
-    show(`(2) plaintext head ${plainHead.ip}:${port}`, r);
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('TLS is off');
-  });
+  for (const port of [6379, 10001])
+    it(`(2) plaintext head port ${port}: exit 1, TLS is off`, async (ctx) => {
+      keepOnFailure(ctx);
+      const r = await checkListening([`${plainHead.ip}:${port}`, ...CLIENT_CERT]);
+      show(`(2) plaintext head ${plainHead.ip}:${port}`, r);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('TLS is off');
+    });
 
   it('(3) --ca of a foreign CA: exit 1, the chain does not verify', async (ctx) => {
     keepOnFailure(ctx);
     const foreign = join(work, 'foreign-ca');
     mkdirSync(foreign, { recursive: true });
     chmodSync(foreign, 0o755);
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', join(foreign, 'ca.key'),
-      '-out', join(foreign, 'ca.crt'), '-subj', '/CN=foreign-ca', '-days', '30', '-addext', 'basicConstraints=critical,CA:TRUE',
-      '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-keyout',
+        join(foreign, 'ca.key'),
+        '-out',
+        join(foreign, 'ca.crt'),
+        '-subj',
+        '/CN=foreign-ca',
+        '-days',
+        '30',
+        '-addext',
+        'basicConstraints=critical,CA:TRUE',
+        '-addext',
+        'keyUsage=critical,keyCertSign,cRLSign',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     chmodSync(join(foreign, 'ca.crt'), 0o644);
-    const r = await checkListening([`${tlsHead.ip}:6379`, '--ca', join(foreign, 'ca.crt'), '--cert', `${TLS_DIR}/tls.crt`, '--key', `${TLS_DIR}/tls.key`]);
+    const r = await checkListening([
+      `${tlsHead.ip}:6379`,
+      '--ca',
+      join(foreign, 'ca.crt'),
+      '--cert',
+      `${TLS_DIR}/tls.crt`,
+      '--key',
+      `${TLS_DIR}/tls.key`,
+    ]);
     show(`(3) TLS head ${tlsHead.ip}:6379 --ca foreign-ca.crt`, r);
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL .*does not verify against/);
@@ -177,9 +236,15 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
       show(`(4) TLS head ${tlsHead.ip}:${port} --ca only`, human);
       expect(human.stdout).toContain('mTLS on');
       const r = await check([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`, '--json']);
-      const report = JSON.parse(r.stdout) as { mtls: { required: boolean | null; detail: string }; tls: { on: boolean }; ok: boolean };
-      say(`(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ` +
-        `${report.ok}`);
+      const report = JSON.parse(r.stdout) as {
+        mtls: { required: boolean | null; detail: string };
+        tls: { on: boolean };
+        ok: boolean;
+      };
+      say(
+        `(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ` +
+          `${report.ok}`,
+      );
       expect(report.tls.on).toBe(true);
       expect(report.mtls.required).toBe(true);
     }

@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
-import { defaultRayVenv, podFromTemplate, podSupport, type PodManifest } from './podRunner.js';
+import { defaultRayVenv, type PodManifest, podFromTemplate, podSupport } from './podRunner.js';
 
 export type Obj = Record<string, any>;
 
@@ -24,8 +24,11 @@ export function skipReal(): boolean {
 /** Throws (fails the suite) when pods cannot run here; call in beforeAll. */
 export function requirePods(): void {
   const s = podSupport();
-  if (!s.ok) throw new Error(`this machine cannot run the real-Ray pods: ${s.reason} (set RAY_TLS_SKIP_REAL=1 to ` +
-    `skip these tests instead)`);
+  if (!s.ok)
+    throw new Error(
+      `this machine cannot run the real-Ray pods: ${s.reason} (set RAY_TLS_SKIP_REAL=1 to ` +
+        `skip these tests instead)`,
+    );
 }
 
 /** `kubectl kustomize DIR` as plain objects. */
@@ -50,15 +53,19 @@ export function item(items: Obj[], kind: string, name: string): Obj {
   return found;
 }
 
-export const template = (items: Obj[], deployment: string): Obj => item(items, 'Deployment', deployment).spec.template as Obj;
-export const certManagerObjects = (items: Obj[]): Obj[] => items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
+export const template = (items: Obj[], deployment: string): Obj =>
+  item(items, 'Deployment', deployment).spec.template as Obj;
+export const certManagerObjects = (items: Obj[]): Obj[] =>
+  items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
 
 /** Service name -> the pod (of `pods`: pod name -> its template) that the Service's selector picks. */
 export function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<string, string> {
   const targets: Record<string, string> = {};
   for (const svc of items.filter((i) => i.kind === 'Service')) {
     const selector = Object.entries((svc.spec?.selector ?? {}) as Record<string, string>);
-    const pod = Object.entries(pods).find(([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v));
+    const pod = Object.entries(pods).find(
+      ([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v),
+    );
     if (pod) targets[svc.metadata.name as string] = pod[0];
   }
   return targets;
@@ -74,7 +81,11 @@ export function sleepingPod(name: string, tpl: Obj, namespace: string): PodManif
 }
 
 function pythonRunsAs(python: string, uid: number, gid: number): boolean {
-  const r = spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python], { cwd: '/', encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/setpriv',
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python],
+    { cwd: '/', encoding: 'utf8' },
+  );
   return r.status === 0;
 }
 
@@ -84,10 +95,22 @@ export function rayVenvForUid(uid: number, gid: number, say: (s: string) => void
   execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env });
   const main = defaultRayVenv();
   if (pythonRunsAs(join(main, 'bin/python'), uid, gid)) return main;
-  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find((p) => existsSync(p) && spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'], { cwd: '/' }).status === 0);
+  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find(
+    (p) =>
+      existsSync(p) &&
+      spawnSync(
+        '/usr/bin/setpriv',
+        [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'],
+        { cwd: '/' },
+      ).status === 0,
+  );
   if (!python) throw new Error(`${main}'s Python is not usable by uid ${uid}, and no system python3 is`);
   const venv = join(dirname(main), 'ray-venv-uid');
-  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env: { ...env, RAY_VENV: venv, PATH: `${dirname(python)}:${env.PATH ?? ''}` } });
+  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 900_000,
+    env: { ...env, RAY_VENV: venv, PATH: `${dirname(python)}:${env.PATH ?? ''}` },
+  });
   if (!pythonRunsAs(join(venv, 'bin/python'), uid, gid)) throw new Error(`${venv} is not usable by uid ${uid}`);
   say(`${main} uses a Python uid ${uid} cannot run; the pods use ${venv} (same ray[client] 2.58.0, ${python})`);
   return venv;

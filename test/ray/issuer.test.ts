@@ -16,7 +16,14 @@ const NS = 'ray';
 const ca: CertificateObject = {
   kind: 'Certificate',
   metadata: { name: 'ray-tls-ca', namespace: NS },
-  spec: { secretName: 'ray-tls-ca', isCA: true, commonName: 'ray-tls CA', duration: '2160h', privateKey: { algorithm: 'ECDSA', size: 256 }, issuerRef: { name: 'bootstrap' } },
+  spec: {
+    secretName: 'ray-tls-ca',
+    isCA: true,
+    commonName: 'ray-tls CA',
+    duration: '2160h',
+    privateKey: { algorithm: 'ECDSA', size: 256 },
+    issuerRef: { name: 'bootstrap' },
+  },
 };
 const issuers = [
   { kind: 'Issuer', metadata: { name: 'bootstrap', namespace: NS }, spec: { selfSigned: {} } },
@@ -25,12 +32,24 @@ const issuers = [
 const leaf = (name: string): CertificateObject => ({
   kind: 'Certificate',
   metadata: { name, namespace: NS },
-  spec: { secretName: name, commonName: name, usages: ['client auth', 'digital signature'], privateKey: { algorithm: 'ECDSA' }, issuerRef: { name: 'ray-tls-ca' } },
+  spec: {
+    secretName: name,
+    commonName: name,
+    usages: ['client auth', 'digital signature'],
+    privateKey: { algorithm: 'ECDSA' },
+    issuerRef: { name: 'ray-tls-ca' },
+  },
 });
 
 /** `openssl verify -CAfile caFile leaf` (optionally at a time), ok and the output. */
 function verify(caFile: string, leafFile: string, atTime?: number): { ok: boolean; output: string } {
-  const args = ['verify', '-CAfile', caFile, ...(atTime ? ['-attime', String(Math.floor(atTime / 1000))] : []), leafFile];
+  const args = [
+    'verify',
+    '-CAfile',
+    caFile,
+    ...(atTime ? ['-attime', String(Math.floor(atTime / 1000))] : []),
+    leafFile,
+  ];
   try {
     return { ok: true, output: execFileSync('openssl', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }) };
   } catch (e) {
@@ -39,8 +58,14 @@ function verify(caFile: string, leafFile: string, atTime?: number): { ok: boolea
   }
 }
 
-const enddate = (file: string) => new Date(execFileSync('openssl', ['x509', '-in', file, '-noout', '-enddate'], { encoding: 'utf8' }).trim().replace(/^notAfter=/, ''));
-const pubkey = (file: string) => execFileSync('openssl', ['x509', '-in', file, '-noout', '-pubkey'], { encoding: 'utf8' });
+const enddate = (file: string) =>
+  new Date(
+    execFileSync('openssl', ['x509', '-in', file, '-noout', '-enddate'], { encoding: 'utf8' })
+      .trim()
+      .replace(/^notAfter=/, ''),
+  );
+const pubkey = (file: string) =>
+  execFileSync('openssl', ['x509', '-in', file, '-noout', '-pubkey'], { encoding: 'utf8' });
 
 describe('issuer: CA renewal as cert-manager does it', () => {
   let dir = '';
@@ -51,7 +76,12 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     dir = mkdtempSync(join(tmpdir(), 'ray-issuer-renew-'));
     const now = Date.now();
     // A CA issued 70 days ago that has 20 days left, and a leaf it signed.
-    const issued = secretDirs(issueCertificates([...issuers, ca, leaf('old-leaf')], join(dir, 'first'), { validity: { 'ray-tls-ca': { notBefore: new Date(now - 70 * DAY), notAfter: new Date(now + 20 * DAY) } } }), NS);
+    const issued = secretDirs(
+      issueCertificates([...issuers, ca, leaf('old-leaf')], join(dir, 'first'), {
+        validity: { 'ray-tls-ca': { notBefore: new Date(now - 70 * DAY), notAfter: new Date(now + 20 * DAY) } },
+      }),
+      NS,
+    );
     caDir = issued['ray-tls-ca']!;
     oldLeaf = join(issued['old-leaf']!, 'tls.crt');
     oldCa = join(dir, 'old-ca');
@@ -69,7 +99,11 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     // The leaf (90 days by default) is valid past the CA: openssl fails it at the CA's expiry.
     const after = verify(join(caDir, 'ca.crt'), oldLeaf, Date.now() + 25 * DAY);
     expect(after.output).toMatch(/certificate has expired/);
-    expect(() => issueCertificates([...issuers, ca], join(dir, 'bad'), { validity: { 'ray-tls-ca': { notBefore: new Date(), notAfter: new Date(Date.now() - DAY) } } })).toThrow(/is not after/);
+    expect(() =>
+      issueCertificates([...issuers, ca], join(dir, 'bad'), {
+        validity: { 'ray-tls-ca': { notBefore: new Date(), notAfter: new Date(Date.now() - DAY) } },
+      }),
+    ).toThrow(/is not after/);
   });
 
   /** Renews a copy of the first CA Secret with `policy`, then issues a leaf with the renewed CA. */
@@ -77,7 +111,12 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     const renewed = join(dir, `renewed-${policy}`);
     cpSync(oldCa, renewed, { recursive: true });
     const r = renewCertificate(ca, renewed, { rotationPolicy: policy });
-    const issued = secretDirs(issueCertificates([...issuers, leaf('new-leaf')], join(dir, `after-${policy}`), { secrets: { [`${NS}/ray-tls-ca`]: renewed } }), NS);
+    const issued = secretDirs(
+      issueCertificates([...issuers, leaf('new-leaf')], join(dir, `after-${policy}`), {
+        secrets: { [`${NS}/ray-tls-ca`]: renewed },
+      }),
+      NS,
+    );
     return { r, renewed, newLeaf: join(issued['new-leaf']!, 'tls.crt') };
   }
 
@@ -93,8 +132,10 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     expect(Math.round(left)).toBe(90); // duration 2160h from now
     const oldToNew = verify(join(renewed, 'ca.crt'), oldLeaf);
     const newToOld = verify(join(oldCa, 'ca.crt'), newLeaf);
-    console.log(`[issuer] Never: old leaf vs renewed ca.crt: ${oldToNew.output.trim()} | new leaf vs old ca.crt: ` +
-      `${newToOld.output.trim()}`);
+    console.log(
+      `[issuer] Never: old leaf vs renewed ca.crt: ${oldToNew.output.trim()} | new leaf vs old ca.crt: ` +
+        `${newToOld.output.trim()}`,
+    );
     expect(oldToNew.ok, oldToNew.output).toBe(true);
     expect(newToOld.ok, newToOld.output).toBe(true);
     // A pod still holding the old CA certificate fails only once that certificate expires.
@@ -109,8 +150,10 @@ describe('issuer: CA renewal as cert-manager does it', () => {
     expect(pubkey(join(renewed, 'ca.crt'))).not.toBe(pubkey(join(oldCa, 'ca.crt')));
     const oldToNew = verify(join(renewed, 'ca.crt'), oldLeaf);
     const newToOld = verify(join(oldCa, 'ca.crt'), newLeaf);
-    console.log(`[issuer] Always: old leaf vs renewed ca.crt: ${oldToNew.output.trim().split('\n').join(' / ')} | ` +
-      `new leaf vs old ca.crt: ${newToOld.output.trim().split('\n').join(' / ')}`);
+    console.log(
+      `[issuer] Always: old leaf vs renewed ca.crt: ${oldToNew.output.trim().split('\n').join(' / ')} | ` +
+        `new leaf vs old ca.crt: ${newToOld.output.trim().split('\n').join(' / ')}`,
+    );
     expect(oldToNew.ok).toBe(false);
     expect(newToOld.ok).toBe(false);
     expect(oldToNew.output).toMatch(/unable to get local issuer certificate/);
@@ -121,7 +164,12 @@ describe('issuer: CA renewal as cert-manager does it', () => {
   it('the policy comes from spec.privateKey.rotationPolicy, default Always', () => {
     const a = join(dir, 'spec-never');
     cpSync(oldCa, a, { recursive: true });
-    expect(renewCertificate({ ...ca, spec: { ...ca.spec, privateKey: { ...ca.spec.privateKey, rotationPolicy: 'Never' } } }, a).keyChanged).toBe(false);
+    expect(
+      renewCertificate(
+        { ...ca, spec: { ...ca.spec, privateKey: { ...ca.spec.privateKey, rotationPolicy: 'Never' } } },
+        a,
+      ).keyChanged,
+    ).toBe(false);
     const b = join(dir, 'spec-default');
     cpSync(oldCa, b, { recursive: true });
     const r = renewCertificate(ca, b);
@@ -131,7 +179,12 @@ describe('issuer: CA renewal as cert-manager does it', () => {
   });
 
   it('renews a leaf issued by a CA Issuer (issuerSecret) keeping its key with Never', () => {
-    const issued = secretDirs(issueCertificates([...issuers, leaf('renew-me')], join(dir, 'leaf-renew'), { secrets: { [`${NS}/ray-tls-ca`]: caDir } }), NS);
+    const issued = secretDirs(
+      issueCertificates([...issuers, leaf('renew-me')], join(dir, 'leaf-renew'), {
+        secrets: { [`${NS}/ray-tls-ca`]: caDir },
+      }),
+      NS,
+    );
     const d = issued['renew-me']!;
     const r = renewCertificate(leaf('renew-me'), d, { rotationPolicy: 'Never', issuerSecret: caDir });
     expect(r.keyChanged).toBe(false);

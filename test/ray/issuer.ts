@@ -53,7 +53,12 @@ export interface CertificateObject {
     emailAddresses?: string[];
     usages?: string[];
     duration?: string;
-    privateKey?: { algorithm?: 'RSA' | 'ECDSA' | 'Ed25519'; size?: number; encoding?: 'PKCS1' | 'PKCS8'; rotationPolicy?: RotationPolicy };
+    privateKey?: {
+      algorithm?: 'RSA' | 'ECDSA' | 'Ed25519';
+      size?: number;
+      encoding?: 'PKCS1' | 'PKCS8';
+      rotationPolicy?: RotationPolicy;
+    };
   };
 }
 
@@ -147,7 +152,10 @@ function openssl(args: string[], cwd?: string): string {
 
 /** PEM certificates in a bundle, in order. */
 export function splitPem(bundle: string): string[] {
-  return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => c.trimEnd() + '\n') ?? [];
+  return (
+    bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g)?.map((c) => c.trimEnd() + '\n') ??
+    []
+  );
 }
 
 /** Runs fn with a helper that writes PEM text to temp files, all removed afterwards. */
@@ -166,7 +174,9 @@ function withTempFiles<T>(fn: (write: (content: string) => string) => T): T {
 }
 
 function isSelfSigned(certPem: string): boolean {
-  const out = withTempFiles((write) => openssl(['x509', '-noout', '-subject', '-issuer', '-nameopt', 'RFC2253', '-in', write(certPem)]));
+  const out = withTempFiles((write) =>
+    openssl(['x509', '-noout', '-subject', '-issuer', '-nameopt', 'RFC2253', '-in', write(certPem)]),
+  );
   const subject = /^subject=(.*)$/m.exec(out)?.[1];
   const issuer = /^issuer=(.*)$/m.exec(out)?.[1];
   return subject === issuer;
@@ -174,7 +184,10 @@ function isSelfSigned(certPem: string): boolean {
 
 /** `openssl ca` date, e.g. 20250102030405Z. */
 function caDate(d: Date): string {
-  return d.toISOString().replace(/[-:T]/g, '').replace(/\.\d+Z$/, 'Z');
+  return d
+    .toISOString()
+    .replace(/[-:T]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 function subjectArg(spec: CertificateObject['spec']): string {
@@ -200,7 +213,17 @@ function generateKey(dir: string, pk: CertificateObject['spec']['privateKey']): 
     const curve = ({ 256: 'P-256', 384: 'P-384', 521: 'P-521' } as Record<number, string>)[size];
     if (!curve) throw new Error(`unsupported ECDSA size ${size}`);
     md = ({ 256: 'sha256', 384: 'sha384', 521: 'sha512' } as Record<number, string>)[size]!;
-    openssl(['genpkey', '-algorithm', 'EC', '-pkeyopt', `ec_paramgen_curve:${curve}`, '-pkeyopt', 'ec_param_enc:named_curve', '-out', raw]);
+    openssl([
+      'genpkey',
+      '-algorithm',
+      'EC',
+      '-pkeyopt',
+      `ec_paramgen_curve:${curve}`,
+      '-pkeyopt',
+      'ec_param_enc:named_curve',
+      '-out',
+      raw,
+    ]);
   } else if (algorithm === 'Ed25519') {
     md = 'default';
     openssl(['genpkey', '-algorithm', 'ED25519', '-out', raw]);
@@ -257,9 +280,17 @@ interface Signer {
  * Signs a certificate for `cert` into `workDir` (the Secret dir): with a new key written to
  * workDir/tls.key, or, with `existingKey` (a renewal under rotationPolicy Never), that key.
  */
-function signCertificate(cert: CertificateObject, workDir: string, signer: Signer | null, validity: { notBefore: Date; notAfter: Date }, existingKey?: string): { keyFile: string; certPem: string } {
+function signCertificate(
+  cert: CertificateObject,
+  workDir: string,
+  signer: Signer | null,
+  validity: { notBefore: Date; notAfter: Date },
+  existingKey?: string,
+): { keyFile: string; certPem: string } {
   const spec = cert.spec;
-  const { keyFile, md: ownMd } = existingKey ? { keyFile: existingKey, md: signatureDigest(existingKey) } : generateKey(workDir, spec.privateKey);
+  const { keyFile, md: ownMd } = existingKey
+    ? { keyFile: existingKey, md: signatureDigest(existingKey) }
+    : generateKey(workDir, spec.privateKey);
   const csr = join(workDir, 'req.csr');
   openssl(['req', '-new', '-key', keyFile, '-subj', subjectArg(spec), '-out', csr]);
   // A throwaway `openssl ca` database: every issue is independent.
@@ -288,11 +319,28 @@ function signCertificate(cert: CertificateObject, workDir: string, signer: Signe
   const ext = join(db, 'ext.cnf');
   writeFileSync(ext, extensions(spec, signer === null));
   const out = join(db, 'cert.pem');
-  const signing = signer === null ? ['-selfsign', '-keyfile', keyFile] : ['-cert', signer.certFile!, '-keyfile', signer.keyFile];
+  const signing =
+    signer === null ? ['-selfsign', '-keyfile', keyFile] : ['-cert', signer.certFile!, '-keyfile', signer.keyFile];
   const md = signer === null ? ownMd : signer.md;
   openssl([
-    'ca', '-batch', '-config', join(db, 'ca.cnf'), '-in', csr, '-out', out, '-notext', '-preserveDN',
-    '-md', md, '-extfile', ext, '-startdate', caDate(validity.notBefore), '-enddate', caDate(validity.notAfter),
+    'ca',
+    '-batch',
+    '-config',
+    join(db, 'ca.cnf'),
+    '-in',
+    csr,
+    '-out',
+    out,
+    '-notext',
+    '-preserveDN',
+    '-md',
+    md,
+    '-extfile',
+    ext,
+    '-startdate',
+    caDate(validity.notBefore),
+    '-enddate',
+    caDate(validity.notAfter),
     ...signing,
   ]);
   const certPem = splitPem(readFileSync(out, 'utf8'))[0];
@@ -307,7 +355,10 @@ function isIssuer(o: unknown): o is IssuerObject {
   return (k === 'Issuer' || k === 'ClusterIssuer') && typeof (o as IssuerObject).metadata?.name === 'string';
 }
 function isCertificate(o: unknown): o is CertificateObject {
-  return (o as { kind?: unknown } | null)?.kind === 'Certificate' && typeof (o as CertificateObject).spec?.secretName === 'string';
+  return (
+    (o as { kind?: unknown } | null)?.kind === 'Certificate' &&
+    typeof (o as CertificateObject).spec?.secretName === 'string'
+  );
 }
 
 /**
@@ -316,7 +367,11 @@ function isCertificate(o: unknown): o is CertificateObject {
  * CA Issuer signs). Each Secret is written to `outDir/<namespace>/<secretName>/`.
  * Throws when a Certificate's issuer or CA Secret can never be resolved.
  */
-export function issueCertificates(objects: readonly unknown[], outDir: string, options: IssueOptions = {}): IssuedSecret[] {
+export function issueCertificates(
+  objects: readonly unknown[],
+  outDir: string,
+  options: IssueOptions = {},
+): IssuedSecret[] {
   const defaultNs = options.namespace ?? 'default';
   const clusterNs = options.clusterResourceNamespace ?? 'cert-manager';
   const issuers = new Map<string, IssuerObject>();
@@ -326,7 +381,8 @@ export function issueCertificates(objects: readonly unknown[], outDir: string, o
   }
   // Secret dirs by "namespace/name".
   const secrets = new Map<string, string>();
-  for (const [key, dir] of Object.entries(options.secrets ?? {})) secrets.set(key.includes('/') ? key : `${defaultNs}/${key}`, dir);
+  for (const [key, dir] of Object.entries(options.secrets ?? {}))
+    secrets.set(key.includes('/') ? key : `${defaultNs}/${key}`, dir);
 
   const issued: IssuedSecret[] = [];
   let pending = objects.filter(isCertificate);
@@ -354,8 +410,8 @@ export function issueCertificates(objects: readonly unknown[], outDir: string, o
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
       const chosen = options.validity?.[cert.metadata.name];
-      if (chosen && expired.has(cert.metadata.name)) throw new Error(`Certificate ${cert.metadata.name}: both ` +
-        `expired and validity given`);
+      if (chosen && expired.has(cert.metadata.name))
+        throw new Error(`Certificate ${cert.metadata.name}: both ` + `expired and validity given`);
       const validity = expired.has(cert.metadata.name) ? expiredValidity(cert) : validityOf(cert, chosen);
       writeSecret(cert, dir, caDir, validity);
       secrets.set(`${ns}/${cert.spec.secretName}`, dir);
@@ -375,8 +431,11 @@ function validityOf(cert: CertificateObject, chosen: Validity = {}): { notBefore
   const duration = parseDuration(cert.spec.duration ?? '2160h');
   const notBefore = chosen.notBefore ?? new Date();
   const notAfter = chosen.notAfter ?? new Date(notBefore.getTime() + duration);
-  if (notAfter <= notBefore) throw new Error(`Certificate ${cert.metadata.name}: notAfter ${notAfter.toISOString()} ` +
-    `is not after notBefore ${notBefore.toISOString()}`);
+  if (notAfter <= notBefore)
+    throw new Error(
+      `Certificate ${cert.metadata.name}: notAfter ${notAfter.toISOString()} ` +
+        `is not after notBefore ${notBefore.toISOString()}`,
+    );
   return { notBefore, notAfter };
 }
 
@@ -390,7 +449,13 @@ function expiredValidity(cert: CertificateObject): { notBefore: Date; notAfter: 
  * Signs `cert` and writes tls.crt and ca.crt (and tls.key, unless `existingKey` is that file)
  * into the Secret dir `dir`: self-signed without `caDir`, else by the CA Secret in `caDir`.
  */
-function writeSecret(cert: CertificateObject, dir: string, caDir: string | undefined, validity: { notBefore: Date; notAfter: Date }, existingKey?: string): void {
+function writeSecret(
+  cert: CertificateObject,
+  dir: string,
+  caDir: string | undefined,
+  validity: { notBefore: Date; notAfter: Date },
+  existingKey?: string,
+): void {
   let tlsCrt: string;
   let caCrt: string;
   if (caDir) {
@@ -398,11 +463,20 @@ function writeSecret(cert: CertificateObject, dir: string, caDir: string | undef
     if (!chain[0]) throw new Error(`CA Secret ${caDir} has no certificate in tls.crt`);
     const caKey = join(caDir, 'tls.key');
     const { certPem } = withTempFiles((write) =>
-      signCertificate(cert, dir, { certFile: write(chain[0]!), keyFile: caKey, md: signatureDigest(caKey) }, validity, existingKey),
+      signCertificate(
+        cert,
+        dir,
+        { certFile: write(chain[0]!), keyFile: caKey, md: signatureDigest(caKey) },
+        validity,
+        existingKey,
+      ),
     );
     tlsCrt = [certPem, ...chain.filter((c) => !isSelfSigned(c))].join('');
     const caFile = join(caDir, 'ca.crt');
-    caCrt = existsSync(caFile) && readFileSync(caFile, 'utf8').trim() ? readFileSync(caFile, 'utf8') : chain[chain.length - 1]!;
+    caCrt =
+      existsSync(caFile) && readFileSync(caFile, 'utf8').trim()
+        ? readFileSync(caFile, 'utf8')
+        : chain[chain.length - 1]!;
   } else {
     const { certPem } = signCertificate(cert, dir, null, validity, existingKey);
     tlsCrt = certPem;
@@ -436,7 +510,9 @@ export interface RenewResult {
 
 /** `openssl x509 -serial` of the first certificate in a file. */
 export function serialOf(file: string): string {
-  return openssl(['x509', '-in', file, '-noout', '-serial']).trim().replace(/^serial=/, '');
+  return openssl(['x509', '-in', file, '-noout', '-serial'])
+    .trim()
+    .replace(/^serial=/, '');
 }
 
 /**
@@ -450,15 +526,29 @@ export function serialOf(file: string): string {
 export function renewCertificate(cert: CertificateObject, secretDir: string, options: RenewOptions = {}): RenewResult {
   const keyFile = join(secretDir, 'tls.key');
   const crtFile = join(secretDir, 'tls.crt');
-  if (!existsSync(keyFile) || !existsSync(crtFile)) throw new Error(`renew ${cert.metadata.name}: ${secretDir} has ` +
-    `no tls.key and tls.crt to renew`);
+  if (!existsSync(keyFile) || !existsSync(crtFile))
+    throw new Error(`renew ${cert.metadata.name}: ${secretDir} has ` + `no tls.key and tls.crt to renew`);
   const rotationPolicy = options.rotationPolicy ?? cert.spec.privateKey?.rotationPolicy ?? 'Always';
-  if (rotationPolicy !== 'Never' && rotationPolicy !== 'Always') throw new Error(`renew ${cert.metadata.name}: ` +
-    `rotationPolicy must be Never or Always, got ${String(rotationPolicy)}`);
+  if (rotationPolicy !== 'Never' && rotationPolicy !== 'Always')
+    throw new Error(
+      `renew ${cert.metadata.name}: ` + `rotationPolicy must be Never or Always, got ${String(rotationPolicy)}`,
+    );
   const keyBefore = readFileSync(keyFile, 'utf8');
   const serialBefore = serialOf(crtFile);
-  writeSecret(cert, secretDir, options.issuerSecret, validityOf(cert, options.validity), rotationPolicy === 'Never' ? keyFile : undefined);
-  return { dir: secretDir, rotationPolicy, keyChanged: readFileSync(keyFile, 'utf8') !== keyBefore, serialBefore, serialAfter: serialOf(crtFile) };
+  writeSecret(
+    cert,
+    secretDir,
+    options.issuerSecret,
+    validityOf(cert, options.validity),
+    rotationPolicy === 'Never' ? keyFile : undefined,
+  );
+  return {
+    dir: secretDir,
+    rotationPolicy,
+    keyChanged: readFileSync(keyFile, 'utf8') !== keyBefore,
+    serialBefore,
+    serialAfter: serialOf(crtFile),
+  };
 }
 
 /** The digest cert-manager (Go) signs with for a given issuer key. */

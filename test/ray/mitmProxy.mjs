@@ -26,7 +26,10 @@ const peerOf = (s) => `${s.remoteAddress?.replace(/^::ffff:/, '')}:${s.remotePor
 const errorFields = (e) => ({ code: e.code, reason: e.reason, message: e.message, library: e.library });
 
 // The HTTP/2 connection preface and an empty SETTINGS frame, as a gRPC client sends first.
-const H2_PREFACE = Buffer.concat([Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'), Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0])]);
+const H2_PREFACE = Buffer.concat([
+  Buffer.from('PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n'),
+  Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
+]);
 
 /** Connects onward to the real head with the other CA's client certificate. */
 function upstream(forPeer) {
@@ -36,7 +39,15 @@ function upstream(forPeer) {
     done = true;
     log('upstream', { for: forPeer, target: `${upHost}:${upPort}`, ...fields });
   };
-  const up = tls.connect({ host: upHost, port: upPort, servername, key, cert, ALPNProtocols: ['h2'], rejectUnauthorized: false });
+  const up = tls.connect({
+    host: upHost,
+    port: upPort,
+    servername,
+    key,
+    cert,
+    ALPNProtocols: ['h2'],
+    rejectUnauthorized: false,
+  });
   let handshake = false;
   up.setTimeout(15_000, () => {
     report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', error: 'no answer within 15 s' });
@@ -44,7 +55,12 @@ function upstream(forPeer) {
   });
   up.on('secureConnect', () => {
     handshake = true;
-    log('upstreamHandshake', { for: forPeer, protocol: up.getProtocol(), alpn: up.alpnProtocol, headCertSubject: up.getPeerCertificate()?.subject?.CN });
+    log('upstreamHandshake', {
+      for: forPeer,
+      protocol: up.getProtocol(),
+      alpn: up.alpnProtocol,
+      headCertSubject: up.getPeerCertificate()?.subject?.CN,
+    });
     up.write(H2_PREFACE);
   });
   up.on('data', (d) => {
@@ -52,8 +68,12 @@ function upstream(forPeer) {
     report({ accepted: true, stage: 'application data', bytes: d.length });
     up.destroy();
   });
-  up.on('error', (e) => report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', ...errorFields(e) }));
-  up.on('close', () => report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', error: 'closed without an answer' }));
+  up.on('error', (e) =>
+    report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', ...errorFields(e) }),
+  );
+  up.on('close', () =>
+    report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', error: 'closed without an answer' }),
+  );
   return up;
 }
 
@@ -69,7 +89,15 @@ const server = net.createServer((raw) => {
     // The worker accepted the other CA's certificate: the interception worked. Relay.
     secure = true;
     log('downstreamAccepted', { peer, protocol: down.getProtocol(), alpn: down.alpnProtocol });
-    const up = tls.connect({ host: upHost, port: upPort, servername, key, cert, ALPNProtocols: ['h2'], rejectUnauthorized: false });
+    const up = tls.connect({
+      host: upHost,
+      port: upPort,
+      servername,
+      key,
+      cert,
+      ALPNProtocols: ['h2'],
+      rejectUnauthorized: false,
+    });
     down.pipe(up).pipe(down);
     up.on('error', () => down.destroy());
   });

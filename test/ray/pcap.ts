@@ -34,7 +34,8 @@ export function readPcap(file: Buffer): Pcap {
   let le: boolean;
   let nano: boolean;
   if (magicLE === 0xa1b2c3d4 || magicLE === 0xa1b23c4d) [le, nano] = [true, magicLE === 0xa1b23c4d];
-  else if (file.readUInt32BE(0) === 0xa1b2c3d4 || file.readUInt32BE(0) === 0xa1b23c4d) [le, nano] = [false, file.readUInt32BE(0) === 0xa1b23c4d];
+  else if (file.readUInt32BE(0) === 0xa1b2c3d4 || file.readUInt32BE(0) === 0xa1b23c4d)
+    [le, nano] = [false, file.readUInt32BE(0) === 0xa1b23c4d];
   else throw new Error(`pcap: bad magic 0x${magicLE.toString(16)} (pcapng is not supported; tcpdump -w writes pcap)`);
   const u32 = (off: number) => (le ? file.readUInt32LE(off) : file.readUInt32BE(off));
   const snaplen = u32(16);
@@ -161,7 +162,10 @@ export function tcpFlows(pcap: Pcap): Flow[] {
     if (!s) continue;
     const key = `${s.src}:${s.srcPort}>${s.dst}:${s.dstPort}`;
     let list = byKey.get(key);
-    if (!list) byKey.set(key, (list = []));
+    if (!list) {
+      list = [];
+      byKey.set(key, list);
+    }
     list.push(s);
   }
   const flows: Flow[] = [];
@@ -170,12 +174,14 @@ export function tcpFlows(pcap: Pcap): Flow[] {
     // Sequence numbers relative to the first data byte (ISN + 1 when the SYN was seen, else the
     // lowest sequence number seen), with 32-bit wraparound.
     const first = segs[0]!.seq;
-    const signed = (seq: number) => ((seq - first) | 0);
+    const signed = (seq: number) => (seq - first) | 0;
     let base: number;
     if (syn) base = (syn.seq + 1) >>> 0;
     else base = (first + Math.min(...segs.map((s) => signed(s.seq)))) >>> 0;
-    const rel = (seq: number) => ((seq - base) | 0);
-    const data = segs.filter((s) => s.payload.length > 0).map((s) => ({ off: rel(s.seq), payload: s.payload, truncated: s.truncated }));
+    const rel = (seq: number) => (seq - base) | 0;
+    const data = segs
+      .filter((s) => s.payload.length > 0)
+      .map((s) => ({ off: rel(s.seq), payload: s.payload, truncated: s.truncated }));
     data.sort((a, b) => a.off - b.off);
     const parts: Buffer[] = [];
     let cursor = 0;
@@ -204,8 +210,19 @@ export function tcpFlows(pcap: Pcap): Flow[] {
     const [src, srcPort] = from.split(':') as [string, string];
     const [dst, dstPort] = to.split(':') as [string, string];
     flows.push({
-      key, src, srcPort: Number(srcPort), dst, dstPort: Number(dstPort), bytes: Buffer.concat(parts), fromStart: syn !== undefined,
-      segments: segs.length, duplicates, gaps, gapBytes, truncated, firstTime: segs[0]!.time,
+      key,
+      src,
+      srcPort: Number(srcPort),
+      dst,
+      dstPort: Number(dstPort),
+      bytes: Buffer.concat(parts),
+      fromStart: syn !== undefined,
+      segments: segs.length,
+      duplicates,
+      gaps,
+      gapBytes,
+      truncated,
+      firstTime: segs[0]!.time,
     });
   }
   return flows.sort((a, b) => a.firstTime - b.firstTime);
@@ -248,7 +265,14 @@ export interface TlsWalk {
  * the next header must start exactly there. A plaintext stream fails at byte 0.
  */
 export function walkTls(stream: Buffer): TlsWalk {
-  const w: TlsWalk = { records: 0, byType: {}, handshake0303: 0, applicationData0303: 0, applicationDataBytes: 0, complete: true };
+  const w: TlsWalk = {
+    records: 0,
+    byType: {},
+    handshake0303: 0,
+    applicationData0303: 0,
+    applicationDataBytes: 0,
+    complete: true,
+  };
   let off = 0;
   while (off < stream.length) {
     if (off + 5 > stream.length) break; // a header cut by the end of the capture

@@ -30,20 +30,39 @@
 // Usage: const c = PodCluster.create({...}); try { ... } finally { await c.stop(); }
 // A process 'exit' handler (and SIGINT/SIGTERM/SIGHUP) also tears down live clusters, and
 // create() removes leftovers of runs whose process died (names carry the owner pid).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { constants } from 'node:os';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
-  chmodSync, chownSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync,
-  renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync,
+  chmodSync,
+  chownSync,
+  closeSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmdirSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeFileSync,
 } from 'node:fs';
-import { dirname, join, resolve, relative, isAbsolute } from 'node:path';
+import { constants } from 'node:os';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { IContainer, IPodSpec, IVolume, IVolumeMount, IKeyToPath, IEnvVar } from 'kubernetes-models/v1';
+import type { IContainer, IEnvVar, IKeyToPath, IPodSpec, IVolume, IVolumeMount } from 'kubernetes-models/v1';
 
 export interface PodManifest {
   apiVersion?: string;
   kind?: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string>; uid?: string };
+  metadata: {
+    name: string;
+    namespace?: string;
+    labels?: Record<string, string>;
+    annotations?: Record<string, string>;
+    uid?: string;
+  };
   spec: IPodSpec;
 }
 
@@ -91,7 +110,10 @@ export interface ExecResult {
 }
 
 export class PodStartError extends Error {
-  constructor(message: string, readonly log: string) {
+  constructor(
+    message: string,
+    readonly log: string,
+  ) {
     super(`${message}\n--- log ---\n${log}`);
   }
 }
@@ -122,8 +144,8 @@ const NAME_RE = /^rt([0-9a-z]{5})([0-9a-z]{2})[-_]/;
 /** Whether this machine can run pods: root and a working `ip netns`. */
 export function podSupport(): { ok: true } | { ok: false; reason: string } {
   if (process.getuid?.() !== 0) return { ok: false, reason: 'real-Ray pod tests need root (ip netns, mount)' };
-  for (const bin of [IP, UNSHARE, NSENTER]) if (!existsSync(bin)) return { ok: false, reason: `${bin} is missing ` +
-    `(apt-get install iproute2 util-linux)` };
+  for (const bin of [IP, UNSHARE, NSENTER])
+    if (!existsSync(bin)) return { ok: false, reason: `${bin} is missing ` + `(apt-get install iproute2 util-linux)` };
   const r = spawnSync(IP, ['netns', 'list'], { encoding: 'utf8' });
   if (r.status !== 0) return { ok: false, reason: `ip netns is unavailable: ${r.stderr || r.error?.message}` };
   return { ok: true };
@@ -211,7 +233,10 @@ function deleteNetns(ns: string): void {
 }
 
 function ourNetns(): string[] {
-  return run(IP, ['netns', 'list']).split('\n').map((l) => l.split(' ')[0] ?? '').filter((n) => NAME_RE.test(n));
+  return run(IP, ['netns', 'list'])
+    .split('\n')
+    .map((l) => l.split(' ')[0] ?? '')
+    .filter((n) => NAME_RE.test(n));
 }
 
 /**
@@ -260,7 +285,7 @@ function overlaps(a: string, b: string): boolean {
   const y = parseCidr(b);
   const bits = Math.min(x.bits, y.bits);
   const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-  return ((x.net & mask) >>> 0) === ((y.net & mask) >>> 0);
+  return (x.net & mask) >>> 0 === (y.net & mask) >>> 0;
 }
 
 /** Every IPv4 destination in the machine's routing tables (design.md §7: check `ip route` first). */
@@ -278,7 +303,9 @@ function chooseSubnet(requested: string | undefined): string {
   const routes = hostRoutes();
   // 192.0.2.0/24 is this machine's own network (design.md §7): never, even if asked.
   const forbidden = ['192.0.2.0/24', ...routes.filter((r) => !r.startsWith('127.'))];
-  const candidates = requested ? [requested] : ['10.244.7.0/24', '10.244.8.0/24', '10.244.9.0/24', '10.245.7.0/24', '172.30.247.0/24'];
+  const candidates = requested
+    ? [requested]
+    : ['10.244.7.0/24', '10.244.8.0/24', '10.244.9.0/24', '10.245.7.0/24', '172.30.247.0/24'];
   for (const c of candidates) {
     if (parseCidr(c).bits !== 24) throw new Error(`subnet ${c} must be a /24`);
     if (!forbidden.some((r) => overlaps(r, c))) return c;
@@ -383,7 +410,10 @@ export class PodCluster {
    * (rejecting with PodStartError if one fails) and starts its containers; resolves once
    * every container has its mounts in place and has exec'd its command.
    */
-  async startPod(manifest: PodManifest, extra: { secrets?: Record<string, string>; configMaps?: Record<string, string> } = {}): Promise<Pod> {
+  async startPod(
+    manifest: PodManifest,
+    extra: { secrets?: Record<string, string>; configMaps?: Record<string, string> } = {},
+  ): Promise<Pod> {
     if (this.stopped) throw new Error('cluster stopped');
     const name = manifest.metadata.name;
     if (this.pods.has(name)) throw new Error(`pod ${name} already exists`);
@@ -525,8 +555,9 @@ export class Pod {
         this.readOnlyVolumes.add(vol.name);
         this.projectVolume(vol, dir, secrets, configMaps);
       } else {
-        throw new Error(`pod ${this.name}: volume ${vol.name}: only emptyDir, secret, configMap and projected are ` +
-          `supported`);
+        throw new Error(
+          `pod ${this.name}: volume ${vol.name}: only emptyDir, secret, configMap and projected are ` + `supported`,
+        );
       }
       if (fsGroup !== undefined) applyFsGroup(dir, fsGroup, this.readOnlyVolumes.has(vol.name));
     }
@@ -534,25 +565,68 @@ export class Pod {
     chmodSync(join(this.dir, 'tmp-ray'), 0o1777);
   }
 
-  private projectVolume(vol: IVolume, dir: string, secrets: Record<string, string>, configMaps: Record<string, string>): void {
-    type Source = { kind: 'Secret' | 'ConfigMap'; name: string; items?: IKeyToPath[]; optional?: boolean; defaultMode?: number };
+  private projectVolume(
+    vol: IVolume,
+    dir: string,
+    secrets: Record<string, string>,
+    configMaps: Record<string, string>,
+  ): void {
+    type Source = {
+      kind: 'Secret' | 'ConfigMap';
+      name: string;
+      items?: IKeyToPath[];
+      optional?: boolean;
+      defaultMode?: number;
+    };
     const sources: Source[] = [];
-    if (vol.secret) sources.push({ kind: 'Secret', name: vol.secret.secretName ?? '', items: vol.secret.items, optional: vol.secret.optional, defaultMode: vol.secret.defaultMode });
-    if (vol.configMap) sources.push({ kind: 'ConfigMap', name: vol.configMap.name ?? '', items: vol.configMap.items, optional: vol.configMap.optional, defaultMode: vol.configMap.defaultMode });
+    if (vol.secret)
+      sources.push({
+        kind: 'Secret',
+        name: vol.secret.secretName ?? '',
+        items: vol.secret.items,
+        optional: vol.secret.optional,
+        defaultMode: vol.secret.defaultMode,
+      });
+    if (vol.configMap)
+      sources.push({
+        kind: 'ConfigMap',
+        name: vol.configMap.name ?? '',
+        items: vol.configMap.items,
+        optional: vol.configMap.optional,
+        defaultMode: vol.configMap.defaultMode,
+      });
     for (const s of vol.projected?.sources ?? []) {
       const mode = vol.projected?.defaultMode;
-      if (s.secret) sources.push({ kind: 'Secret', name: s.secret.name ?? '', items: s.secret.items, optional: s.secret.optional, defaultMode: mode });
-      else if (s.configMap) sources.push({ kind: 'ConfigMap', name: s.configMap.name ?? '', items: s.configMap.items, optional: s.configMap.optional, defaultMode: mode });
-      else throw new Error(`pod ${this.name}: projected volume ${vol.name}: only secret and configMap sources are ` +
-        `supported`);
+      if (s.secret)
+        sources.push({
+          kind: 'Secret',
+          name: s.secret.name ?? '',
+          items: s.secret.items,
+          optional: s.secret.optional,
+          defaultMode: mode,
+        });
+      else if (s.configMap)
+        sources.push({
+          kind: 'ConfigMap',
+          name: s.configMap.name ?? '',
+          items: s.configMap.items,
+          optional: s.configMap.optional,
+          defaultMode: mode,
+        });
+      else
+        throw new Error(
+          `pod ${this.name}: projected volume ${vol.name}: only secret and configMap sources are ` + `supported`,
+        );
     }
     for (const src of sources) {
       const from = (src.kind === 'Secret' ? secrets : configMaps)[src.name];
       if (!from) {
         if (src.optional) continue;
         // The kubelet would leave the pod in ContainerCreating; fail loudly instead.
-        throw new Error(`pod ${this.name}: volume ${vol.name}: ${src.kind} ${src.name} not found (give it in ` +
-          `secrets/configMaps)`);
+        throw new Error(
+          `pod ${this.name}: volume ${vol.name}: ${src.kind} ${src.name} not found (give it in ` +
+            `secrets/configMaps)`,
+        );
       }
       const keys = readdirSync(from).filter((k) => !k.startsWith('.') && statSync(join(from, k)).isFile());
       const items: IKeyToPath[] = src.items ?? keys.map((k) => ({ key: k, path: k }));
@@ -572,19 +646,33 @@ export class Pod {
   private resolveEnv(c: IContainer): { env: Record<string, string>; specEnv: Map<string, string> } {
     const specEnv = new Map<string, string>();
     const lookup = (n: string) => specEnv.get(n);
-    const readDir = (kind: string, dir: string | undefined, name: string, optional?: boolean): Record<string, string> => {
+    const readDir = (
+      kind: string,
+      dir: string | undefined,
+      name: string,
+      optional?: boolean,
+    ): Record<string, string> => {
       if (!dir) {
         if (optional) return {};
         throw new Error(`pod ${this.name}: ${kind} ${name} not found`);
       }
-      return Object.fromEntries(readdirSync(dir).filter((k) => !k.startsWith('.')).map((k) => [k, readFileSync(join(dir, k), 'utf8')]));
+      return Object.fromEntries(
+        readdirSync(dir)
+          .filter((k) => !k.startsWith('.'))
+          .map((k) => [k, readFileSync(join(dir, k), 'utf8')]),
+      );
     };
     const { secrets, configMaps } = this.cluster;
     for (const from of c.envFrom ?? []) {
       const values = from.secretRef
         ? readDir('Secret', secrets[from.secretRef.name ?? ''], from.secretRef.name ?? '', from.secretRef.optional)
         : from.configMapRef
-          ? readDir('ConfigMap', configMaps[from.configMapRef.name ?? ''], from.configMapRef.name ?? '', from.configMapRef.optional)
+          ? readDir(
+              'ConfigMap',
+              configMaps[from.configMapRef.name ?? ''],
+              from.configMapRef.name ?? '',
+              from.configMapRef.optional,
+            )
           : {};
       for (const [k, v] of Object.entries(values)) specEnv.set((from.prefix ?? '') + k, v);
     }
@@ -599,7 +687,12 @@ export class Pod {
     return { env, specEnv };
   }
 
-  private envValue(e: IEnvVar, lookup: (n: string) => string | undefined, secrets: Record<string, string>, configMaps: Record<string, string>): string {
+  private envValue(
+    e: IEnvVar,
+    lookup: (n: string) => string | undefined,
+    secrets: Record<string, string>,
+    configMaps: Record<string, string>,
+  ): string {
     // Like the kubelet: a literal value is expanded against the variables defined before it;
     // valueFrom values are taken verbatim.
     if (e.value !== undefined && e.value !== '') return expandVars(e.value, lookup);
@@ -613,7 +706,12 @@ export class Pod {
       const fields: Record<string, string> = {
         'metadata.name': this.name,
         'metadata.namespace': this.namespace,
-        'metadata.uid': meta.uid ?? `00000000-0000-4000-8000-${this.ip.split('.').map((o) => o.padStart(3, '0')).join('')}`,
+        'metadata.uid':
+          meta.uid ??
+          `00000000-0000-4000-8000-${this.ip
+            .split('.')
+            .map((o) => o.padStart(3, '0'))
+            .join('')}`,
         'status.podIP': this.ip,
         'status.podIPs': this.ip,
         'spec.nodeName': 'local-node',
@@ -636,7 +734,10 @@ export class Pod {
 
   private userOf(c: IContainer): { uid?: number; gid?: number } {
     const pod = this.manifest.spec.securityContext;
-    return { uid: c.securityContext?.runAsUser ?? pod?.runAsUser, gid: c.securityContext?.runAsGroup ?? pod?.runAsGroup };
+    return {
+      uid: c.securityContext?.runAsUser ?? pod?.runAsUser,
+      gid: c.securityContext?.runAsGroup ?? pod?.runAsGroup,
+    };
   }
 
   private mountScript(c: IContainer, mountOrder: IVolumeMount[]): string {
@@ -654,7 +755,9 @@ export class Pod {
       const target = m.mountPath;
       const isFile = statSync(source).isFile();
       // A mount point inside an earlier mount of this container lives in that volume's source.
-      const parent = [...mounted].reverse().find((p) => target.startsWith(p.path.endsWith('/') ? p.path : p.path + '/'));
+      const parent = [...mounted]
+        .reverse()
+        .find((p) => target.startsWith(p.path.endsWith('/') ? p.path : p.path + '/'));
       if (parent) {
         const inner = join(parent.source, relative(parent.path, target));
         if (isFile) {
@@ -678,8 +781,10 @@ export class Pod {
   }
 
   private startContainer(c: IContainer, init: boolean): ContainerProcess {
-    if (!c.command?.length) throw new Error(`pod ${this.name}: container ${c.name} has no command (the image's ` +
-      `entrypoint is unknown here)`);
+    if (!c.command?.length)
+      throw new Error(
+        `pod ${this.name}: container ${c.name} has no command (the image's ` + `entrypoint is unknown here)`,
+      );
     for (const m of c.volumeMounts ?? []) {
       for (const own of [this.cluster.workDir, this.cluster.rayVenv]) {
         if (own === m.mountPath || own.startsWith(m.mountPath.replace(/\/?$/, '/'))) {
@@ -704,15 +809,41 @@ export class Pod {
     const markerFd = openSync(marker, 'w');
     const child = spawn(
       IP,
-      ['netns', 'exec', this.netns, UNSHARE, '--mount', '--uts', '--pid', '--fork', '--kill-child=SIGKILL', '--mount-proc', '--propagation', 'private',
-        SH, '-c', script, 'sh', ...userWrap, ...argv],
+      [
+        'netns',
+        'exec',
+        this.netns,
+        UNSHARE,
+        '--mount',
+        '--uts',
+        '--pid',
+        '--fork',
+        '--kill-child=SIGKILL',
+        '--mount-proc',
+        '--propagation',
+        'private',
+        SH,
+        '-c',
+        script,
+        'sh',
+        ...userWrap,
+        ...argv,
+      ],
       { env, detached: true, stdio: ['ignore', logFd, logFd, markerFd] },
     );
     closeSync(logFd);
     closeSync(markerFd);
     if (child.pid === undefined) throw new Error(`pod ${this.name}: could not spawn container ${c.name}`);
     const proc: ContainerProcess = {
-      name: c.name, init, child, pid: child.pid, logFile, env, userWrap, started: false, exitCode: undefined,
+      name: c.name,
+      init,
+      child,
+      pid: child.pid,
+      logFile,
+      env,
+      userWrap,
+      started: false,
+      exitCode: undefined,
       exited: new Promise((resolveExit) => {
         child.on('exit', (code, signal) => {
           proc.exitCode = code ?? (signal ? 128 + (osSignal(signal) ?? 0) : null);
@@ -733,8 +864,11 @@ export class Pod {
         proc.started = true;
         return;
       }
-      if (proc.exitCode !== undefined) throw new PodStartError(`pod ${this.name}: container ${proc.name} failed to ` +
-        `start (exit ${proc.exitCode})`, this.logs(proc.name));
+      if (proc.exitCode !== undefined)
+        throw new PodStartError(
+          `pod ${this.name}: container ${proc.name} failed to ` + `start (exit ${proc.exitCode})`,
+          this.logs(proc.name),
+        );
       await sleep(50);
     }
   }
@@ -748,7 +882,8 @@ export class Pod {
       }
       const code = await proc.exited;
       proc.started = true;
-      if (code !== 0) throw new PodStartError(`pod ${this.name}: init container ${c.name} exited ${code}`, this.logs(c.name));
+      if (code !== 0)
+        throw new PodStartError(`pod ${this.name}: init container ${c.name} exited ${code}`, this.logs(c.name));
     }
     const procs = this.manifest.spec.containers.map((c) => this.startContainer(c, false));
     await Promise.all(procs.map((p) => this.waitStarted(p)));
@@ -781,10 +916,16 @@ export class Pod {
       const exited = p.exitCode !== undefined;
       const line = this.logs(p.name).split('\n').find(matches);
       if (line !== undefined) return line;
-      if (exited) throw new Error(`pod ${this.name}: container ${p.name} exited (${p.exitCode}) before logging ` +
-        `${pattern}\n--- log ---\n${tail(this.logs(p.name))}`);
-      if (Date.now() > deadline) throw new Error(`pod ${this.name}: timed out waiting for ${pattern} in ` +
-        `${p.name}\n--- log ---\n${tail(this.logs(p.name))}`);
+      if (exited)
+        throw new Error(
+          `pod ${this.name}: container ${p.name} exited (${p.exitCode}) before logging ` +
+            `${pattern}\n--- log ---\n${tail(this.logs(p.name))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(
+          `pod ${this.name}: timed out waiting for ${pattern} in ` +
+            `${p.name}\n--- log ---\n${tail(this.logs(p.name))}`,
+        );
       await sleep(200);
     }
   }
@@ -795,14 +936,19 @@ export class Pod {
    */
   exec(command: readonly string[], opts: ExecOptions = {}): Promise<ExecResult> {
     const p = this.proc(opts.container);
-    if (p.exitCode !== undefined) return Promise.reject(new Error(`pod ${this.name}: container ${p.name} is not running`));
+    if (p.exitCode !== undefined)
+      return Promise.reject(new Error(`pod ${this.name}: container ${p.name} is not running`));
     const nsInit = childPids(p.pid)[0];
     if (nsInit === undefined) return Promise.reject(new Error(`pod ${this.name}: container ${p.name} has no process`));
-    const child = spawn(NSENTER, [`--target=${nsInit}`, '--mount', '--uts', '--net', '--pid', '--wd=/', '--', ...p.userWrap, ...command], {
-      env: { ...p.env, ...opts.env },
-      detached: true,
-      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
-    });
+    const child = spawn(
+      NSENTER,
+      [`--target=${nsInit}`, '--mount', '--uts', '--net', '--pid', '--wd=/', '--', ...p.userWrap, ...command],
+      {
+        env: { ...p.env, ...opts.env },
+        detached: true,
+        stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      },
+    );
     this.execChildren.add(child);
     let stdout = '';
     let stderr = '';
@@ -860,7 +1006,15 @@ export class Pod {
  * (this namespace's copy), never the filesystem, so the machine's mounts stay writable.
  */
 export function readOnlyRootScript(keep: readonly string[]): string {
-  const skip = ['/proc', '/proc/*', '/sys', '/sys/*', '/dev', '/dev/*', ...keep.flatMap((k) => [shq(k), `${shq(k.replace(/\/+$/, ''))}/*`])];
+  const skip = [
+    '/proc',
+    '/proc/*',
+    '/sys',
+    '/sys/*',
+    '/dev',
+    '/dev/*',
+    ...keep.flatMap((k) => [shq(k), `${shq(k.replace(/\/+$/, ''))}/*`]),
+  ];
   return [
     '# readOnlyRootFilesystem: true',
     "awk '{print $5}' /proc/self/mountinfo | while read -r m; do",
@@ -868,7 +1022,7 @@ export function readOnlyRootScript(keep: readonly string[]): string {
     '  mount -o remount,bind,ro "$m"',
     'done',
     "touch /.ray-tls-rootfs-probe 2>/dev/null && { echo 'readOnlyRootFilesystem: / is still writable' >&2; rm -f " +
-      "/.ray-tls-rootfs-probe; exit 1; }",
+      '/.ray-tls-rootfs-probe; exit 1; }',
     'true',
   ].join('\n');
 }
@@ -894,13 +1048,20 @@ export function securityArgs(pod: PodSecurity, c: ContainerSecurity, user: { uid
   const args: string[] = [];
   if (user.uid !== undefined || user.gid !== undefined) {
     const groups = [...(pod?.fsGroup !== undefined ? [pod.fsGroup] : []), ...(pod?.supplementalGroups ?? [])];
-    args.push(`--reuid=${user.uid ?? 0}`, `--regid=${user.gid ?? 0}`, ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']));
+    args.push(
+      `--reuid=${user.uid ?? 0}`,
+      `--regid=${user.gid ?? 0}`,
+      ...(groups.length ? [`--groups=${groups.join(',')}`] : ['--clear-groups']),
+    );
   }
   const drop = c?.capabilities?.drop ?? [];
   const add = c?.capabilities?.add ?? [];
   if (drop.length || add.length) {
     const all = drop.some((d) => capName(d) === 'all');
-    const bounding = [...(all ? ['-all'] : drop.map((d) => `-${capName(d)}`)), ...add.filter((a) => capName(a) !== 'all').map((a) => `+${capName(a)}`)];
+    const bounding = [
+      ...(all ? ['-all'] : drop.map((d) => `-${capName(d)}`)),
+      ...add.filter((a) => capName(a) !== 'all').map((a) => `+${capName(a)}`),
+    ];
     if (bounding.length) args.push(`--bounding-set=${bounding.join(',')}`);
     args.push('--inh-caps=-all');
   }
@@ -960,9 +1121,18 @@ function sleep(ms: number): Promise<void> {
 }
 
 /** A pod from a workload's pod template (Deployment, Job, RayCluster group...): name, namespace, labels, spec. */
-export function podFromTemplate(name: string, template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: IPodSpec }, namespace?: string): PodManifest {
+export function podFromTemplate(
+  name: string,
+  template: { metadata?: { labels?: Record<string, string>; annotations?: Record<string, string> }; spec?: IPodSpec },
+  namespace?: string,
+): PodManifest {
   if (!template.spec) throw new Error(`pod template for ${name} has no spec`);
-  return { apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace, labels: template.metadata?.labels, annotations: template.metadata?.annotations }, spec: structuredClone(template.spec) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { name, namespace, labels: template.metadata?.labels, annotations: template.metadata?.annotations },
+    spec: structuredClone(template.spec),
+  };
 }
 
 /** Runs `fn` with a fresh cluster and always stops it. */

@@ -5,11 +5,18 @@
 // tls.e2e.test.ts, which predates this module.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
-import { defaultRayVenv, podFromTemplate, podSupport, type ExecResult, type Pod, type PodManifest } from './podRunner.js';
+import {
+  defaultRayVenv,
+  type ExecResult,
+  type Pod,
+  type PodManifest,
+  podFromTemplate,
+  podSupport,
+} from './podRunner.js';
 
 export type Obj = Record<string, any>;
 
@@ -24,7 +31,8 @@ export function realRaySupport(extraTools: readonly string[] = []): { run: boole
   const pods = podSupport();
   let reason = pods.ok ? undefined : pods.reason;
   for (const tool of extraTools) {
-    if (!reason && spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0) reason = `${tool} is not installed (apt-get install -y ${tool})`;
+    if (!reason && spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
+      reason = `${tool} is not installed (apt-get install -y ${tool})`;
   }
   if (reason && process.env.RAY_TLS_SKIP_REAL === '1') return { run: false, reason };
   return { run: true, reason };
@@ -33,7 +41,9 @@ export function realRaySupport(extraTools: readonly string[] = []): { run: boole
 /** `kubectl kustomize k8s/overlays/<overlay>` as objects. */
 export function kustomize(overlay: string): Obj[] {
   const stream = execFileSync('kubectl', ['kustomize', join(REPO, 'k8s/overlays', overlay)], { encoding: 'utf8' });
-  return parseAllDocuments(stream).map((d) => d.toJS() as Obj).filter(Boolean);
+  return parseAllDocuments(stream)
+    .map((d) => d.toJS() as Obj)
+    .filter(Boolean);
 }
 
 export function item(items: Obj[], kind: string, name: string): Obj {
@@ -42,8 +52,10 @@ export function item(items: Obj[], kind: string, name: string): Obj {
   return found;
 }
 
-export const template = (items: Obj[], deployment: string): Obj => item(items, 'Deployment', deployment).spec.template as Obj;
-export const certManagerObjects = (items: Obj[]): Obj[] => items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
+export const template = (items: Obj[], deployment: string): Obj =>
+  item(items, 'Deployment', deployment).spec.template as Obj;
+export const certManagerObjects = (items: Obj[]): Obj[] =>
+  items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
 
 /**
  * Ray token authentication (auth: token, design.md §3.7): the Secrets that the manifests' Ray
@@ -52,13 +64,19 @@ export const certManagerObjects = (items: Obj[]): Obj[] => items.filter((i) => S
  * random bytes, hex, no newline). Returns Secret name -> dir (empty when no container uses
  * a token) and the token by Secret name.
  */
-export function tokenSecrets(items: Obj[], dir: string): { secrets: Record<string, string>; tokens: Record<string, string> } {
+export function tokenSecrets(
+  items: Obj[],
+  dir: string,
+): { secrets: Record<string, string>; tokens: Record<string, string> } {
   const secrets: Record<string, string> = {};
   const tokens: Record<string, string> = {};
   for (const i of items) {
-    const spec = i.spec?.template?.spec ?? i.spec?.jobTemplate?.spec?.template?.spec ?? (i.kind === 'Pod' ? i.spec : undefined);
+    const spec =
+      i.spec?.template?.spec ?? i.spec?.jobTemplate?.spec?.template?.spec ?? (i.kind === 'Pod' ? i.spec : undefined);
     for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])] as Obj[]) {
-      const ref = (c.env as Obj[] | undefined)?.find((e) => e.name === 'RAY_AUTH_TOKEN')?.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+      const ref = (c.env as Obj[] | undefined)?.find((e) => e.name === 'RAY_AUTH_TOKEN')?.valueFrom?.secretKeyRef as
+        | { name: string; key: string }
+        | undefined;
       if (!ref) continue;
       const secretDir = join(dir, ref.name);
       mkdirSync(secretDir, { recursive: true });
@@ -76,14 +94,20 @@ export function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<
   const targets: Record<string, string> = {};
   for (const svc of items.filter((i) => i.kind === 'Service')) {
     const selector = Object.entries((svc.spec?.selector ?? {}) as Record<string, string>);
-    const pod = Object.entries(pods).find(([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v));
+    const pod = Object.entries(pods).find(
+      ([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v),
+    );
     if (pod) targets[svc.metadata.name as string] = pod[0];
   }
   return targets;
 }
 
 function pythonRunsAs(python: string, uid: number, gid: number): boolean {
-  const r = spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python], { cwd: '/', encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/setpriv',
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python],
+    { cwd: '/', encoding: 'utf8' },
+  );
   return r.status === 0;
 }
 
@@ -96,16 +120,32 @@ export function rayVenvForUid(uid: number, gid: number): string {
   execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
   const main = defaultRayVenv();
   if (pythonRunsAs(join(main, 'bin/python'), uid, gid)) return main;
-  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find((p) => existsSync(p) && spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'], { cwd: '/' }).status === 0);
+  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find(
+    (p) =>
+      existsSync(p) &&
+      spawnSync(
+        '/usr/bin/setpriv',
+        [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'],
+        { cwd: '/' },
+      ).status === 0,
+  );
   if (!python) throw new Error(`${main}'s Python is not usable by uid ${uid}, and no system python3 is`);
   const venv = join(dirname(main), 'ray-venv-uid');
-  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env: { ...process.env, RAY_VENV: venv, PATH: `${dirname(python)}:${process.env.PATH ?? ''}` } });
+  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 900_000,
+    env: { ...process.env, RAY_VENV: venv, PATH: `${dirname(python)}:${process.env.PATH ?? ''}` },
+  });
   if (!pythonRunsAs(join(venv, 'bin/python'), uid, gid)) throw new Error(`${venv} is not usable by uid ${uid}`);
   return venv;
 }
 
 /** Starts a Ray node pod from a template and waits for `ray start` to report. */
-export async function startNode(cluster: { startPod(m: PodManifest): Promise<Pod> }, name: string, tpl: Obj): Promise<Pod> {
+export async function startNode(
+  cluster: { startPod(m: PodManifest): Promise<Pod> },
+  name: string,
+  tpl: Obj,
+): Promise<Pod> {
   const pod = await cluster.startPod(podFromTemplate(name, tpl, NS));
   await pod.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
   return pod;
@@ -125,7 +165,10 @@ export function clientPod(name: string, tpl: Obj): PodManifest {
 }
 
 export function logLines(text: string, re: RegExp): string[] {
-  return text.split('\n').filter((l) => re.test(l)).map((l) => l.trim());
+  return text
+    .split('\n')
+    .filter((l) => re.test(l))
+    .map((l) => l.trim());
 }
 
 /** Ray's session logs of a pod (its /tmp/ray), file name -> text, for files matching `name`. */
@@ -139,23 +182,41 @@ export function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
   }
   const dir = join(tmp, session, 'logs');
   if (!existsSync(dir)) return {};
-  return Object.fromEntries(readdirSync(dir).filter((f) => name.test(f)).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => name.test(f))
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
 }
 
 // Known Ray bug (ray-project/ray#63202): the head's client proxier forks a server per client
 // while gRPC threads are busy and the child sometimes dies right after fork. Not TLS: such an
 // attempt is retried (at most twice), unchanged, and only when the head's log shows the crash.
-const RAY_CLIENT_FLAKE = /Starting Ray client server failed|Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess/;
+const RAY_CLIENT_FLAKE =
+  /Starting Ray client server failed|Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess/;
 const FORK_CRASH = /skipping fork\(\) handlers|Check failed/g;
-const forkCrashes = (head: Pod): number => (Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n').match(FORK_CRASH) ?? []).length;
+const forkCrashes = (head: Pod): number =>
+  (
+    Object.values(sessionLogs(head, /^ray_client_server.*\.err$/))
+      .join('\n')
+      .match(FORK_CRASH) ?? []
+  ).length;
 
-export async function execClient(client: Pod, head: Pod, argv: string[], say: (m: string) => void, label: string): Promise<ExecResult> {
+export async function execClient(
+  client: Pod,
+  head: Pod,
+  argv: string[],
+  say: (m: string) => void,
+  label: string,
+): Promise<ExecResult> {
   for (let attempt = 1; ; attempt++) {
     const before = forkCrashes(head);
     const r = await client.exec(argv, { timeoutMs: 240_000 });
     if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === before) return r;
-    say(`${label}: Ray client attempt ${attempt} hit ray#63202 ` +
-      `(${logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0]}); retrying`);
+    say(
+      `${label}: Ray client attempt ${attempt} hit ray#63202 ` +
+        `(${logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0]}); retrying`,
+    );
   }
 }
 

@@ -19,17 +19,36 @@
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/tls.e2e.test.ts (root only;
 // fails otherwise, or skips loudly with RAY_TLS_SKIP_REAL=1). About 3 minutes on 2 cores.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
-import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
-import { defaultRayVenv, PodCluster, podFromTemplate, podSupport, type ExecResult, type Pod, type PodManifest } from './podRunner.js';
-import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { requireRealTools } from '../support/realTools.js';
+import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
+import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
+import {
+  defaultRayVenv,
+  type ExecResult,
+  type Pod,
+  PodCluster,
+  type PodManifest,
+  podFromTemplate,
+  podSupport,
+} from './podRunner.js';
 
 type Obj = Record<string, any>;
 
@@ -46,7 +65,11 @@ const say = (msg: string) => console.log(`[ray tls] ${msg}`);
 /** `kubectl kustomize k8s/base` wrapped into a ResourceList (as scripts/start.mjs does), through run(). */
 function renderBase(spec?: Obj): { items: Obj[]; results: Obj[] } {
   const stream = execFileSync('kubectl', ['kustomize', join(REPO, 'k8s/base')], { encoding: 'utf8' });
-  const list: Obj = { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: parseAllDocuments(stream).map((d) => d.toJS()) };
+  const list: Obj = {
+    apiVersion: 'config.kubernetes.io/v1',
+    kind: 'ResourceList',
+    items: parseAllDocuments(stream).map((d) => d.toJS()),
+  };
   if (spec) list.functionConfig = { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec };
   const out = run(stringify(list, { lineWidth: 0, indentSeq: false }));
   if (out.exitCode !== 0) throw new Error(`ray-tls failed (exit ${out.exitCode}):\n${out.stderr.join('\n')}`);
@@ -61,14 +84,17 @@ function item(items: Obj[], kind: string, name: string): Obj {
 }
 
 const template = (items: Obj[], deployment: string): Obj => item(items, 'Deployment', deployment).spec.template as Obj;
-const certManagerObjects = (items: Obj[]): Obj[] => items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
+const certManagerObjects = (items: Obj[]): Obj[] =>
+  items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
 
 /** Service name -> the pod (of `pods`: pod name -> its template) that the Service's selector picks. */
 function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<string, string> {
   const targets: Record<string, string> = {};
   for (const svc of items.filter((i) => i.kind === 'Service')) {
     const selector = Object.entries((svc.spec?.selector ?? {}) as Record<string, string>);
-    const pod = Object.entries(pods).find(([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v));
+    const pod = Object.entries(pods).find(
+      ([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v),
+    );
     if (pod) targets[svc.metadata.name as string] = pod[0];
   }
   return targets;
@@ -79,7 +105,11 @@ function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<string,
 
 /** Whether `python` (a venv's) runs `import ray` as this uid/gid, as Ray's own subprocesses do. */
 function pythonRunsAs(python: string, uid: number, gid: number): boolean {
-  const r = spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python], { cwd: '/', encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/setpriv',
+    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python],
+    { cwd: '/', encoding: 'utf8' },
+  );
   return r.status === 0;
 }
 
@@ -94,10 +124,22 @@ function rayVenvForUid(uid: number, gid: number): string {
   execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env });
   const main = defaultRayVenv();
   if (pythonRunsAs(join(main, 'bin/python'), uid, gid)) return main;
-  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find((p) => existsSync(p) && spawnSync('/usr/bin/setpriv', [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'], { cwd: '/' }).status === 0);
+  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find(
+    (p) =>
+      existsSync(p) &&
+      spawnSync(
+        '/usr/bin/setpriv',
+        [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'],
+        { cwd: '/' },
+      ).status === 0,
+  );
   if (!python) throw new Error(`${main}'s Python is not usable by uid ${uid}, and no system python3 is`);
   const venv = join(dirname(main), 'ray-venv-uid');
-  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env: { ...env, RAY_VENV: venv, PATH: `${dirname(python)}:${env.PATH ?? ''}` } });
+  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    timeout: 900_000,
+    env: { ...env, RAY_VENV: venv, PATH: `${dirname(python)}:${env.PATH ?? ''}` },
+  });
   if (!pythonRunsAs(join(venv, 'bin/python'), uid, gid)) throw new Error(`${venv} is not usable by uid ${uid}`);
   say(`${main} uses a Python uid ${uid} cannot run; the pods use ${venv} (same ray[client] 2.58.0, ${python})`);
   return venv;
@@ -129,7 +171,12 @@ function clientPod(name: string, tpl: Obj): PodManifest {
 }
 
 /** Starts a pod whose Secret `secret` is `dir` (e.g. a rogue or expired client certificate) instead of the cluster's. */
-async function startPodWithSecret(cluster: PodCluster, manifest: PodManifest, secret: string, dir: string): Promise<Pod> {
+async function startPodWithSecret(
+  cluster: PodCluster,
+  manifest: PodManifest,
+  secret: string,
+  dir: string,
+): Promise<Pod> {
   const original = cluster.secrets[secret];
   cluster.addSecret(secret, dir);
   try {
@@ -140,7 +187,10 @@ async function startPodWithSecret(cluster: PodCluster, manifest: PodManifest, se
 }
 
 function logLines(text: string, re: RegExp): string[] {
-  return text.split('\n').filter((l) => re.test(l)).map((l) => l.trim());
+  return text
+    .split('\n')
+    .filter((l) => re.test(l))
+    .map((l) => l.trim());
 }
 
 /** Ray's session logs of a pod (its /tmp/ray), file name -> text, for files matching `name`. */
@@ -156,9 +206,12 @@ function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
   }
   const dir = join(pod.dir, 'tmp-ray', session, 'logs');
   if (!existsSync(dir)) return {};
-  return Object.fromEntries(readdirSync(dir).filter((f) => name.test(f)).map((f) => [f, readFileSync(join(dir, f), 'utf8')]));
+  return Object.fromEntries(
+    readdirSync(dir)
+      .filter((f) => name.test(f))
+      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
+  );
 }
-
 
 interface ClientResult {
   nodes: string[];
@@ -174,18 +227,27 @@ interface ClientResult {
 // "Initialization failure from server ... psutil.ZombieProcess". Not TLS, not the function:
 // such an attempt is retried (at most twice, each logged), never with changed env or commands,
 // and only when the head's log shows the crashed fork.
-const RAY_CLIENT_FLAKE = /Starting Ray client server failed|Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess/;
+const RAY_CLIENT_FLAKE =
+  /Starting Ray client server failed|Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess/;
 const FORK_CRASH = /skipping fork\(\) handlers|Check failed/g;
 
-const clientServerLogs = (head: Pod): string => Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n');
+const clientServerLogs = (head: Pod): string =>
+  Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n');
 const forkCrashes = (head: Pod): number => (clientServerLogs(head).match(FORK_CRASH) ?? []).length;
 
 /** Runs a Ray client command in `client`, retrying only on ray#63202 (see above). */
-async function execClient(client: Pod, head: Pod, argv: string[], label: string, env?: Record<string, string>): Promise<ExecResult> {
+async function execClient(
+  client: Pod,
+  head: Pod,
+  argv: string[],
+  label: string,
+  env?: Record<string, string>,
+): Promise<ExecResult> {
   for (let attempt = 1; ; attempt++) {
     const crashesBefore = forkCrashes(head);
     const r = await client.exec(argv, { env, timeoutMs: 240_000 });
-    if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === crashesBefore) return r;
+    if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === crashesBefore)
+      return r;
     const why = logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0];
     const headLog = logLines(clientServerLogs(head), /Check failed|skipping fork/).pop();
     say(`${label}: Ray client attempt ${attempt} hit ray#63202 (client: ${why}; head: ${headLog}); retrying`);
@@ -208,7 +270,10 @@ const SHORT_CLIENT_TIMEOUT = { RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S: '2', RAY
 const CONNECT = ['python', '-c', 'import ray; ray.init(); print("CONNECTED", len(ray.nodes()))'];
 
 /** A client that is expected to fail: no retries. */
-async function tryConnect(client: Pod, env: Record<string, string> = SHORT_CLIENT_TIMEOUT): Promise<ExecResult & { seconds: number; error: string }> {
+async function tryConnect(
+  client: Pod,
+  env: Record<string, string> = SHORT_CLIENT_TIMEOUT,
+): Promise<ExecResult & { seconds: number; error: string }> {
   const t0 = Date.now();
   const r = await client.exec(CONNECT, { env, timeoutMs: 120_000 });
   return { ...r, seconds: (Date.now() - t0) / 1000, error: logLines(r.stderr, /Error/).pop() ?? '' };
@@ -223,7 +288,11 @@ function sans(text: string): string {
  * Runs a container's exec probe in the pod as the kubelet would: success is exit 0 within the
  * probe's timeoutSeconds.
  */
-async function runProbe(pod: Pod, container: Obj, name: 'readinessProbe' | 'livenessProbe'): Promise<ExecResult & { command: string; outcome: string }> {
+async function runProbe(
+  pod: Pod,
+  container: Obj,
+  name: 'readinessProbe' | 'livenessProbe',
+): Promise<ExecResult & { command: string; outcome: string }> {
   const probe = container[name] as Obj;
   const argv = probe.exec.command as string[];
   const timeoutSeconds = Number(probe.timeoutSeconds ?? 1);
@@ -249,7 +318,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
   let work = '';
   let venv = '';
   let failed = false;
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) => onTestFailed(() => void (failed = true));
+  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
+    onTestFailed(() => {
+      failed = true;
+    });
   beforeAll(() => {
     venv = rayVenvForUid(1000, 100);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-e2e-'));
@@ -268,7 +340,13 @@ describe.runIf(real)("the function's output on real Ray", () => {
     return dir;
   }
 
-  function createCluster(scenario: string, items: Obj[], pods: Record<string, Obj>, issued: Record<string, string>, extra: { podDnsRecords?: boolean } = {}): PodCluster {
+  function createCluster(
+    scenario: string,
+    items: Obj[],
+    pods: Record<string, Obj>,
+    issued: Record<string, string>,
+    extra: { podDnsRecords?: boolean } = {},
+  ): PodCluster {
     return PodCluster.create({
       workDir: join(work, scenario, 'cluster'),
       namespace: NS,
@@ -295,7 +373,12 @@ describe.runIf(real)("the function's output on real Ray", () => {
     expect(Object.keys(issued).sort()).toEqual(['django-ray-worker-ray-tls-client', 'ray-tls-ca']);
     expect(verifySecret(issued['django-ray-worker-ray-tls-client']!, 'sslclient').ok).toBe(true);
 
-    const cluster = createCluster('per-pod', items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }, issued);
+    const cluster = createCluster(
+      'per-pod',
+      items,
+      { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django },
+      issued,
+    );
     try {
       const headPod = await startNode(cluster, 'ray-head', head);
       const workerPod = await startNode(cluster, 'ray-worker-1', worker);
@@ -324,17 +407,21 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
       const client = await cluster.startPod(clientPod('django-ray-worker', django));
       const clientKey = statSync(join(client.volumeDir('ray-tls'), 'tls.key'));
-      say(`django-ray-worker: /etc/ray/tls/tls.key (Secret django-ray-worker-ray-tls-client) mode ` +
-        `${(clientKey.mode & 0o777).toString(8)} gid ${clientKey.gid}; client cert: ` +
+      say(
+        `django-ray-worker: /etc/ray/tls/tls.key (Secret django-ray-worker-ray-tls-client) mode ` +
+          `${(clientKey.mode & 0o777).toString(8)} gid ${clientKey.gid}; client cert: ` +
           `${/Subject: (.*)/.exec(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))?.[1]}, SANs ` +
-            `${sans(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))}`);
+          `${sans(certificateText(join(client.volumeDir('ray-tls'), 'tls.crt')))}`,
+      );
       const clientLog = () => Object.values(sessionLogs(headPod, /^ray_client_server\.err$/))[0] ?? '';
 
       // (a) The Django worker pod without TLS.
       let mark = clientLog().length;
       const plain = await tryConnect(client, { ...SHORT_CLIENT_TIMEOUT, RAY_USE_TLS: '0' });
       const plainHead = logLines(clientLog().slice(mark), /Handshake failed/);
-      say(`(a) plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ${plain.seconds.toFixed(1)} s: ${plain.error}`);
+      say(
+        `(a) plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ${plain.seconds.toFixed(1)} s: ${plain.error}`,
+      );
       say(`(a) head's Ray client server: ${plainHead[0]}`);
       expect(plain.stdout).not.toContain('CONNECTED');
       expect(plain.stderr).toMatch(/ConnectionError: ray client connection timeout/);
@@ -342,11 +429,21 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
       // (b) Certificates from another, unrelated CA: the emitted cert-manager objects issued a
       // second time make a second self-signed CA and a client certificate signed by it.
-      const rogue = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'per-pod', 'rogue-secrets')), NS)['django-ray-worker-ray-tls-client']!;
+      const rogue = secretDirs(
+        issueCertificates(certManagerObjects(items), join(work, 'per-pod', 'rogue-secrets')),
+        NS,
+      )['django-ray-worker-ray-tls-client']!;
       expect(verifySecret(rogue, 'sslclient').ok).toBe(true); // a valid client certificate, of the wrong CA
-      expect(readFileSync(join(rogue, 'ca.crt'), 'utf8')).not.toBe(readFileSync(join(issued['ray-tls-ca']!, 'ca.crt'), 'utf8'));
+      expect(readFileSync(join(rogue, 'ca.crt'), 'utf8')).not.toBe(
+        readFileSync(join(issued['ray-tls-ca']!, 'ca.crt'), 'utf8'),
+      );
       // (b1) The whole Secret of the other CA mounted instead: the client rejects the head.
-      const rogueClient = await startPodWithSecret(cluster, clientPod('rogue-client', django), 'django-ray-worker-ray-tls-client', rogue);
+      const rogueClient = await startPodWithSecret(
+        cluster,
+        clientPod('rogue-client', django),
+        'django-ray-worker-ray-tls-client',
+        rogue,
+      );
       const other = await tryConnect(rogueClient);
       say(`(b1) client Secret from another CA: exit ${other.code} after ${other.seconds.toFixed(1)} s: ${other.error}`);
       say(`(b1) client's gRPC: ${logLines(other.stderr, /Handshake failed/)[0]}`);
@@ -358,12 +455,19 @@ describe.runIf(real)("the function's output on real Ray", () => {
       mkdirSync(mixed, { recursive: true });
       for (const f of ['tls.crt', 'tls.key']) writeFileSync(join(mixed, f), readFileSync(join(rogue, f)));
       writeFileSync(join(mixed, 'ca.crt'), readFileSync(join(issued['django-ray-worker-ray-tls-client']!, 'ca.crt')));
-      const mixedClient = await startPodWithSecret(cluster, clientPod('rogue-leaf-client', django), 'django-ray-worker-ray-tls-client', mixed);
+      const mixedClient = await startPodWithSecret(
+        cluster,
+        clientPod('rogue-leaf-client', django),
+        'django-ray-worker-ray-tls-client',
+        mixed,
+      );
       mark = clientLog().length;
       const foreign = await tryConnect(mixedClient);
       const foreignHead = logLines(clientLog().slice(mark), /Handshake failed/);
-      say(`(b2) client certificate from another CA, right ca.crt: exit ${foreign.code} after ` +
-        `${foreign.seconds.toFixed(1)} s: ${foreign.error}`);
+      say(
+        `(b2) client certificate from another CA, right ca.crt: exit ${foreign.code} after ` +
+          `${foreign.seconds.toFixed(1)} s: ${foreign.error}`,
+      );
       say(`(b2) head's Ray client server: ${foreignHead[0]}`);
       expect(foreign.stdout).not.toContain('CONNECTED');
       expect(foreign.stderr).toMatch(/ConnectionError: ray client connection timeout/);
@@ -371,15 +475,25 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
       // (d) An expired client certificate from the right CA (the emitted client Certificate,
       // issued with notAfter in the past by this cluster's CA).
-      const clientCertificate = certManagerObjects(items).filter((o) => o.kind === 'Issuer' || o.metadata.name === 'django-ray-worker-ray-tls-client');
+      const clientCertificate = certManagerObjects(items).filter(
+        (o) => o.kind === 'Issuer' || o.metadata.name === 'django-ray-worker-ray-tls-client',
+      );
       const expired = secretDirs(
-        issueCertificates(clientCertificate, join(work, 'per-pod', 'expired-secrets'), { expired: ['django-ray-worker-ray-tls-client'], secrets: { [`${NS}/ray-tls-ca`]: issued['ray-tls-ca']! } }),
+        issueCertificates(clientCertificate, join(work, 'per-pod', 'expired-secrets'), {
+          expired: ['django-ray-worker-ray-tls-client'],
+          secrets: { [`${NS}/ray-tls-ca`]: issued['ray-tls-ca']! },
+        }),
         NS,
       )['django-ray-worker-ray-tls-client']!;
       const expiredCheck = verifySecret(expired);
       say(`(d) expired client certificate: openssl verify: ${logLines(expiredCheck.output, /error/)[0]}`);
       expect(expiredCheck.output).toMatch(/certificate has expired/);
-      const expiredClient = await startPodWithSecret(cluster, clientPod('expired-client', django), 'django-ray-worker-ray-tls-client', expired);
+      const expiredClient = await startPodWithSecret(
+        cluster,
+        clientPod('expired-client', django),
+        'django-ray-worker-ray-tls-client',
+        expired,
+      );
       mark = clientLog().length;
       const late = await tryConnect(expiredClient);
       const lateHead = logLines(clientLog().slice(mark), /Handshake failed/);
@@ -420,7 +534,9 @@ describe.runIf(real)("the function's output on real Ray", () => {
       const headPod = await cluster.startPod(podFromTemplate('ray-head', head, NS));
       expect(shared).not.toContain(headPod.ip);
       // The head's raylet dials its own GCS at the pod IP, which the certificate does not name.
-      const noGcs = await headPod.waitForLog(`Failed to connect to GCS at address ${headPod.ip}:6379`, { timeoutMs: 60_000 });
+      const noGcs = await headPod.waitForLog(`Failed to connect to GCS at address ${headPod.ip}:6379`, {
+        timeoutMs: 60_000,
+      });
       // The worker reaches GCS through the Service name (in the certificate), but the head never
       // finished starting: `ray start` on the worker gives up.
       const workerPod = await cluster.startPod(podFromTemplate('ray-worker-1', worker, NS));
@@ -459,7 +575,13 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
     // podDnsRecords: every pod resolves <ip-dashed>.django-ray.pod.cluster.local, as with
     // CoreDNS `pods insecure` (the runner writes those names into each pod's /etc/hosts).
-    const cluster = createCluster('pod-dns', items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }, issued, { podDnsRecords: true });
+    const cluster = createCluster(
+      'pod-dns',
+      items,
+      { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django },
+      issued,
+      { podDnsRecords: true },
+    );
     const dns = (ip: string) => `${ip.replace(/\./g, '-')}.${NS}.pod.cluster.local`;
     try {
       const headPod = await startNode(cluster, 'ray-head', head);
@@ -469,8 +591,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
         say(`${p.name} (${p.ip}): ${logLines(p.logs(), /Local node IP|Ray runtime started/).join(' | ')}`);
         expect(p.logs()).toContain(`Local node IP: ${dns(p.ip)}`);
         const key = statSync(join(p.volumeDir('ray-tls'), 'tls.key'));
-        say(`${p.name}: /etc/ray/tls/tls.key (Secret ray-tls-nodes) mode ${(key.mode & 0o777).toString(8)} gid ` +
-          `${key.gid}`);
+        say(
+          `${p.name}: /etc/ray/tls/tls.key (Secret ray-tls-nodes) mode ${(key.mode & 0o777).toString(8)} gid ` +
+            `${key.gid}`,
+        );
       }
       // The head's probes: `ray health-check --address=127.0.0.1:6379` would meet the pod IP
       // (Ray swaps loopback for the node IP it detects), which the wildcard certificate does
@@ -497,15 +621,26 @@ describe.runIf(real)("the function's output on real Ray", () => {
       const bad = badPod.spec.containers[0]!;
       const rayStart = [...(bad.args ?? [])]; // the emitted wrapper's "$@": ray start --address=ray-head:6379 --block
       expect(rayStart.slice(0, 2)).toEqual(['ray', 'start']);
-      bad.command = ['sh', '-c', `until grep -q '[[:space:]]${badName}$' /etc/hosts; do sleep 0.1; done; exec "$@" ` +
-        `--node-ip-address=${badName}`, 'bad'];
+      bad.command = [
+        'sh',
+        '-c',
+        `until grep -q '[[:space:]]${badName}$' /etc/hosts; do sleep 0.1; done; exec "$@" ` +
+          `--node-ip-address=${badName}`,
+        'bad',
+      ];
       bad.args = rayStart;
       const badStarted = cluster.startPod(badPod);
       const badIp = cluster.ipOf('ray-bad');
       const hostsOf = (netns: string) => join('/etc/netns', netns, 'hosts');
       const pods = [headPod, workerPod, client];
       // The bad pod's netns (and hosts file) exists once startPod has run its synchronous part.
-      const ownHosts = await waitFor(() => readdirSync('/etc/netns').map((n) => join('/etc/netns', n, 'hosts')).find((f) => f.includes(`${cluster.id}-ray-bad/`) && existsSync(f)), 10_000);
+      const ownHosts = await waitFor(
+        () =>
+          readdirSync('/etc/netns')
+            .map((n) => join('/etc/netns', n, 'hosts'))
+            .find((f) => f.includes(`${cluster.id}-ray-bad/`) && existsSync(f)),
+        10_000,
+      );
       for (const f of [...pods.map((p) => hostsOf(p.netns)), ownHosts]) appendFileSync(f, `${badIp}\t${badName}\n`);
       const badRunning = await badStarted;
       await badRunning.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
@@ -513,9 +648,21 @@ describe.runIf(real)("the function's output on real Ray", () => {
       expect(badRunning.logs()).toContain(`Local node IP: ${badName}`);
       // GCS health-checks the node at the name it advertises, and the certificate does not cover it.
       const gcsErr = () => Object.values(sessionLogs(headPod, /^gcs_server\.(err|out)$/)).join('\n');
-      await waitFor(() => (/Node is dead because the health check failed|GCS failed to check the health of this node/.test(gcsErr()) ? true : undefined), 150_000);
-      const peer = logLines(gcsErr(), new RegExp(`Peer name ${badName.replace(/\./g, '\\.')} is not in peer certificate`));
-      const dead = logLines(gcsErr(), /Node is dead because the health check failed|GCS failed to check the health of this node/);
+      await waitFor(
+        () =>
+          /Node is dead because the health check failed|GCS failed to check the health of this node/.test(gcsErr())
+            ? true
+            : undefined,
+        150_000,
+      );
+      const peer = logLines(
+        gcsErr(),
+        new RegExp(`Peer name ${badName.replace(/\./g, '\\.')} is not in peer certificate`),
+      );
+      const dead = logLines(
+        gcsErr(),
+        /Node is dead because the health check failed|GCS failed to check the health of this node/,
+      );
       say(`ray-bad: head gcs_server: ${peer[0]}`);
       say(`ray-bad: head gcs_server: ${dead[0]}`);
       expect(peer.length).toBeGreaterThan(0);

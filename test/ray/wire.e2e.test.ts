@@ -14,16 +14,29 @@
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/wire.e2e.test.ts (root,
 // tcpdump; fails when the machine cannot run it, unless RAY_TLS_SKIP_REAL=1).
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
 import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BridgeCapture } from './capture.js';
 import { issueCertificates, secretDirs } from './issuer.js';
-import { countOccurrences, readPcap, tcpFlows, walkTls, type Flow, type TlsWalk } from './pcap.js';
-import { PodCluster, type Pod } from './podRunner.js';
-import { certManagerObjects, clientPod, execClient, kustomize, NS, rayVenvForUid, realRaySupport, serviceTargets, startNode, template, tokenSecrets } from './realRay.js';
+import { countOccurrences, type Flow, readPcap, type TlsWalk, tcpFlows, walkTls } from './pcap.js';
+import { type Pod, PodCluster } from './podRunner.js';
+import {
+  certManagerObjects,
+  clientPod,
+  execClient,
+  kustomize,
+  NS,
+  rayVenvForUid,
+  realRaySupport,
+  serviceTargets,
+  startNode,
+  template,
+  tokenSecrets,
+} from './realRay.js';
 
 const support = realRaySupport(['tcpdump']);
 if (!support.run) console.warn(`[wire] SKIPPED (RAY_TLS_SKIP_REAL=1): ${support.reason}`);
@@ -88,8 +101,10 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
   const captures: BridgeCapture[] = [];
 
   beforeAll(() => {
-    if (support.reason) throw new Error(`real-Ray wire test cannot run here: ${support.reason} (set ` +
-      `RAY_TLS_SKIP_REAL=1 to skip it)`);
+    if (support.reason)
+      throw new Error(
+        `real-Ray wire test cannot run here: ${support.reason} (set ` + `RAY_TLS_SKIP_REAL=1 to skip it)`,
+      );
     venv = rayVenvForUid(1000, 100);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-wire-'));
   });
@@ -112,7 +127,9 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const db = join(dir, 'django-ray-database');
     mkdirSync(db);
     writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
-    const issued = certManagerObjects(items).length ? secretDirs(issueCertificates(certManagerObjects(items), join(dir, 'secrets')), NS) : {};
+    const issued = certManagerObjects(items).length
+      ? secretDirs(issueCertificates(certManagerObjects(items), join(dir, 'secrets')), NS)
+      : {};
     // dev-tls is rendered with auth: token (k8s/ray-tls-config.yaml): its Ray containers read
     // RAY_AUTH_TOKEN from the Secret ray-auth-token, which the user creates (`ray-tls token`).
     const auth = tokenSecrets(items, join(dir, 'auth'));
@@ -135,23 +152,45 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       const headPod = await startNode(cluster, 'ray-head', head);
       const workerPod = await startNode(cluster, 'ray-worker-1', worker);
       const client = await cluster.startPod(clientPod('django-ray-worker', django));
-      const r = await execClient(client, headPod, ['python', '-c', WIRE_CLIENT, marker, workerPod.ip], say, `${overlay} client`);
+      const r = await execClient(
+        client,
+        headPod,
+        ['python', '-c', WIRE_CLIENT, marker, workerPod.ip],
+        say,
+        `${overlay} client`,
+      );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      expect(line, `${overlay}: client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
+      expect(
+        line,
+        `${overlay}: client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
+      ).toBeDefined();
       const result = JSON.parse(line!.slice('RESULT '.length)) as WireResult;
       await new Promise((res) => setTimeout(res, 1000)); // let the last frames (replies, FINs) pass
       const stats = await capture.stop();
-      say(`${overlay}: client ran on ${result.nodes.join(', ')}: result ${JSON.stringify(result.result)}; 1 MiB put ` +
-        `${JSON.stringify(result.put.slice(0, 2))}, read on ${result.got[3]} ${JSON.stringify(result.got.slice(0, 2))}`);
-      say(`${overlay}: tcpdump: ${stats.captured} packets captured, ${stats.dropped} dropped by kernel, ` +
-        `${mb(stats.bytes)} pcap (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+      say(
+        `${overlay}: client ran on ${result.nodes.join(', ')}: result ${JSON.stringify(result.result)}; 1 MiB put ` +
+          `${JSON.stringify(result.put.slice(0, 2))}, read on ${result.got[3]} ` +
+          `${JSON.stringify(result.got.slice(0, 2))}`,
+      );
+      say(
+        `${overlay}: tcpdump: ${stats.captured} packets captured, ${stats.dropped} dropped by kernel, ` +
+          `${mb(stats.bytes)} pcap (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+      );
       expect(r.code).toBe(0);
       expect(result.nodes).toEqual([headPod.ip, workerPod.ip].sort());
       expect(result.result).toBe(`ret=${marker}@ray-worker-1`);
       expect(result.got).toEqual([...result.put, 'ray-worker-1']);
       expect(result.put[0]).toBe(MIB);
       expect(stats.dropped).toBe(0);
-      return { ...analyse(pcapFile, marker, { [headPod.ip]: 'ray-head', [workerPod.ip]: 'ray-worker-1', [client.ip]: 'django-ray-worker' }), pods: [headPod, workerPod, client] as Pod[], tokens: Object.values(auth.tokens) };
+      return {
+        ...analyse(pcapFile, marker, {
+          [headPod.ip]: 'ray-head',
+          [workerPod.ip]: 'ray-worker-1',
+          [client.ip]: 'django-ray-worker',
+        }),
+        pods: [headPod, workerPod, client] as Pod[],
+        tokens: Object.values(auth.tokens),
+      };
     } finally {
       capture.kill();
     }
@@ -165,7 +204,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       .filter((f) => f.bytes.length > 0)
       .map((flow) => ({
         flow,
-        label: `${names[flow.src] ?? flow.src}:${port(flow.srcPort)} > ` +
+        label:
+          `${names[flow.src] ?? flow.src}:${port(flow.srcPort)} > ` +
           `${names[flow.dst] ?? flow.dst}:${port(flow.dstPort)}`,
         hits: countOccurrences(flow.bytes, marker),
         tls: walkTls(flow.bytes),
@@ -182,27 +222,36 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       handshake: sum((r) => r.tls.handshake0303),
       appData: sum((r) => r.tls.applicationData0303),
       appBytes: sum((r) => r.tls.applicationDataBytes),
-      count: (text: string, f: (r: FlowReport) => boolean) => reports.filter(f).reduce((a, r) => a + countOccurrences(r.flow.bytes, text), 0),
+      count: (text: string, f: (r: FlowReport) => boolean) =>
+        reports.filter(f).reduce((a, r) => a + countOccurrences(r.flow.bytes, text), 0),
     };
   }
 
   it('wire: dev (no TLS): the marker of the task argument, its result and the 1 MiB object is readable on the pod ' +
     'network', async (ctx) => {
-    ctx.onTestFailed(() => void (failed = true));
+    ctx.onTestFailed(() => {
+      failed = true;
+    });
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev', marker);
     const [head, worker, client] = a.pods as [Pod, Pod, Pod];
     const toHead = (r: FlowReport) => r.flow.src === client.ip && r.flow.dst === head.ip && r.flow.dstPort === 10001;
     const fromHead = (r: FlowReport) => r.flow.src === head.ip && r.flow.dst === client.ip && r.flow.srcPort === 10001;
-    const nodeToNode = (r: FlowReport) => [head.ip, worker.ip].includes(r.flow.src) && [head.ip, worker.ip].includes(r.flow.dst);
+    const nodeToNode = (r: FlowReport) =>
+      [head.ip, worker.ip].includes(r.flow.src) && [head.ip, worker.ip].includes(r.flow.dst);
     const argHits = a.count(`arg=${marker}`, () => true);
     const retHits = a.count(`ret=${marker}`, () => true);
-    say(`dev: marker hits ${a.hits} in ${a.bytes} bytes of ${a.reports.length} flows (raw pcap ${a.rawHits}; ` +
-      `"arg=<marker>" ${argHits}, "ret=<marker>" ${retHits}; client>head:10001 ${a.count(marker, toHead)}, ` +
+    say(
+      `dev: marker hits ${a.hits} in ${a.bytes} bytes of ${a.reports.length} flows (raw pcap ${a.rawHits}; ` +
+        `"arg=<marker>" ${argHits}, "ret=<marker>" ${retHits}; client>head:10001 ${a.count(marker, toHead)}, ` +
         `head:10001>client ${a.count(`ret=${marker}`, fromHead)} results, between the nodes ` +
-          `${a.count(marker, nodeToNode)})`);
-    for (const r of a.reports.filter((x) => x.hits > 0)) say(`dev:   ${r.label}: ${r.hits} hits in ` +
-      `${r.flow.bytes.length} bytes, starts ${JSON.stringify(r.flow.bytes.subarray(0, 12).toString('latin1'))}`);
+        `${a.count(marker, nodeToNode)})`,
+    );
+    for (const r of a.reports.filter((x) => x.hits > 0))
+      say(
+        `dev:   ${r.label}: ${r.hits} hits in ` +
+          `${r.flow.bytes.length} bytes, starts ${JSON.stringify(r.flow.bytes.subarray(0, 12).toString('latin1'))}`,
+      );
     expect(a.gaps).toBe(0);
     expect(a.hits).toBeGreaterThanOrEqual(2);
     expect(argHits).toBeGreaterThanOrEqual(1); // the argument, client -> head -> worker
@@ -216,20 +265,39 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
 
   it('wire: dev-tls: the marker is nowhere in the capture; every flow is TLS records carrying the 1 MiB as ' +
     'application data', async (ctx) => {
-    ctx.onTestFailed(() => void (failed = true));
+    ctx.onTestFailed(() => {
+      failed = true;
+    });
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev-tls', marker);
     const [head, , client] = a.pods as [Pod, Pod, Pod];
-    const rayPorts = a.reports.filter((r) => [6379, 10001].includes(r.flow.dstPort) || [6379, 10001].includes(r.flow.srcPort));
+    const rayPorts = a.reports.filter(
+      (r) => [6379, 10001].includes(r.flow.dstPort) || [6379, 10001].includes(r.flow.srcPort),
+    );
     const notTls = a.reports.filter((r) => !r.flow.fromStart || !r.tls.complete || r.tls.records === 0);
-    const putFlow = a.reports.filter((r) => r.flow.src === client.ip && r.flow.dst === head.ip && r.flow.dstPort === 10001);
+    const putFlow = a.reports.filter(
+      (r) => r.flow.src === client.ip && r.flow.dst === head.ip && r.flow.dstPort === 10001,
+    );
     const putBytes = putFlow.reduce((s, r) => s + r.tls.applicationDataBytes, 0);
     const [token] = a.tokens;
-    const tokenHits = token === undefined ? -1 : countOccurrences(readFileSync(join(work, 'dev-tls', 'dev-tls.pcap')), token);
+    const tokenHits =
+      token === undefined ? -1 : countOccurrences(readFileSync(join(work, 'dev-tls', 'dev-tls.pcap')), token);
     say(`dev-tls: Ray auth token (Secret ray-auth-token) hits in the raw pcap: ${tokenHits}`);
-    say(`dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows not TLS from their first byte: ${notTls.length}`);
-    say(`dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ${mb(putBytes)}`);
-    for (const r of notTls) say(`dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`);
+    say(
+      `dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, ` +
+        `application data ${a.appData} = ${mb(a.appBytes)}) in ${a.reports.length} flows, ${a.bytes} bytes; flows ` +
+        `not TLS from their first byte: ${notTls.length}`,
+    );
+    say(
+      `dev-tls: flows to Ray's GCS/client ports: ${rayPorts.length}, ` +
+        `${rayPorts.reduce((s, r) => s + r.tls.records, 0)} TLS records; client > head:10001 application data ` +
+        `${mb(putBytes)}`,
+    );
+    for (const r of notTls)
+      say(
+        `dev-tls:   NOT TLS: ${r.label}: ${r.flow.bytes.length} bytes from ` +
+          `${r.flow.fromStart ? 'SYN' : 'mid-stream'}, stops at ${r.tls.badOffset}: ${r.tls.badBytes}`,
+      );
     expect(a.gaps).toBe(0);
     expect(a.hits).toBe(0);
     expect(a.rawHits).toBe(0);
