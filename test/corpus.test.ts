@@ -90,20 +90,23 @@ describe('each corpus case, by hand', () => {
     expect(envNames(job.rayClusterSpec.headGroupSpec.template.spec.containers[0])).toContain('RAY_USE_TLS');
   });
 
-  it('rayservice-head-service: the head certificate learns its cluster name at run time; no advice KubeRay rejects', () => {
-    const r = out('rayservice-head-service');
-    const init = item(r.list!, 'RayService').spec.rayClusterConfig.headGroupSpec.template.spec.initContainers[0];
-    expect(init.env).toContainEqual({
-      name: 'CERT_RAY_CLUSTER',
-      valueFrom: { fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" } },
-    });
-    expect(r.results.map((x) => x.message).join('\n')).not.toMatch(/headService\.metadata\.name/);
-    const podDns = out('rayservice-head-service', 'pod-dns');
-    const nodes = (podDns.list!.items as Obj[]).find(
-      (i) => i.kind === 'Certificate' && i.metadata.name === 'ray-tls-nodes',
-    )!;
-    expect(nodes.spec.dnsNames).toContain('*.ray.svc.cluster.local');
-  });
+  it(
+    'rayservice-head-service: the head certificate learns its cluster name at run time; no advice KubeRay ' + 'rejects',
+    () => {
+      const r = out('rayservice-head-service');
+      const init = item(r.list!, 'RayService').spec.rayClusterConfig.headGroupSpec.template.spec.initContainers[0];
+      expect(init.env).toContainEqual({
+        name: 'CERT_RAY_CLUSTER',
+        valueFrom: { fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" } },
+      });
+      expect(r.results.map((x) => x.message).join('\n')).not.toMatch(/headService\.metadata\.name/);
+      const podDns = out('rayservice-head-service', 'pod-dns');
+      const nodes = (podDns.list!.items as Obj[]).find(
+        (i) => i.kind === 'Certificate' && i.metadata.name === 'ray-tls-nodes',
+      )!;
+      expect(nodes.spec.dnsNames).toContain('*.ray.svc.cluster.local');
+    },
+  );
 
   it("tls-options-enabled: KubeRay's own TLS is left to the operator, with a result", () => {
     const r = out('tls-options-enabled');

@@ -190,7 +190,10 @@ function firstCert(path: string): string {
   return leaf;
 }
 
-/** The shells to run the script under: the system sh, and busybox sh with busybox's own tools first on PATH (as on Alpine). */
+/**
+ * The shells to run the script under: the system sh, and busybox sh with busybox's own tools first on PATH (as on
+ * Alpine).
+ */
 const which = (cmd: string) => execFileSync('sh', ['-c', `command -v ${cmd}`], { encoding: 'utf8' }).trim();
 const opensslDir = dirname(which('openssl'));
 const hasBusybox = spawnSync('sh', ['-c', 'command -v busybox'], { stdio: 'ignore' }).status === 0;
@@ -397,7 +400,10 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     const out = outDir();
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca });
     expect(r.stderr + r.stdout).toMatch(
-      /ray-tls: issued a certificate for IP:10\.244\.7\.2,.* valid until .* GMT \(\d+ hours.*\); the pod must be restarted before then/,
+      new RegExp(
+        String.raw`ray-tls: issued a certificate for IP:10\.244\.7\.2,.* valid until .* GMT \(\d+ hours.*\); ` +
+          'the pod must be restarted before then',
+      ),
     );
     expect(r.status).toBe(0);
     const leaf = firstCert(join(out, 'tls.crt'));

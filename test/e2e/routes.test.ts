@@ -76,7 +76,10 @@ const docs = (text: string): Obj[] =>
 const id = (r: Obj) => `${r.kind}/${r.metadata.namespace ?? ''}/${r.metadata.name}`;
 const sha256 = (text: string | Buffer) => createHash('sha256').update(text).digest('hex');
 
-/** Every Ray container has the TLS env and the read-only mount; Ray nodes the init container; cert-manager resources present. */
+/**
+ * Every Ray container has the TLS env and the read-only mount; Ray nodes the init container; cert-manager resources
+ * present.
+ */
 function expectTls(items: Obj[]): void {
   const ds = items.filter((i) => i.kind === 'Deployment');
   expect(ds.map((d) => d.metadata.name).sort()).toEqual(['django-ray-worker', 'ray-head', 'ray-worker']);
@@ -258,7 +261,10 @@ const plainDev = (kubectl: string) => {
     plainBuilds.set(kubectl, ok(kubectl, ['kustomize', join(ws, 'k8s/overlays/dev')]).stdout);
   return plainBuilds.get(kubectl)!;
 };
-/** For a legacy-plugin build: kustomize writes the plugin's config to $TMPDIR/kust-plugin-config-* and leaves it there when the plugin fails. */
+/**
+ * For a legacy-plugin build: kustomize writes the plugin's config to $TMPDIR/kust-plugin-config-* and leaves it there
+ * when the plugin fails.
+ */
 const pluginEnv = (pluginHome: string, extra: Record<string, string> = {}) => {
   mkdirSync(join(ws, 'tmp'), { recursive: true });
   return { KUSTOMIZE_PLUGIN_HOME: pluginHome, TMPDIR: join(ws, 'tmp'), ...extra };
@@ -279,67 +285,70 @@ it('finds kubectl.1.27 and kubectl.1.33 beside kubectl', () => {
   for (const k of KUBECTLS) expect(sh(k, ['version', '--client']).status, k).toBe(0);
 });
 
-describe('kubectl kustomize --enable-alpha-plugins with the legacy exec plugin (functions/kustomize/legacy-exec)', () => {
-  it('ships the plugin executable at plugin/<group>/<version>/<lowercase kind>/<Kind>', () => {
-    expect(
-      statSync(join(ROOT, 'functions/kustomize/legacy-exec/plugin/ray-tls.io/v1alpha1/raytls/RayTLS')).mode & 0o111,
-    ).toBe(0o111);
-  });
-
-  it.each(KUBECTLS.map(name))(
-    '%s: runs the function; every resource of the plain build is still there once, plus the new ones',
-    (k) => {
-      const kubectl = KUBECTLS.find((x) => name(x) === k)!;
-      const out = legacyBuild(kubectl);
-      expect(out.status, out.stderr).toBe(0);
-      expectKustomizeOutput(out.stdout, plainDev(kubectl));
-      // The function's warnings reach the user only through kubectl 1.27 to 1.30 (kustomize
-      // 5.0): from 1.31 (kustomize 5.4.2) a legacy plugin's stderr is dropped when it succeeds
-      // (it is shown when it fails, next test). The container route shows them on every kubectl.
-      const warning = 'warning: Ray serves unauthenticated HTTP on every node';
-      if (k === 'kubectl.1.27') expect(out.stderr).toContain(warning);
-      else expect(out.stderr).not.toContain(warning);
-    },
-  );
-
-  it('gives the same bytes on every kubectl', () => {
-    const outs = KUBECTLS.map((k) => legacyBuild(k).stdout);
-    expect(new Set(outs).size).toBe(1);
-  });
-
-  it('fails loudly: a wrong config is a failed build with the function error on stderr', () => {
-    const dir = join(ws, 'functions/kustomize/legacy-bad');
-    cpSync(join(ws, 'functions/kustomize/legacy-exec'), dir, { recursive: true });
-    const config = join(dir, 'ray-tls.yaml');
-    writeFileSync(config, readFileSync(config, 'utf8').replace('mode: per-pod', 'mode: mutual'));
-    const out = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], { env: pluginEnv(join(dir, 'plugin')) });
-    expect(out.status).not.toBe(0);
-    expect(out.stdout).toBe('');
-    expect(out.stderr).toMatch(/error: .*"mutual" is not a mode/);
-  });
-
-  it('RAY_TLS_BUNDLE tells the plugin where the bundle is', () => {
-    const dir = join(ws, 'functions/kustomize/legacy-exec');
-    const missing = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
-      env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: join(ws, 'nowhere/ray-tls.js') }),
+describe(
+  'kubectl kustomize --enable-alpha-plugins with the legacy exec plugin ' + '(functions/kustomize/legacy-exec)',
+  () => {
+    it('ships the plugin executable at plugin/<group>/<version>/<lowercase kind>/<Kind>', () => {
+      expect(
+        statSync(join(ROOT, 'functions/kustomize/legacy-exec/plugin/ray-tls.io/v1alpha1/raytls/RayTLS')).mode & 0o111,
+      ).toBe(0o111);
     });
-    expect(missing.status).not.toBe(0);
-    expect(missing.stderr).toContain(`ray-tls plugin: ${join(ws, 'nowhere/ray-tls.js')} not found`);
-    const repo = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
-      env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: BUNDLE }),
-    });
-    expect(repo.status, repo.stderr).toBe(0);
-    expect(repo.stdout).toBe(legacyBuild('kubectl').stdout);
-  });
 
-  it('without --enable-alpha-plugins kubectl refuses the build (design.md §3.1)', () => {
-    const out = sh('kubectl', ['kustomize', join(ws, 'functions/kustomize/legacy-exec')], {
-      env: pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin')),
+    it.each(KUBECTLS.map(name))(
+      '%s: runs the function; every resource of the plain build is still there once, plus the new ones',
+      (k) => {
+        const kubectl = KUBECTLS.find((x) => name(x) === k)!;
+        const out = legacyBuild(kubectl);
+        expect(out.status, out.stderr).toBe(0);
+        expectKustomizeOutput(out.stdout, plainDev(kubectl));
+        // The function's warnings reach the user only through kubectl 1.27 to 1.30 (kustomize
+        // 5.0): from 1.31 (kustomize 5.4.2) a legacy plugin's stderr is dropped when it succeeds
+        // (it is shown when it fails, next test). The container route shows them on every kubectl.
+        const warning = 'warning: Ray serves unauthenticated HTTP on every node';
+        if (k === 'kubectl.1.27') expect(out.stderr).toContain(warning);
+        else expect(out.stderr).not.toContain(warning);
+      },
+    );
+
+    it('gives the same bytes on every kubectl', () => {
+      const outs = KUBECTLS.map((k) => legacyBuild(k).stdout);
+      expect(new Set(outs).size).toBe(1);
     });
-    expect(out.status).not.toBe(0);
-    expect(out.stderr).toContain("external plugins disabled; unable to load external plugin 'RayTLS'");
-  });
-});
+
+    it('fails loudly: a wrong config is a failed build with the function error on stderr', () => {
+      const dir = join(ws, 'functions/kustomize/legacy-bad');
+      cpSync(join(ws, 'functions/kustomize/legacy-exec'), dir, { recursive: true });
+      const config = join(dir, 'ray-tls.yaml');
+      writeFileSync(config, readFileSync(config, 'utf8').replace('mode: per-pod', 'mode: mutual'));
+      const out = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], { env: pluginEnv(join(dir, 'plugin')) });
+      expect(out.status).not.toBe(0);
+      expect(out.stdout).toBe('');
+      expect(out.stderr).toMatch(/error: .*"mutual" is not a mode/);
+    });
+
+    it('RAY_TLS_BUNDLE tells the plugin where the bundle is', () => {
+      const dir = join(ws, 'functions/kustomize/legacy-exec');
+      const missing = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
+        env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: join(ws, 'nowhere/ray-tls.js') }),
+      });
+      expect(missing.status).not.toBe(0);
+      expect(missing.stderr).toContain(`ray-tls plugin: ${join(ws, 'nowhere/ray-tls.js')} not found`);
+      const repo = sh('kubectl', ['kustomize', '--enable-alpha-plugins', dir], {
+        env: pluginEnv(join(dir, 'plugin'), { RAY_TLS_BUNDLE: BUNDLE }),
+      });
+      expect(repo.status, repo.stderr).toBe(0);
+      expect(repo.stdout).toBe(legacyBuild('kubectl').stdout);
+    });
+
+    it('without --enable-alpha-plugins kubectl refuses the build (design.md §3.1)', () => {
+      const out = sh('kubectl', ['kustomize', join(ws, 'functions/kustomize/legacy-exec')], {
+        env: pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin')),
+      });
+      expect(out.status).not.toBe(0);
+      expect(out.stderr).toContain("external plugins disabled; unable to load external plugin 'RayTLS'");
+    });
+  },
+);
 
 describe('the trap: kubectl silently skips an exec KRM function (design.md §3.1)', () => {
   const trapDir = () => {
@@ -469,7 +478,8 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
     }).stdout.trim();
     expect(user).toBe('65534:65534');
     const script =
-      "const c=require('crypto'),f=require('fs');process.stdout.write(JSON.stringify({uid:process.getuid(),gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')}))";
+      "const c=require('crypto'),f=require('fs');process.stdout.write(JSON.stringify({uid:process.getuid()," +
+      "gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')}))";
     const out = podmanRun(['--network', 'none', '--entrypoint', '/nodejs/bin/node', IMAGE, '-e', script]);
     expect(out.status, out.stderr).toBe(0);
     expect(JSON.parse(out.stdout)).toEqual({ uid: 65534, gid: 65534, sha: sha256(readFileSync(BUNDLE)) });

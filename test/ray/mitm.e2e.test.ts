@@ -89,8 +89,10 @@ describe.skipIf(!support.run)(
       else if (work) console.warn(`[mitm] kept ${work} (pod logs) for inspection`);
     });
 
-    it('mitm: the worker rejects a proxy certificate of another CA and never joins; the head rejects the proxy client ' +
-      'certificate of that CA', async (ctx) => {
+    const title =
+      'mitm: the worker rejects a proxy certificate of another CA and never joins; ' +
+      'the head rejects the proxy client certificate of that CA';
+    it(title, async (ctx) => {
       ctx.onTestFailed(() => {
         failed = true;
       });

@@ -71,7 +71,9 @@ export interface ClusterOptions {
   workDir: string;
   /** Namespace of the pods and Services (default "default"). */
   namespace?: string;
-  /** Service name -> the pod it selects. Each gets hosts entries name, name.ns, name.ns.svc, name.ns.svc.cluster.local. */
+  /**
+   * Service name -> the pod it selects. Each gets hosts entries name, name.ns, name.ns.svc, name.ns.svc.cluster.local.
+   */
   services?: Readonly<Record<string, string>>;
   /** Secret name -> dir with one file per key (e.g. from issuer.ts). Can be extended per startPod. */
   secrets?: Readonly<Record<string, string>>;
@@ -125,7 +127,10 @@ interface ContainerProcess {
   pid: number;
   logFile: string;
   env: Record<string, string>;
-  /** argv prefix that applies the container's securityContext (setpriv: user, groups, capabilities, no_new_privs), or []. */
+  /**
+   * argv prefix that applies the container's securityContext (setpriv: user, groups, capabilities, no_new_privs), or
+   * [].
+   */
   userWrap: string[];
   started: boolean;
   exitCode: number | null | undefined; // undefined while running
@@ -356,7 +361,8 @@ export class PodCluster {
   private constructor(opts: ClusterOptions) {
     const support = podSupport();
     if (!support.ok) throw new Error(support.reason);
-    this.id = `rt${process.pid.toString(36).padStart(5, '0')}${(clusterCounter++ % 1296).toString(36).padStart(2, '0')}`;
+    const counter = (clusterCounter++ % 1296).toString(36).padStart(2, '0');
+    this.id = `rt${process.pid.toString(36).padStart(5, '0')}${counter}`;
     this.namespace = opts.namespace ?? 'default';
     this.workDir = resolve(opts.workDir);
     this.rayVenv = opts.rayVenv ?? defaultRayVenv();

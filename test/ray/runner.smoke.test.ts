@@ -381,172 +381,180 @@ describe.runIf(real)('2-node Ray TLS cluster from pod specs', () => {
     else if (work) console.warn(`[ray smoke] kept ${work} for inspection`);
   });
 
-  it('head + worker over TLS, client with a client-auth cert runs tasks on both and moves 50 MB; plaintext client fails', async () => {
-    const started = Date.now();
-    const cluster = PodCluster.create({ workDir: join(work, 'cluster'), services: { 'ray-head': 'ray-head' } });
-    try {
-      const ns = cluster.namespace;
-      const nodeCert = (pod: string) => ({
-        apiVersion: 'cert-manager.io/v1',
-        kind: 'Certificate',
-        metadata: { name: `${pod}-tls`, namespace: ns },
-        spec: {
-          secretName: `${pod}-tls`,
-          duration: '8760h',
-          privateKey: { algorithm: 'ECDSA', size: 256 },
-          dnsNames: [
-            'ray-head',
-            `ray-head.${ns}`,
-            `ray-head.${ns}.svc`,
-            `ray-head.${ns}.svc.cluster.local`,
-            'localhost',
-          ],
-          ipAddresses: [cluster.ipOf(pod), '127.0.0.1'],
-          usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
-          issuerRef: { name: 'ray-ca-issuer', kind: 'Issuer' },
-        },
-      });
-      const objects = [
-        { kind: 'Issuer', metadata: { name: 'selfsigned', namespace: ns }, spec: { selfSigned: {} } },
-        {
+  it(
+    'head + worker over TLS, client with a client-auth cert runs tasks on both and moves 50 MB; plaintext ' +
+      'client fails',
+    async () => {
+      const started = Date.now();
+      const cluster = PodCluster.create({ workDir: join(work, 'cluster'), services: { 'ray-head': 'ray-head' } });
+      try {
+        const ns = cluster.namespace;
+        const nodeCert = (pod: string) => ({
+          apiVersion: 'cert-manager.io/v1',
           kind: 'Certificate',
-          metadata: { name: 'ray-ca', namespace: ns },
+          metadata: { name: `${pod}-tls`, namespace: ns },
           spec: {
-            secretName: 'ray-ca',
-            isCA: true,
-            commonName: 'ray-ca',
+            secretName: `${pod}-tls`,
+            duration: '8760h',
             privateKey: { algorithm: 'ECDSA', size: 256 },
-            issuerRef: { name: 'selfsigned' },
+            dnsNames: [
+              'ray-head',
+              `ray-head.${ns}`,
+              `ray-head.${ns}.svc`,
+              `ray-head.${ns}.svc.cluster.local`,
+              'localhost',
+            ],
+            ipAddresses: [cluster.ipOf(pod), '127.0.0.1'],
+            usages: ['server auth', 'client auth', 'digital signature', 'key encipherment'],
+            issuerRef: { name: 'ray-ca-issuer', kind: 'Issuer' },
           },
-        },
-        { kind: 'Issuer', metadata: { name: 'ray-ca-issuer', namespace: ns }, spec: { ca: { secretName: 'ray-ca' } } },
-        nodeCert('ray-head'),
-        nodeCert('ray-worker'),
-        {
-          kind: 'Certificate',
-          metadata: { name: 'django-ray-client', namespace: ns },
-          spec: {
-            secretName: 'django-ray-client-tls',
-            commonName: 'django-worker',
-            usages: ['client auth', 'digital signature', 'key encipherment'],
-            issuerRef: { name: 'ray-ca-issuer' },
-          },
-        },
-      ];
-      for (const [name, dir] of Object.entries(secretDirs(issueCertificates(objects, join(work, 'secrets')))))
-        cluster.addSecret(name, dir);
-
-      const tlsEnv = [
-        { name: 'RAY_USE_TLS', value: '1' },
-        { name: 'RAY_TLS_SERVER_CERT', value: '/etc/ray/tls/tls.crt' },
-        { name: 'RAY_TLS_SERVER_KEY', value: '/etc/ray/tls/tls.key' },
-        { name: 'RAY_TLS_CA_CERT', value: '/etc/ray/tls/ca.crt' },
-      ];
-      const pod = (name: string, secret: string, command: string[]): PodManifest => ({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, namespace: ns, labels: { app: name } },
-        spec: {
-          volumes: [{ name: 'ray-tls', secret: { secretName: secret, defaultMode: 0o400 } }],
-          containers: [
-            {
-              name: 'main',
-              image: 'rayproject/ray:2.58.0',
-              command,
-              env: tlsEnv,
-              volumeMounts: [{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }],
-            },
-          ],
-        },
-      });
-      const small = ['--num-cpus=1', '--object-store-memory=200000000', '--disable-usage-stats'];
-      const head = await cluster.startPod(
-        pod('ray-head', 'ray-head-tls', [
-          'ray',
-          'start',
-          '--head',
-          '--port=6379',
-          '--ray-client-server-port=10001',
-          '--include-dashboard=false',
-          ...small,
-          '--block',
-        ]),
-      );
-      await head.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
-      const worker = await cluster.startPod(
-        pod('ray-worker', 'ray-worker-tls', ['ray', 'start', '--address=ray-head:6379', ...small, '--block']),
-      );
-      await worker.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
-      const client = await cluster.startPod(pod('django-worker', 'django-ray-client-tls', ['sleep', 'infinity']));
-      console.log(`[ray smoke] cluster up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      for (const p of [head, worker]) {
-        const lines = p
-          .logs()
-          .split('\n')
-          .filter((l) => /Local node IP|Ray runtime started|Connecting to existing|ray start --address/.test(l));
-        console.log(`[ray smoke] ${p.name} (${p.ip}):\n  ${lines.join('\n  ')}`);
-      }
-      expect(head.logs()).toContain(`Local node IP: ${head.ip}`);
-      expect(worker.logs()).toContain(`Local node IP: ${worker.ip}`);
-
-      // Known Ray bug (ray-project/ray#63202, open): the head's client proxier forks a server
-      // per client while gRPC threads are busy, and with grpcio 1.84 the child sometimes dies
-      // right after fork -> "Starting Ray client server failed". It is neither TLS nor this
-      // runner (GRPC_ENABLE_FORK_SUPPORT=false in the head's env makes it go away), so such an
-      // attempt is retried rather than failing the test.
-      const rayClientFlake = /Starting Ray client server failed|client has already been disconnected/;
-      // RAY_ADDRESS as the Django-Ray worker has it; the script takes the nodes the 50 MB moves between.
-      const runClient = () =>
-        client.exec(['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip], {
-          env: { RAY_ADDRESS: 'ray://ray-head:10001' },
-          timeoutMs: 240_000,
         });
-      let ok = await runClient();
-      for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
-        console.log(
-          `[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 ` +
-            `(${ok.stderr
-              .split('\n')
-              .filter((l) => rayClientFlake.test(l))[0]
-              ?.trim()}); retrying`,
-        );
-        ok = await runClient();
-      }
-      const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      expect(resultLine, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`).toBeDefined();
-      console.log(`[ray smoke] TLS client: ${resultLine}`);
-      const result = JSON.parse(resultLine!.slice('RESULT '.length)) as {
-        nodes: string[];
-        ran: Record<string, [string, string]>;
-        moved: [number, string];
-      };
-      expect(result.nodes).toEqual([head.ip, worker.ip].sort());
-      expect(result.ran[head.ip]).toEqual(['ray-head', head.ip]);
-      expect(result.ran[worker.ip]).toEqual(['ray-worker', worker.ip]);
-      expect(result.moved).toEqual([MB50, 'ray-worker']);
-      expect(ok.code).toBe(0);
+        const objects = [
+          { kind: 'Issuer', metadata: { name: 'selfsigned', namespace: ns }, spec: { selfSigned: {} } },
+          {
+            kind: 'Certificate',
+            metadata: { name: 'ray-ca', namespace: ns },
+            spec: {
+              secretName: 'ray-ca',
+              isCA: true,
+              commonName: 'ray-ca',
+              privateKey: { algorithm: 'ECDSA', size: 256 },
+              issuerRef: { name: 'selfsigned' },
+            },
+          },
+          {
+            kind: 'Issuer',
+            metadata: { name: 'ray-ca-issuer', namespace: ns },
+            spec: { ca: { secretName: 'ray-ca' } },
+          },
+          nodeCert('ray-head'),
+          nodeCert('ray-worker'),
+          {
+            kind: 'Certificate',
+            metadata: { name: 'django-ray-client', namespace: ns },
+            spec: {
+              secretName: 'django-ray-client-tls',
+              commonName: 'django-worker',
+              usages: ['client auth', 'digital signature', 'key encipherment'],
+              issuerRef: { name: 'ray-ca-issuer' },
+            },
+          },
+        ];
+        for (const [name, dir] of Object.entries(secretDirs(issueCertificates(objects, join(work, 'secrets')))))
+          cluster.addSecret(name, dir);
 
-      // Negative: the same Django worker without TLS cannot talk to the TLS head.
-      const t0 = Date.now();
-      const plain = await client.exec(
-        ['python', '-c', 'import ray; ray.init("ray://ray-head:10001"); ' + 'print("CONNECTED")'],
-        { env: { RAY_USE_TLS: '0' }, timeoutMs: 180_000 },
-      );
-      const err = plain.stderr
-        .split('\n')
-        .filter((l) => /Error/.test(l))
-        .pop();
-      console.log(
-        `[ray smoke] plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ` +
-          `${((Date.now() - t0) / 1000).toFixed(1)} s: ${err}`,
-      );
-      expect(plain.stdout).not.toContain('CONNECTED');
-      expect(plain.code).not.toBe(0);
-      expect(plain.stderr).toMatch(/ConnectionError: ray client connection timeout/);
-      console.log(`[ray smoke] total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-      passed = true;
-    } finally {
-      await cluster.stop();
-    }
-  });
+        const tlsEnv = [
+          { name: 'RAY_USE_TLS', value: '1' },
+          { name: 'RAY_TLS_SERVER_CERT', value: '/etc/ray/tls/tls.crt' },
+          { name: 'RAY_TLS_SERVER_KEY', value: '/etc/ray/tls/tls.key' },
+          { name: 'RAY_TLS_CA_CERT', value: '/etc/ray/tls/ca.crt' },
+        ];
+        const pod = (name: string, secret: string, command: string[]): PodManifest => ({
+          apiVersion: 'v1',
+          kind: 'Pod',
+          metadata: { name, namespace: ns, labels: { app: name } },
+          spec: {
+            volumes: [{ name: 'ray-tls', secret: { secretName: secret, defaultMode: 0o400 } }],
+            containers: [
+              {
+                name: 'main',
+                image: 'rayproject/ray:2.58.0',
+                command,
+                env: tlsEnv,
+                volumeMounts: [{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }],
+              },
+            ],
+          },
+        });
+        const small = ['--num-cpus=1', '--object-store-memory=200000000', '--disable-usage-stats'];
+        const head = await cluster.startPod(
+          pod('ray-head', 'ray-head-tls', [
+            'ray',
+            'start',
+            '--head',
+            '--port=6379',
+            '--ray-client-server-port=10001',
+            '--include-dashboard=false',
+            ...small,
+            '--block',
+          ]),
+        );
+        await head.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
+        const worker = await cluster.startPod(
+          pod('ray-worker', 'ray-worker-tls', ['ray', 'start', '--address=ray-head:6379', ...small, '--block']),
+        );
+        await worker.waitForLog('Ray runtime started', { timeoutMs: 120_000 });
+        const client = await cluster.startPod(pod('django-worker', 'django-ray-client-tls', ['sleep', 'infinity']));
+        console.log(`[ray smoke] cluster up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        for (const p of [head, worker]) {
+          const lines = p
+            .logs()
+            .split('\n')
+            .filter((l) => /Local node IP|Ray runtime started|Connecting to existing|ray start --address/.test(l));
+          console.log(`[ray smoke] ${p.name} (${p.ip}):\n  ${lines.join('\n  ')}`);
+        }
+        expect(head.logs()).toContain(`Local node IP: ${head.ip}`);
+        expect(worker.logs()).toContain(`Local node IP: ${worker.ip}`);
+
+        // Known Ray bug (ray-project/ray#63202, open): the head's client proxier forks a server
+        // per client while gRPC threads are busy, and with grpcio 1.84 the child sometimes dies
+        // right after fork -> "Starting Ray client server failed". It is neither TLS nor this
+        // runner (GRPC_ENABLE_FORK_SUPPORT=false in the head's env makes it go away), so such an
+        // attempt is retried rather than failing the test.
+        const rayClientFlake = /Starting Ray client server failed|client has already been disconnected/;
+        // RAY_ADDRESS as the Django-Ray worker has it; the script takes the nodes the 50 MB moves between.
+        const runClient = () =>
+          client.exec(['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip], {
+            env: { RAY_ADDRESS: 'ray://ray-head:10001' },
+            timeoutMs: 240_000,
+          });
+        let ok = await runClient();
+        for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
+          console.log(
+            `[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 ` +
+              `(${ok.stderr
+                .split('\n')
+                .filter((l) => rayClientFlake.test(l))[0]
+                ?.trim()}); retrying`,
+          );
+          ok = await runClient();
+        }
+        const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
+        expect(resultLine, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`).toBeDefined();
+        console.log(`[ray smoke] TLS client: ${resultLine}`);
+        const result = JSON.parse(resultLine!.slice('RESULT '.length)) as {
+          nodes: string[];
+          ran: Record<string, [string, string]>;
+          moved: [number, string];
+        };
+        expect(result.nodes).toEqual([head.ip, worker.ip].sort());
+        expect(result.ran[head.ip]).toEqual(['ray-head', head.ip]);
+        expect(result.ran[worker.ip]).toEqual(['ray-worker', worker.ip]);
+        expect(result.moved).toEqual([MB50, 'ray-worker']);
+        expect(ok.code).toBe(0);
+
+        // Negative: the same Django worker without TLS cannot talk to the TLS head.
+        const t0 = Date.now();
+        const plain = await client.exec(
+          ['python', '-c', 'import ray; ray.init("ray://ray-head:10001"); ' + 'print("CONNECTED")'],
+          { env: { RAY_USE_TLS: '0' }, timeoutMs: 180_000 },
+        );
+        const err = plain.stderr
+          .split('\n')
+          .filter((l) => /Error/.test(l))
+          .pop();
+        console.log(
+          `[ray smoke] plaintext client (RAY_USE_TLS=0): exit ${plain.code} after ` +
+            `${((Date.now() - t0) / 1000).toFixed(1)} s: ${err}`,
+        );
+        expect(plain.stdout).not.toContain('CONNECTED');
+        expect(plain.code).not.toBe(0);
+        expect(plain.stderr).toMatch(/ConnectionError: ray client connection timeout/);
+        console.log(`[ray smoke] total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+        passed = true;
+      } finally {
+        await cluster.stop();
+      }
+    },
+  );
 });

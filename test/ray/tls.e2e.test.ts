@@ -170,7 +170,9 @@ function clientPod(name: string, tpl: Obj): PodManifest {
   return pod;
 }
 
-/** Starts a pod whose Secret `secret` is `dir` (e.g. a rogue or expired client certificate) instead of the cluster's. */
+/**
+ * Starts a pod whose Secret `secret` is `dir` (e.g. a rogue or expired client certificate) instead of the cluster's.
+ */
 async function startPodWithSecret(
   cluster: PodCluster,
   manifest: PodManifest,
@@ -227,8 +229,12 @@ interface ClientResult {
 // "Initialization failure from server ... psutil.ZombieProcess". Not TLS, not the function:
 // such an attempt is retried (at most twice, each logged), never with changed env or commands,
 // and only when the head's log shows the crashed fork.
-const RAY_CLIENT_FLAKE =
-  /Starting Ray client server failed|Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess/;
+const RAY_CLIENT_FLAKE = new RegExp(
+  [
+    String.raw`Starting Ray client server failed`,
+    String.raw`Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess`,
+  ].join('|'),
+);
 const FORK_CRASH = /skipping fork\(\) handlers|Check failed/g;
 
 const clientServerLogs = (head: Pod): string =>
@@ -515,7 +521,8 @@ describe.runIf(real)("the function's output on real Ray", () => {
     }
   }, 600_000);
 
-  it('shared: the one certificate does not name the pod IP, so not even the head comes up (why the function warns)', async (ctx) => {
+  it('shared: the one certificate does not name the pod IP, so not even the head comes up (why the function ' +
+    'warns)', async (ctx) => {
     keepOnFailure(ctx);
     const started = Date.now();
     const { items, results } = renderBase({ mode: 'shared' });

@@ -74,7 +74,8 @@ unit = (marker + "|").encode()
 blob = (unit * (${MIB} // len(unit) + 1))[:${MIB}]
 ref = ray.put(blob)
 got = ray.get(digest.options(scheduling_strategy=on_worker).remote(ref), timeout=120)
-print("RESULT " + json.dumps({"nodes": sorted(by_addr), "result": result, "put": [len(blob), blob.count(marker.encode()), hashlib.sha256(blob).hexdigest()], "got": got}))
+put = [len(blob), blob.count(marker.encode()), hashlib.sha256(blob).hexdigest()]
+print("RESULT " + json.dumps({"nodes": sorted(by_addr), "result": result, "put": put, "got": got}))
 `;
 
 interface WireResult {
@@ -304,7 +305,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     expect(tokenHits).toBe(0); // every Ray call carries the token, inside TLS only
     expect(notTls.map((r) => r.label)).toEqual([]);
     expect(rayPorts.length).toBeGreaterThan(0);
-    expect(rayPorts.filter((r) => !(r.tls.byType[22]! > 0)).map((r) => r.label)).toEqual([]); // each direction opens with a handshake record
+    // Each direction opens with a handshake record.
+    expect(rayPorts.filter((r) => !(r.tls.byType[22]! > 0)).map((r) => r.label)).toEqual([]);
     expect(a.appBytes).toBeGreaterThanOrEqual(MIB);
     expect(putBytes).toBeGreaterThanOrEqual(MIB); // the ray.put went out encrypted
   }, 600_000);

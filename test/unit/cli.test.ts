@@ -76,7 +76,10 @@ describe('ray-tls CLI', () => {
     expect(list.items.map((i: Obj) => i.kind)).toEqual(['Deployment', 'Issuer', 'Certificate', 'Issuer']);
     expect(list.items[0].spec.template.spec.initContainers[0].name).toBe('ray-tls-init');
     expect(r.stderr).toMatch(
-      /^warning: Ray serves unauthenticated HTTP on every node: the dashboard and Jobs API \(8265\), the dashboard agent \(52365/,
+      new RegExp(
+        String.raw`^warning: Ray serves unauthenticated HTTP on every node: ` +
+          String.raw`the dashboard and Jobs API \(8265\), the dashboard agent \(52365`,
+      ),
     );
   });
 

@@ -175,7 +175,8 @@ describe('the ConfigMap flat form', () => {
       {
         field: 'functionConfig.data.clientSelector',
         message:
-          '"app" is not a label selector; write key=value pairs separated by commas, such as app=django-ray,tier=worker',
+          '"app" is not a label selector; write key=value pairs separated by commas, ' +
+          'such as app=django-ray,tier=worker',
       },
     ]);
   });
@@ -305,7 +306,8 @@ describe('validation', () => {
     expect(fields(rayTls({ privateKey: 'RSA' }))).toEqual(['functionConfig.spec.privateKey']);
   });
 
-  // The trailing-slash trim turns "/" into "": env RAY_TLS_SERVER_CERT=/tls.crt and a volumeMount with an empty mountPath.
+  // The trailing-slash trim turns "/" into "": env RAY_TLS_SERVER_CERT=/tls.crt and a volumeMount with an empty
+  // mountPath.
   it('mountPath "/" is rejected', () => {
     expect(fields(rayTls({ mountPath: '/' }))).toEqual(['functionConfig.spec.mountPath']);
   });

@@ -152,19 +152,22 @@ describe('token authentication', () => {
     expect(r.results.some((x) => x.severity === 'info' && /authOptions/.test(x.message))).toBe(true);
   });
 
-  it('without it: one warning per run that names 8265, 52365 and the runtime-env agent and says how to turn it on', () => {
-    const r = render([
-      head(),
-      deployment('ray-worker', {
-        containers: [
-          { name: 'w', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--address=ray-head:6379'] },
-        ],
-      }),
-    ]);
-    const warnings = r.results.filter((x) => /unauthenticated HTTP/.test(x.message));
-    expect(warnings).toHaveLength(1);
-    expect(warnings[0].message).toMatch(/8265.*52365.*runtime-env agent.*auth: token/);
-  });
+  it(
+    'without it: one warning per run that names 8265, 52365 and the runtime-env agent and says how to turn ' + 'it on',
+    () => {
+      const r = render([
+        head(),
+        deployment('ray-worker', {
+          containers: [
+            { name: 'w', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--address=ray-head:6379'] },
+          ],
+        }),
+      ]);
+      const warnings = r.results.filter((x) => /unauthenticated HTTP/.test(x.message));
+      expect(warnings).toHaveLength(1);
+      expect(warnings[0].message).toMatch(/8265.*52365.*runtime-env agent.*auth: token/);
+    },
+  );
 });
 
 describe('hostNetwork', () => {

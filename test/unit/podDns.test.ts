@@ -36,7 +36,11 @@ describe('rewriteRayStart', () => {
     expect(r.command).toEqual(['/bin/bash', '-lc']);
     expect(
       r.args[0].match(
-        /ray start --node-ip-address="\$\(echo "\$RAY_TLS_POD_IP" \| tr \.: --\)\.\$RAY_TLS_POD_NAMESPACE\.pod\.cluster\.local"/g,
+        new RegExp(
+          String.raw`ray start --node-ip-address="\$\(echo "\$RAY_TLS_POD_IP" \| tr \.: --\)\.` +
+            String.raw`\$RAY_TLS_POD_NAMESPACE\.pod\.cluster\.local"`,
+          'g',
+        ),
       ),
     ).toHaveLength(2);
   });

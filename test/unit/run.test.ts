@@ -109,7 +109,9 @@ describe('exit codes, stdout and stderr', () => {
   });
 
   it('a conflicting entry: exit 1, an error line naming the resource and the field, nothing changed', () => {
-    const input = `${HEAD}items:\n${RAY_HEAD.replace('args: [ray, start, --head, --block]', 'args: [ray, start, --head, --block]\n          env: [{name: RAY_USE_TLS, value: "0"}]')}`;
+    const args = 'args: [ray, start, --head, --block]';
+    const env = '\n          env: [{name: RAY_USE_TLS, value: "0"}]';
+    const input = `${HEAD}items:\n${RAY_HEAD.replace(args, `${args}${env}`)}`;
     const out = run(input);
     expect(out.exitCode).toBe(1);
     expect(out.stderr[0]).toBe(
