@@ -16,16 +16,39 @@
 // Log lines prefixed [rotation]. Run: npx vitest run --config test/ray/vitest.config.ts
 // test/ray/rotation.e2e.test.ts (root; fails without pod support unless RAY_TLS_SKIP_REAL=1).
 import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { parse, parseAllDocuments, stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
-import { certificateText, issueCertificates, renewCertificate, secretDirs, type CertificateObject } from './issuer.js';
-import { PodCluster, podFromTemplate, podSupport, type Pod, type PodManifest } from './podRunner.js';
-import { certManagerObjects, clientPod, execClient, item, logLines, NS, rayVenvForUid, REPO, serviceTargets, sessionLogs, template, waitFor, type Obj } from './realRay.js';
 import { requireRealTools } from '../support/realTools.js';
+import { type CertificateObject, certificateText, issueCertificates, renewCertificate, secretDirs } from './issuer.js';
+import { type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
+import {
+  certManagerObjects,
+  clientPod,
+  execClient,
+  item,
+  logLines,
+  NS,
+  type Obj,
+  REPO,
+  rayVenvForUid,
+  serviceTargets,
+  sessionLogs,
+  template,
+  waitFor,
+} from './realRay.js';
 
 const support = podSupport();
 const real = requireRealTools('real-Ray rotation tests', support.ok ? undefined : support.reason);
@@ -48,16 +71,30 @@ interface Rendered {
 
 /** run() over `items` (default: `kubectl kustomize k8s/base`) with a RayTLS spec (merged over BASE_SPEC). */
 function render(spec: Obj, items?: Obj[]): Rendered {
-  const input = items ?? parseAllDocuments(execFileSync('kubectl', ['kustomize', join(REPO, 'k8s/base')], { encoding: 'utf8' })).map((d) => d.toJS() as Obj);
+  const input =
+    items ??
+    parseAllDocuments(execFileSync('kubectl', ['kustomize', join(REPO, 'k8s/base')], { encoding: 'utf8' })).map(
+      (d) => d.toJS() as Obj,
+    );
   const list = {
     apiVersion: 'config.kubernetes.io/v1',
     kind: 'ResourceList',
     items: input,
-    functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec: { ...BASE_SPEC, ...spec } },
+    functionConfig: {
+      apiVersion: 'ray-tls.io/v1alpha1',
+      kind: 'RayTLS',
+      metadata: { name: 't' },
+      spec: { ...BASE_SPEC, ...spec },
+    },
   };
   const out = run(stringify(list, { lineWidth: 0, indentSeq: false }));
   const parsed = (out.stdout ? parse(out.stdout) : {}) as Obj;
-  return { items: (parsed.items ?? []) as Obj[], results: (parsed.results ?? out.results ?? []) as Obj[], exitCode: out.exitCode, stderr: out.stderr };
+  return {
+    items: (parsed.items ?? []) as Obj[],
+    results: (parsed.results ?? out.results ?? []) as Obj[],
+    exitCode: out.exitCode,
+    stderr: out.stderr,
+  };
 }
 
 function renderOk(spec: Obj, items?: Obj[]): Obj[] {
@@ -67,7 +104,8 @@ function renderOk(spec: Obj, items?: Obj[]): Obj[] {
 }
 
 const errors = (r: Rendered): Obj[] => r.results.filter((x) => x.severity === 'error');
-const certificate = (items: Obj[], name: string): CertificateObject => item(items, 'Certificate', name) as unknown as CertificateObject;
+const certificate = (items: Obj[], name: string): CertificateObject =>
+  item(items, 'Certificate', name) as unknown as CertificateObject;
 const issuersOf = (items: Obj[]): Obj[] => certManagerObjects(items).filter((o) => o.kind === 'Issuer');
 
 interface Deployed {
@@ -75,7 +113,11 @@ interface Deployed {
   worker: Obj;
   client: Obj;
 }
-const templates = (items: Obj[]): Deployed => ({ head: template(items, 'ray-head'), worker: template(items, 'ray-worker'), client: template(items, 'django-ray-worker') });
+const templates = (items: Obj[]): Deployed => ({
+  head: template(items, 'ray-head'),
+  worker: template(items, 'ray-worker'),
+  client: template(items, 'django-ray-worker'),
+});
 
 // ---------------------------------------------------------------------------------------
 // Checks run in the pods
@@ -103,7 +145,8 @@ def where():
 ran = {}
 for n in alive:
     try:
-        ran[n["NodeManagerAddress"]] = ray.get(where.options(scheduling_strategy=Pin(n["NodeID"], soft=False)).remote(), timeout=60)
+        pinned = where.options(scheduling_strategy=Pin(n["NodeID"], soft=False))
+        ran[n["NodeManagerAddress"]] = ray.get(pinned.remote(), timeout=60)
     except Exception as e:
         ran[n["NodeManagerAddress"]] = ["ERROR", type(e).__name__ + ": " + str(e).splitlines()[0]]
 print("RESULT " + json.dumps({"alive": addrs, "total": len(ray.nodes()), "ran": ran}))
@@ -115,7 +158,8 @@ interface CheckResult {
   ran: Record<string, [string, string]>;
 }
 
-const TLS_ERROR = /Handshake failed|CERTIFICATE_VERIFY_FAILED|certificate verify failed|unknown ca|Failed to connect to GCS|session_name/i;
+const TLS_ERROR =
+  /Handshake failed|CERTIFICATE_VERIFY_FAILED|certificate verify failed|unknown ca|Failed to connect to GCS|session_name/i;
 
 // ---------------------------------------------------------------------------------------
 
@@ -123,7 +167,10 @@ describe.runIf(real)('CA rotation on real Ray', () => {
   let work = '';
   let venv = '';
   let failed = false;
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) => onTestFailed(() => void (failed = true));
+  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
+    onTestFailed(() => {
+      failed = true;
+    });
   beforeAll(() => {
     venv = rayVenvForUid(1000, 100);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-rotation-'));
@@ -140,7 +187,10 @@ describe.runIf(real)('CA rotation on real Ray', () => {
     readonly pods: Record<string, Pod> = {};
     deployed: Record<string, Obj> = {};
 
-    constructor(readonly scenario: string, items: Obj[]) {
+    constructor(
+      readonly scenario: string,
+      items: Obj[],
+    ) {
       this.secretsRoot = join(work, scenario, 'secrets');
       const issued = secretDirs(issueCertificates(certManagerObjects(items), this.secretsRoot), NS);
       const db = join(work, scenario, 'django-ray-database');
@@ -183,12 +233,15 @@ describe.runIf(real)('CA rotation on real Ray', () => {
         for (const vol of pod.manifest.spec.volumes ?? []) {
           const sources = [
             ...(vol.secret?.secretName === name ? [{ items: vol.secret.items }] : []),
-            ...(vol.projected?.sources ?? []).filter((s) => s.secret?.name === name).map((s) => ({ items: s.secret!.items })),
+            ...(vol.projected?.sources ?? [])
+              .filter((s) => s.secret?.name === name)
+              .map((s) => ({ items: s.secret!.items })),
           ];
           for (const src of sources) {
             const keys = readdirSync(from).filter((k) => statSync(join(from, k)).isFile());
             for (const it of src.items ?? keys.map((k) => ({ key: k, path: k }))) {
-              if (existsSync(join(from, it.key))) copyFileSync(join(from, it.key), join(pod.volumeDir(vol.name), it.path));
+              if (existsSync(join(from, it.key)))
+                copyFileSync(join(from, it.key), join(pod.volumeDir(vol.name), it.path));
             }
           }
         }
@@ -197,7 +250,10 @@ describe.runIf(real)('CA rotation on real Ray', () => {
 
     async start(name: string, tpl: Obj): Promise<Pod> {
       this.deployed[name] = tpl;
-      const pod = name === CLIENT ? await this.cluster.startPod(clientPod(name, tpl)) : await this.cluster.startPod(podFromTemplate(name, tpl, NS));
+      const pod =
+        name === CLIENT
+          ? await this.cluster.startPod(clientPod(name, tpl))
+          : await this.cluster.startPod(podFromTemplate(name, tpl, NS));
       if (name !== CLIENT) await pod.waitForLog('Ray runtime started', { timeoutMs: 180_000 });
       this.pods[name] = pod;
       return pod;
@@ -216,9 +272,16 @@ describe.runIf(real)('CA rotation on real Ray', () => {
 
     /** A fresh Ray client process in the running client pod; waits for exactly `want` alive. */
     async check(want: string[], waitS = 120): Promise<CheckResult> {
-      const r = await execClient(this.pods[CLIENT]!, this.head, ['python', '-c', CHECK_SCRIPT, want.join(','), String(waitS)], (m) => say(m), 'check');
+      const r = await execClient(
+        this.pods[CLIENT]!,
+        this.head,
+        ['python', '-c', CHECK_SCRIPT, want.join(','), String(waitS)],
+        (m) => say(m),
+        'check',
+      );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!line) throw new Error(`client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
+      if (!line)
+        throw new Error(`client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
       return JSON.parse(line.slice('RESULT '.length)) as CheckResult;
     }
 
@@ -228,23 +291,39 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       const worker = this.pods[WORKER]!;
       const want = [head.ip, worker.ip];
       const r = await this.check(want);
-      const ranOn = Object.entries(r.ran).filter(([, v]) => v[0] !== 'ERROR').map(([, v]) => (v[0] === HEAD ? 'head' : v[0] === WORKER ? 'worker' : v[0]));
+      const ranOn = Object.entries(r.ran)
+        .filter(([, v]) => v[0] !== 'ERROR')
+        .map(([, v]) => (v[0] === HEAD ? 'head' : v[0] === WORKER ? 'worker' : v[0]));
       say(`${label}: alive ${r.alive.length}/2, tasks ran on ${ranOn.join(', ') || 'none'}`);
       expect(r.alive, JSON.stringify(r)).toEqual([...want].sort());
       expect(r.ran[head.ip]).toEqual([HEAD, head.ip]);
       expect(r.ran[worker.ip]).toEqual([WORKER, worker.ip]);
     }
 
-    /** After the head restarts, the workers' raylets lose their GCS: a worker whose `ray start` exits is restarted, as the kubelet would. */
+    /**
+     * After the head restarts, the workers' raylets lose their GCS: a worker whose `ray start` exits is restarted, as
+     * the kubelet would.
+     */
     async afterHeadRestart(label: string): Promise<void> {
       const worker = this.pods[WORKER]!;
       const exited = await Promise.race([
-        waitFor(() => (worker.exitCode() !== undefined ? true : undefined), 150_000, 'worker exit').then(() => true, () => false),
-        waitFor(() => (this.joinedNewHead(worker) ? true : undefined), 150_000, 'worker rejoin').then(() => false, () => false),
+        waitFor(() => (worker.exitCode() !== undefined ? true : undefined), 150_000, 'worker exit').then(
+          () => true,
+          () => false,
+        ),
+        waitFor(() => (this.joinedNewHead(worker) ? true : undefined), 150_000, 'worker rejoin').then(
+          () => false,
+          () => false,
+        ),
       ]);
       if (exited) {
-        const why = logLines(worker.logs(), /exited unexpectedly|GCS|cluster ID|Error/i).slice(-1)[0] ?? `exit ${worker.exitCode()}`;
-        say(`${label}: ${WORKER}'s ray start exited after the head restart (${why}); the kubelet restarts it from its deployed template`);
+        const why =
+          logLines(worker.logs(), /exited unexpectedly|GCS|cluster ID|Error/i).slice(-1)[0] ??
+          `exit ${worker.exitCode()}`;
+        say(
+          `${label}: ${WORKER}'s ray start exited after the head restart (${why}); the kubelet restarts it from its ` +
+            `deployed template`,
+        );
         await this.restart(WORKER, this.deployed[WORKER]!);
       }
     }
@@ -261,7 +340,11 @@ describe.runIf(real)('CA rotation on real Ray', () => {
 
   /** Rolling restart of head, worker, client from `tpl`, with a full check after each. */
   async function rollingRestart(d: Drill, step: string, t: Deployed): Promise<void> {
-    for (const [name, tpl] of [[HEAD, t.head], [WORKER, t.worker], [CLIENT, t.client]] as const) {
+    for (const [name, tpl] of [
+      [HEAD, t.head],
+      [WORKER, t.worker],
+      [CLIENT, t.client],
+    ] as const) {
       const t0 = Date.now();
       await d.restart(name, tpl);
       if (name === HEAD) await d.afterHeadRestart(`${step}: restarted ${name}`);
@@ -276,7 +359,8 @@ describe.runIf(real)('CA rotation on real Ray', () => {
     return `serial ${serial.slice(0, 23)}, notAfter ${notAfter}`;
   }
 
-  it('rotation: CA renewal (rotationPolicy Never) and the three-step key rotation with rolling restarts, no outage', async (ctx) => {
+  it('rotation: CA renewal (rotationPolicy Never) and the three-step key rotation with rolling restarts, no ' +
+    'outage', async (ctx) => {
     keepOnFailure(ctx);
     const started = Date.now();
     const step0 = renderOk({});
@@ -294,7 +378,10 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       const before = caInfo(d.secretDir('ray-tls-ca'));
       const renewed = renewCertificate(caCert, d.secretDir('ray-tls-ca'));
       d.syncSecret('ray-tls-ca');
-      say(`(a) renewed ray-tls-ca (rotationPolicy ${renewed.rotationPolicy}): key ${renewed.keyChanged ? 'CHANGED' : 'kept'}; ${before} -> ${caInfo(d.secretDir('ray-tls-ca'))}`);
+      say(
+        `(a) renewed ray-tls-ca (rotationPolicy ${renewed.rotationPolicy}): key ` +
+          `${renewed.keyChanged ? 'CHANGED' : 'kept'}; ${before} -> ${caInfo(d.secretDir('ray-tls-ca'))}`,
+      );
       expect(renewed.rotationPolicy).toBe('Never');
       expect(renewed.keyChanged).toBe(false);
       expect(renewed.serialAfter).not.toBe(renewed.serialBefore);
@@ -302,11 +389,15 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       const worker = await d.restart(WORKER, t0.worker);
       const leafIssuer = /Issuer: (.*)/.exec(certificateText(join(worker.volumeDir('ray-tls'), 'tls.crt')))?.[1];
       say(`(a) ${WORKER}'s new leaf issuer: ${leafIssuer}`);
-      await d.checkAll(`(a) CA renewed, restarted ${WORKER} (${((Date.now() - tr) / 1000).toFixed(0)} s; head and client keep the old CA certificate)`);
+      await d.checkAll(
+        `(a) CA renewed, restarted ${WORKER} (${((Date.now() - tr) / 1000).toFixed(0)} s; head and client keep the ` +
+          `old CA certificate)`,
+      );
 
       // (b) step 1: trust both, the old CA still signs.
       const step1 = renderOk({ ca: { trust: ['ray-tls-ca-2'] } });
-      expect(certificate(step1, 'ray-tls-ca').spec).toEqual(caCert.spec); // unchanged: cert-manager does not re-issue it
+      // Unchanged: cert-manager does not re-issue it.
+      expect(certificate(step1, 'ray-tls-ca').spec).toEqual(caCert.spec);
       expect(certificate(step1, 'django-ray-worker-ray-tls-client').spec.issuerRef.name).toBe('ray-tls-ca');
       d.issue(step1, ['ray-tls-ca-2']);
       say(`step 1: {ca: {trust: [ray-tls-ca-2]}}: issued ray-tls-ca-2 (${caInfo(d.secretDir('ray-tls-ca-2'))})`);
@@ -329,9 +420,15 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       const client2 = certificate(step2, 'django-ray-worker-ray-tls-client');
       expect(client2.spec.issuerRef.name).toBe('ray-tls-ca-2');
       expect(client2.spec).not.toEqual(certificate(step1, 'django-ray-worker-ray-tls-client').spec);
-      // cert-manager re-issues a Certificate whose spec (issuerRef) changed; the kubelet updates the Secret in running pods.
-      d.issue(step2, ['django-ray-worker-ray-tls-client']);
-      say(`step 2: {ca: {name: ray-tls-ca-2, trust: [ray-tls-ca]}}: client Certificate issuerRef ray-tls-ca -> ray-tls-ca-2, re-issued (issuer: ${/Issuer: (.*)/.exec(certificateText(join(d.secretDir('django-ray-worker-ray-tls-client'), 'tls.crt')))?.[1]})`);
+      // cert-manager re-issues a Certificate whose spec (issuerRef) changed; the kubelet updates the Secret in running
+      // pods.
+      const CLIENT_SECRET = 'django-ray-worker-ray-tls-client';
+      d.issue(step2, [CLIENT_SECRET]);
+      say(
+        `step 2: {ca: {name: ray-tls-ca-2, trust: [ray-tls-ca]}}: client Certificate issuerRef ray-tls-ca -> ` +
+          `ray-tls-ca-2, re-issued (issuer: ` +
+          `${/Issuer: (.*)/.exec(certificateText(join(d.secretDir(CLIENT_SECRET), 'tls.crt')))?.[1]})`,
+      );
       await d.checkAll('step 2: client Secret re-issued, nothing restarted yet');
       await rollingRestart(d, 'step 2', templates(step2));
 
@@ -351,7 +448,8 @@ describe.runIf(real)('CA rotation on real Ray', () => {
     }
   }, 900_000);
 
-  it('rotation without step 1: a new signing CA at once; the restarted worker does not join (the head trusts only the old CA)', async (ctx) => {
+  it('rotation without step 1: a new signing CA at once; the restarted worker does not join (the head trusts ' +
+    'only the old CA)', async (ctx) => {
     keepOnFailure(ctx);
     const started = Date.now();
     const step0 = renderOk({});
@@ -371,20 +469,35 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       d.pods[WORKER] = worker;
       const head = d.head;
       const r = await d.check([head.ip], 120);
-      say(`(c) after restarting ${WORKER}: alive ${r.alive.length} (${r.alive.join(', ')}) of ${r.total} nodes ever registered; tasks ran on ${Object.values(r.ran).map((v) => v[0]).join(', ')}`);
+      const ranOn = Object.values(r.ran)
+        .map((v) => v[0])
+        .join(', ');
+      say(
+        `(c) after restarting ${WORKER}: alive ${r.alive.length} (${r.alive.join(', ')}) of ${r.total} nodes ` +
+          `ever registered; tasks ran on ${ranOn}`,
+      );
       expect(r.alive).toEqual([head.ip]);
       // The TLS error: the worker's own log or Ray session logs, or the head's GCS logs.
       const tlsLines = () => [
         ...logLines(worker.logs(), TLS_ERROR).map((l) => `${WORKER}: ${l}`),
-        ...Object.entries(sessionLogs(worker, /\.(err|out|log)$/)).flatMap(([f, t]) => logLines(t, TLS_ERROR).map((l) => `${WORKER} ${f}: ${l}`)),
-        ...Object.entries(sessionLogs(head, /^gcs_server\.(err|out)$/)).flatMap(([f, t]) => logLines(t, /Handshake failed|CERTIFICATE_VERIFY_FAILED/).map((l) => `${HEAD} ${f}: ${l}`)),
+        ...Object.entries(sessionLogs(worker, /\.(err|out|log)$/)).flatMap(([f, t]) =>
+          logLines(t, TLS_ERROR).map((l) => `${WORKER} ${f}: ${l}`),
+        ),
+        ...Object.entries(sessionLogs(head, /^gcs_server\.(err|out)$/)).flatMap(([f, t]) =>
+          logLines(t, /Handshake failed|CERTIFICATE_VERIFY_FAILED/).map((l) => `${HEAD} ${f}: ${l}`),
+        ),
       ];
       const lines = await waitFor(() => (tlsLines().length ? tlsLines() : undefined), 180_000, 'a TLS error line');
-      for (const l of lines.filter((x) => /Handshake|CERTIFICATE_VERIFY|verify failed|unknown ca/i.test(x)).slice(0, 2)) say(`(c) ${l.slice(0, 400)}`);
-      say(`(c) ${lines.find((x) => !/Handshake|CERTIFICATE_VERIFY|verify failed|unknown ca/i.test(x))?.slice(0, 400) ?? ''}`);
+      for (const l of lines.filter((x) => /Handshake|CERTIFICATE_VERIFY|verify failed|unknown ca/i.test(x)).slice(0, 2))
+        say(`(c) ${l.slice(0, 400)}`);
+      const other = lines.find((x) => !/Handshake|CERTIFICATE_VERIFY|verify failed|unknown ca/i.test(x));
+      say(`(c) ${other?.slice(0, 400) ?? ''}`);
       expect(worker.logs()).not.toContain('Ray runtime started');
       const again = await d.check([head.ip], 5);
-      say(`(c) later: alive ${again.alive.length}/2 (the worker never joined); ${((Date.now() - started) / 1000).toFixed(0)} s`);
+      say(
+        `(c) later: alive ${again.alive.length}/2 (the worker never joined); ` +
+          `${((Date.now() - started) / 1000).toFixed(0)} s`,
+      );
       expect(again.alive).toEqual([head.ip]);
     } finally {
       await d.stop();
