@@ -158,8 +158,17 @@ interface CheckResult {
   ran: Record<string, [string, string]>;
 }
 
-const TLS_ERROR =
-  /Handshake failed|CERTIFICATE_VERIFY_FAILED|certificate verify failed|unknown ca|Failed to connect to GCS|session_name/i;
+const TLS_ERROR = new RegExp(
+  [
+    'Handshake failed',
+    'CERTIFICATE_VERIFY_FAILED',
+    'certificate verify failed',
+    'unknown ca',
+    'Failed to connect to GCS',
+    'session_name',
+  ].join('|'),
+  'i',
+);
 
 // ---------------------------------------------------------------------------------------
 
