@@ -33,7 +33,6 @@ import { basename, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireRealTools } from '../support/realTools.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
-import { render } from './e2eSupport.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
 import { type ExecResult, type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
 import {
@@ -44,6 +43,7 @@ import {
   NS,
   type Obj,
   rayVenvForUid,
+  render,
   serviceTargets,
   sessionLogs,
   template,

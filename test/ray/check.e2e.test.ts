@@ -20,21 +20,20 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueCertificates, secretDirs } from './issuer.js';
+import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
   kustomize,
   type Obj,
   REPO,
   rayVenvForUid,
+  realRaySupport,
   render,
-  requirePods,
   serviceTargets,
-  skipReal,
   sleepingPod,
   template,
-} from './e2eSupport.js';
-import { issueCertificates, secretDirs } from './issuer.js';
-import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
+} from './realRay.js';
 
 const NS = 'django-ray';
 const BIN = join(REPO, 'dist/ray-tls.js');
@@ -48,7 +47,9 @@ interface CheckRun {
   stderr: string;
 }
 
-describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
+const support = realRaySupport();
+
+describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
   let work = '';
   let cluster: PodCluster | undefined;
   let tlsHead: Pod;
@@ -80,7 +81,8 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
   };
 
   beforeAll(async () => {
-    requirePods();
+    if (support.reason)
+      throw new Error(`cannot run the real-Ray tests: ${support.reason}; set RAY_TLS_SKIP_REAL=1 to skip them`);
     execFileSync('node', [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
     const venv = rayVenvForUid(1000, 100, say);
     work = mkdtempSync(join(tmpdir(), 'ray-tls-check-e2e-'));
@@ -96,7 +98,7 @@ describe.skipIf(skipReal())('ray-tls check against real Ray', () => {
     writeFileSync(join(database, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
 
     // The dev overlay without the function: the same head, no TLS anywhere.
-    const plain = template(kustomize('k8s/overlays/dev'), 'ray-head') as Obj;
+    const plain = template(kustomize('dev'), 'ray-head') as Obj;
     expect(JSON.stringify(plain)).not.toContain('RAY_USE_TLS');
 
     cluster = PodCluster.create({

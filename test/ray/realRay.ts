@@ -8,7 +8,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parse, parseAllDocuments, stringify } from 'yaml';
+import { run } from '../../src/function/run.js';
 import {
   defaultRayVenv,
   type ExecResult,
@@ -38,12 +39,34 @@ export function realRaySupport(extraTools: readonly string[] = []): { run: boole
   return { run: true, reason };
 }
 
-/** `kubectl kustomize k8s/overlays/<overlay>` as objects. */
-export function kustomize(overlay: string): Obj[] {
-  const stream = execFileSync('kubectl', ['kustomize', join(REPO, 'k8s/overlays', overlay)], { encoding: 'utf8' });
+/** `kubectl kustomize DIR` (relative to the repo) as objects. */
+export function kustomizeDir(dir: string): Obj[] {
+  const stream = execFileSync('kubectl', ['kustomize', join(REPO, dir)], { encoding: 'utf8' });
   return parseAllDocuments(stream)
     .map((d) => d.toJS() as Obj)
     .filter(Boolean);
+}
+
+/** `kubectl kustomize k8s/overlays/<overlay>` as objects. */
+export const kustomize = (overlay: string): Obj[] => kustomizeDir(join('k8s/overlays', overlay));
+
+/** `kubectl kustomize DIR` wrapped into a ResourceList (as scripts/start.mjs does), through run(). */
+export function render(dir: string, spec?: Obj): { items: Obj[]; results: Obj[] } {
+  const list: Obj = { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: kustomizeDir(dir) };
+  if (spec) list.functionConfig = { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec };
+  const out = run(stringify(list, { lineWidth: 0, indentSeq: false }));
+  if (out.exitCode !== 0) throw new Error(`ray-tls failed (exit ${out.exitCode}):\n${out.stderr.join('\n')}`);
+  const parsed = parse(out.stdout) as Obj;
+  return { items: parsed.items as Obj[], results: (parsed.results ?? []) as Obj[] };
+}
+
+/** A pod from a client template whose (application) command is replaced by `sleep infinity`. */
+export function sleepingPod(name: string, tpl: Obj, namespace: string): PodManifest {
+  const pod = podFromTemplate(name, tpl, namespace);
+  const c = pod.spec.containers[0]!;
+  c.command = ['sleep', 'infinity'];
+  delete c.args;
+  return pod;
 }
 
 export function item(items: Obj[], kind: string, name: string): Obj {
@@ -116,7 +139,7 @@ function pythonRunsAs(python: string, uid: number, gid: number): boolean {
  * second one (.cache/ray-venv-uid) built by scripts/ensure-ray.sh from a system python3 when
  * the default venv's Python lives where that uid cannot reach (pyenv under /root).
  */
-export function rayVenvForUid(uid: number, gid: number): string {
+export function rayVenvForUid(uid: number, gid: number, say: (s: string) => void = () => {}): string {
   execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000 });
   const main = defaultRayVenv();
   if (pythonRunsAs(join(main, 'bin/python'), uid, gid)) return main;
@@ -137,6 +160,7 @@ export function rayVenvForUid(uid: number, gid: number): string {
     env: { ...process.env, RAY_VENV: venv, PATH: `${dirname(python)}:${process.env.PATH ?? ''}` },
   });
   if (!pythonRunsAs(join(venv, 'bin/python'), uid, gid)) throw new Error(`${venv} is not usable by uid ${uid}`);
+  say(`${main} uses a Python uid ${uid} cannot run; the pods use ${venv} (same ray[client] 2.58.0, ${python})`);
   return venv;
 }
 
