@@ -7,7 +7,7 @@ import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
-import { findRayPods } from '../ray/pods.js';
+import { envOf, findRayPods } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
 import { OWN_CONTAINERS, TLS_VARS } from '../tls/pod.js';
 import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
@@ -15,8 +15,6 @@ import type { Plan } from './plan.js';
 
 const MAX_HOURS = 8760;
 const obj = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
-const envOf = (c: JsonMap | undefined): Map<Json | undefined, Json | undefined> =>
-  new Map(mapsOf(c?.env).map((e) => [e.name, e.value]));
 
 /** A result for a Secret in the manifests that carries a private key, if it does. */
 export function keyMaterialResult(r: Resource, severity: 'error' | 'warning'): Result | undefined {

@@ -54,6 +54,10 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
   };
 }
 
+/** A container's env as name -> value (valueFrom entries map to undefined). */
+export const envOf = (c: JsonMap | undefined): Map<Json | undefined, Json | undefined> =>
+  new Map(mapsOf(c?.env).map((e) => [e.name, e.value]));
+
 export const runsRayStart = (c: JsonMap): boolean => findRayStart(c.command, c.args) !== undefined;
 
 /** The index of the container that runs Ray: KubeRay's first, else the first that runs `ray start`. */

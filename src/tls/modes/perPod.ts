@@ -2,8 +2,8 @@
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
 import { CLUSTER_LABEL, fieldPath, kubeRayHeadServices } from '../../ray/kinds.js';
-import type { RayPod } from '../../ray/pods.js';
-import { type Json, mapsOf } from '../../yaml/json.js';
+import { envOf, type RayPod } from '../../ray/pods.js';
+import type { Json } from '../../yaml/json.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
@@ -75,9 +75,6 @@ function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
     settings.initImage,
   );
 }
-
-const envOf = (c: Json | undefined) =>
-  new Map(mapsOf((c as Record<string, Json> | undefined)?.env).map((e) => [e.name, e.value]));
 
 export const perPod: CertificateMode = {
   name: 'per-pod',
