@@ -31,15 +31,9 @@ const H2_PREFACE = Buffer.concat([
   Buffer.from([0, 0, 0, 4, 0, 0, 0, 0, 0]),
 ]);
 
-/** Connects onward to the real head with the other CA's client certificate. */
-function upstream(forPeer) {
-  let done = false;
-  const report = (fields) => {
-    if (done) return;
-    done = true;
-    log('upstream', { for: forPeer, target: `${upHost}:${upPort}`, ...fields });
-  };
-  const up = tls.connect({
+/** To the real head, presenting the other CA's client certificate; the head's verdict is what we record. */
+function connectUpstream() {
+  return tls.connect({
     host: upHost,
     port: upPort,
     servername,
@@ -48,6 +42,17 @@ function upstream(forPeer) {
     ALPNProtocols: ['h2'],
     rejectUnauthorized: false,
   });
+}
+
+/** Connects onward to the real head with the other CA's client certificate. */
+function upstream(forPeer) {
+  let done = false;
+  const report = (fields) => {
+    if (done) return;
+    done = true;
+    log('upstream', { for: forPeer, target: `${upHost}:${upPort}`, ...fields });
+  };
+  const up = connectUpstream();
   let handshake = false;
   up.setTimeout(15_000, () => {
     report({ accepted: false, stage: handshake ? 'after-handshake' : 'handshake', error: 'no answer within 15 s' });
@@ -89,15 +94,7 @@ const server = net.createServer((raw) => {
     // The worker accepted the other CA's certificate: the interception worked. Relay.
     secure = true;
     log('downstreamAccepted', { peer, protocol: down.getProtocol(), alpn: down.alpnProtocol });
-    const up = tls.connect({
-      host: upHost,
-      port: upPort,
-      servername,
-      key,
-      cert,
-      ALPNProtocols: ['h2'],
-      rejectUnauthorized: false,
-    });
+    const up = connectUpstream();
     down.pipe(up).pipe(down);
     up.on('error', () => down.destroy());
   });
