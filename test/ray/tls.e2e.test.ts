@@ -18,7 +18,7 @@
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/tls.e2e.test.ts (root only;
 // fails otherwise, or skips loudly with RAY_TLS_SKIP_REAL=1). About 3 minutes on 2 cores.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import {
   appendFileSync,
   existsSync,
@@ -26,13 +26,12 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
-  readlinkSync,
   rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
@@ -40,15 +39,17 @@ import { run } from '../../src/function/run.js';
 import { requireRealTools } from '../support/realTools.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
+import { type ExecResult, type Pod, PodCluster, type PodManifest, podFromTemplate, podSupport } from './podRunner.js';
 import {
-  defaultRayVenv,
-  type ExecResult,
-  type Pod,
-  PodCluster,
-  type PodManifest,
-  podFromTemplate,
-  podSupport,
-} from './podRunner.js';
+  certManagerObjects,
+  clientPod,
+  logLines,
+  rayVenvForUid,
+  serviceTargets,
+  sessionLogs,
+  startNode,
+  template,
+} from './realRay.js';
 
 type Obj = Record<string, any>;
 
@@ -77,98 +78,8 @@ function renderBase(spec?: Obj): { items: Obj[]; results: Obj[] } {
   return { items: parsed.items as Obj[], results: (parsed.results ?? []) as Obj[] };
 }
 
-function item(items: Obj[], kind: string, name: string): Obj {
-  const found = items.find((i) => i.kind === kind && i.metadata?.name === name);
-  if (!found) throw new Error(`no ${kind} ${name} in the function's output`);
-  return found;
-}
-
-const template = (items: Obj[], deployment: string): Obj => item(items, 'Deployment', deployment).spec.template as Obj;
-const certManagerObjects = (items: Obj[]): Obj[] =>
-  items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
-
-/** Service name -> the pod (of `pods`: pod name -> its template) that the Service's selector picks. */
-function serviceTargets(items: Obj[], pods: Record<string, Obj>): Record<string, string> {
-  const targets: Record<string, string> = {};
-  for (const svc of items.filter((i) => i.kind === 'Service')) {
-    const selector = Object.entries((svc.spec?.selector ?? {}) as Record<string, string>);
-    const pod = Object.entries(pods).find(
-      ([, tpl]) => selector.length > 0 && selector.every(([k, v]) => tpl.metadata?.labels?.[k] === v),
-    );
-    if (pod) targets[svc.metadata.name as string] = pod[0];
-  }
-  return targets;
-}
-
-// ---------------------------------------------------------------------------------------
-// Machine setup
-
-/** Whether `python` (a venv's) runs `import ray` as this uid/gid, as Ray's own subprocesses do. */
-function pythonRunsAs(python: string, uid: number, gid: number): boolean {
-  const r = spawnSync(
-    '/usr/bin/setpriv',
-    [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', '/bin/sh', '-c', 'exec "$0" -c "import ray"', python],
-    { cwd: '/', encoding: 'utf8' },
-  );
-  return r.status === 0;
-}
-
-/**
- * The emitted pods run as uid 1000 (runAsUser), like the Ray image's user. The default venv
- * (.cache/ray-venv) may be built on a Python under /root (pyenv), which uid 1000 cannot
- * reach; then a second venv with the same ray[client] 2.58.0 is made by scripts/ensure-ray.sh
- * from a Python that every user can run.
- */
-function rayVenvForUid(uid: number, gid: number): string {
-  const env = { ...process.env };
-  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), { stdio: ['ignore', 'pipe', 'pipe'], timeout: 900_000, env });
-  const main = defaultRayVenv();
-  if (pythonRunsAs(join(main, 'bin/python'), uid, gid)) return main;
-  const python = ['/usr/local/bin/python3', '/usr/bin/python3'].find(
-    (p) =>
-      existsSync(p) &&
-      spawnSync(
-        '/usr/bin/setpriv',
-        [`--reuid=${uid}`, `--regid=${gid}`, '--clear-groups', '--', p, '-c', 'import venv'],
-        { cwd: '/' },
-      ).status === 0,
-  );
-  if (!python) throw new Error(`${main}'s Python is not usable by uid ${uid}, and no system python3 is`);
-  const venv = join(dirname(main), 'ray-venv-uid');
-  execFileSync(join(REPO, 'scripts/ensure-ray.sh'), {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    timeout: 900_000,
-    env: { ...env, RAY_VENV: venv, PATH: `${dirname(python)}:${env.PATH ?? ''}` },
-  });
-  if (!pythonRunsAs(join(venv, 'bin/python'), uid, gid)) throw new Error(`${venv} is not usable by uid ${uid}`);
-  say(`${main} uses a Python uid ${uid} cannot run; the pods use ${venv} (same ray[client] 2.58.0, ${python})`);
-  return venv;
-}
-
 // ---------------------------------------------------------------------------------------
 // Pods
-
-/** Starts a Ray node pod from an emitted template and waits for `ray start` to report. */
-async function startNode(cluster: PodCluster, name: string, tpl: Obj): Promise<Pod> {
-  const pod = await cluster.startPod(podFromTemplate(name, tpl, NS));
-  await pod.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
-  return pod;
-}
-
-/**
- * A pod from the django-ray-worker template: its env (RAY_ADDRESS=ray://ray-head:10001 and the
- * TLS variables), its client certificate mount and its securityContext, as emitted. Only the
- * command differs: the application image (Django, manage.py) is not used here, so the
- * container sleeps and the test runs a Python Ray client in it instead of
- * `python manage.py django_ray_worker`.
- */
-function clientPod(name: string, tpl: Obj): PodManifest {
-  const pod = podFromTemplate(name, tpl, NS);
-  const c = pod.spec.containers[0]!;
-  c.command = ['sleep', 'infinity'];
-  delete c.args;
-  return pod;
-}
 
 /**
  * Starts a pod whose Secret `secret` is `dir` (e.g. a rogue or expired client certificate) instead of the cluster's.
@@ -186,33 +97,6 @@ async function startPodWithSecret(
   } finally {
     if (original) cluster.addSecret(secret, original);
   }
-}
-
-function logLines(text: string, re: RegExp): string[] {
-  return text
-    .split('\n')
-    .filter((l) => re.test(l))
-    .map((l) => l.trim());
-}
-
-/** Ray's session logs of a pod (its /tmp/ray), file name -> text, for files matching `name`. */
-function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
-  // session_latest is an absolute link inside the pod (/tmp/ray/session_...): follow it by name.
-  const latest = join(pod.dir, 'tmp-ray', 'session_latest');
-  if (!existsSync(join(pod.dir, 'tmp-ray'))) return {};
-  let session: string;
-  try {
-    session = basename(readlinkSync(latest));
-  } catch {
-    return {};
-  }
-  const dir = join(pod.dir, 'tmp-ray', session, 'logs');
-  if (!existsSync(dir)) return {};
-  return Object.fromEntries(
-    readdirSync(dir)
-      .filter((f) => name.test(f))
-      .map((f) => [f, readFileSync(join(dir, f), 'utf8')]),
-  );
 }
 
 interface ClientResult {
