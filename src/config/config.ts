@@ -66,7 +66,7 @@ export const DEFAULTS: Config = {
   validate: false,
   clientSelector: {},
   auth: 'none',
-  authSecret: { name: 'ray-auth-token', key: 'token' },
+  authSecret: { name: 'ray-auth-token', key: 'auth_token' },
 };
 
 /** Reads and validates a function config (undefined, `{}`, a ConfigMap, or a RayTLS). */

@@ -5,9 +5,11 @@
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices, operatorAuth } from '../ray/kinds.js';
+import type { YAMLMap } from 'yaml';
+import { autoscalerOptionsPath, clusterSpecPath, fieldPath, kubeRayHeadServices } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
+import { kubeRayAuth } from '../tls/kubeRayAuth.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { rotationOrder } from '../tls/rotation.js';
 import type { Json } from '../yaml/json.js';
@@ -85,11 +87,11 @@ function surveyItems(items: Item[], plan: Plan): Survey {
         entries.map((e) => e.resource),
         plan.pods.caSecret,
       );
-  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
+  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods)] };
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */
-function podWarnings(pods: RayPod[], plan: Plan): Result[] {
+function podWarnings(pods: RayPod[]): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
     if (p.pod.hostNetwork && p.role === 'node') {
@@ -98,16 +100,6 @@ function podWarnings(pods: RayPod[], plan: Plan): Result[] {
         `its certificate names that IP, and any pod on that node with hostNetwork shares it; run Ray pods on the pod ` +
         `network`;
       out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
-    }
-    if (plan.pods.authToken && operatorAuth(p.resource)) {
-      out.push(
-        about(
-          p.resource,
-          'info',
-          `${p.ref.where}: spec.authOptions: KubeRay sets this cluster's token authentication itself; ray-tls adds ` +
-            `TLS only`,
-        ),
-      );
     }
   }
   return out;
@@ -123,6 +115,7 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
   const wanted: Json[] = [];
   const results: Result[] = [];
   const settings = plan.pods;
+  if (settings.authToken) results.push(...authOptions(survey, settings.authToken));
   for (const [namespace, pods] of byNamespace(survey.pods)) {
     wanted.push(...caChain(namespace, plan.ca));
     const nodes = pods.filter((p) => p.role === 'node');
@@ -154,7 +147,8 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
         wanted.push(
           leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer),
         );
-      const auth = !!settings.authToken && !operatorAuth(p.resource);
+      // KubeRay clusters get their token through authOptions (kubeRayAuth.ts), not env of ours.
+      const auth = !!settings.authToken && !clusterSpecPath(p.resource);
       const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p), auth });
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
@@ -173,6 +167,22 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
     }
   }
   return { wanted, results };
+}
+
+/** `auth: token` on KubeRay clusters: authOptions in each cluster spec that has Ray pods here. */
+function authOptions(survey: Survey, secret: { name: string; key: string }): Result[] {
+  const results: Result[] = [];
+  const withPods = new Set(survey.pods.map((p) => p.source));
+  for (const { item, resource } of survey.entries.filter((e) => withPods.has(e.item))) {
+    const decision = kubeRayAuth(resource, secret);
+    if (!decision) continue;
+    results.push(...decision.results);
+    if (decision.add && !decision.results.some((r) => r.severity === 'error')) {
+      const spec = item.node.getIn(decision.add.path, true) as YAMLMap;
+      item.editor.addPair(spec, 'authOptions', decision.add.value);
+    }
+  }
+  return results;
 }
 
 function byNamespace(pods: RayPod<Item>[]): Map<string | undefined, RayPod<Item>[]> {
@@ -248,7 +258,8 @@ function lifetimes(plan: Plan): Result[] {
       ? [
           info(
             `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} ` +
-              `(key ${authToken.key}); create it in each namespace before the pods start (ray-tls token)`,
+              `(key ${authToken.key}; KubeRay clusters through authOptions); create it in each namespace before the ` +
+              'pods start (ray-tls token)',
           ),
         ]
       : []),

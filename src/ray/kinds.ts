@@ -173,10 +173,3 @@ export const generatedClusterName = (r: Resource, ref: PodTemplateRef): boolean 
 
 /** The pod label KubeRay sets to the cluster's name (read through the downward API). */
 export const CLUSTER_LABEL = 'ray.io/cluster';
-
-/** KubeRay 1.5+ does Ray token authentication itself for this cluster (spec.authOptions). */
-export function operatorAuth(r: Resource): boolean {
-  const path = clusterSpecPath(r);
-  const options = path && getIn(r as unknown as Json, [...path, 'authOptions']);
-  return options !== undefined && options !== null;
-}

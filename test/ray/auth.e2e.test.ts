@@ -2,7 +2,7 @@
 // Ray 2.58 in local pods (§7), and the hardened per-pod init container.
 //
 // k8s/base is rendered through run() with spec {auth: token}: every Ray container gets
-// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN from the Secret ray-auth-token (key token), which the
+// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN from the Secret ray-auth-token (key auth_token), which the
 // test makes with a random token (as `ray-tls token` does). Head and worker start from the
 // emitted templates, the init containers under their emitted securityContext (read-only root,
 // capabilities dropped, no_new_privs: the pod runner honours these, see podRunner.ts).
@@ -267,7 +267,7 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
         expect(
           env.find((e) => e.name === 'RAY_AUTH_TOKEN'),
           name,
-        ).toEqual({ name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'token' } } });
+        ).toEqual({ name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } } });
       }
       for (const tpl of [head, worker]) {
         const init = tpl.spec.initContainers[0] as Obj;

@@ -108,6 +108,7 @@ describe('token authentication', () => {
     kind: 'RayCluster',
     metadata: { name: 'rc', namespace: 'ray' },
     spec: {
+      rayVersion: '2.58.0',
       enableInTreeAutoscaling: true,
       headGroupSpec: {
         rayStartParams: {},
@@ -117,7 +118,7 @@ describe('token authentication', () => {
   };
   const TOKEN_ENV = [
     { name: 'RAY_AUTH_MODE', value: 'token' },
-    { name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'token' } } },
+    { name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } } },
   ];
 
   it('auth: token gives every Ray process the mode and the token from the Secret, never a value', () => {
@@ -135,13 +136,15 @@ describe('token authentication', () => {
       'RAY_AUTH',
     );
     expect(podOf(r.items, 'django').containers[0].env).toEqual(expect.arrayContaining(TOKEN_ENV));
-    expect(r.items.find((i) => i.kind === 'RayCluster')!.spec.autoscalerOptions.env).toEqual(
-      expect.arrayContaining(TOKEN_ENV),
-    );
+    // A KubeRay cluster gets its token through authOptions: the operator sets the env on every
+    // container it starts (the autoscaler included) and uses the token for its own dashboard calls.
+    const rc = r.items.find((i) => i.kind === 'RayCluster')!;
+    expect(rc.spec.authOptions).toEqual({ mode: 'token', secretName: 'ray-auth-token' });
+    expect(JSON.stringify(rc)).not.toContain('RAY_AUTH');
     expect(r.results.filter((x) => /unauthenticated HTTP/.test(x.message))).toEqual([]);
     expect(r.results.map((x) => x.message)).toContain(
-      'token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ray-auth-token (key token); create ' +
-        'it in each namespace before the pods start (ray-tls token)',
+      'token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ray-auth-token (key auth_token; ' +
+        'KubeRay clusters through authOptions); create it in each namespace before the pods start (ray-tls token)',
     );
   });
 
