@@ -2,15 +2,15 @@
 // the Ray pods and the Services), apply (each namespace's certificates, each pod's TLS), and
 // report (what happened, or nothing changed when anything failed). Pure: no I/O.
 
+import type { YAMLMap } from 'yaml';
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import type { YAMLMap } from 'yaml';
 import { autoscalerOptionsPath, clusterSpecPath, fieldPath, kubeRayHeadServices } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
-import { kubeRayAuth } from '../tls/kubeRayAuth.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
+import { kubeRayAuth } from '../tls/kubeRayAuth.js';
 import { rotationOrder } from '../tls/rotation.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';

@@ -30,7 +30,7 @@ export function kubeRayAuth(r: Resource, secret: { name: string; key: string }):
     const ours = getIn(existing, ['secretName']) === secret.name && getIn(existing, ['mode']) === 'token';
     if (!ours) {
       const message =
-        'authOptions is set: KubeRay does this cluster\'s token authentication as it says; ray-tls adds TLS only';
+        "authOptions is set: KubeRay does this cluster's token authentication as it says; ray-tls adds TLS only";
       return { results: [about(r, 'info', message, at('authOptions'))] };
     }
   }
