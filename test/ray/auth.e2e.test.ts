@@ -267,7 +267,10 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
         expect(
           env.find((e) => e.name === 'RAY_AUTH_TOKEN'),
           name,
-        ).toEqual({ name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } } });
+        ).toEqual({
+          name: 'RAY_AUTH_TOKEN',
+          valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } },
+        });
       }
       for (const tpl of [head, worker]) {
         const init = tpl.spec.initContainers[0] as Obj;
