@@ -62,7 +62,7 @@ const env = (c: Obj, name: string) => {
 const FQDN = 'raycluster-sample-head-svc.default.svc.cluster.local';
 
 describe(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) match KubeRay's expected pods`, () => {
-  it('TestBuildPod: the head runs the generated ray start with its defaults, and gets its env and /dev/shm', () => {
+  it('TestBuildPod: the head runs the generated ray start with its defaults, gets its env and /dev/shm', () => {
     const { head } = buildClusterPods(sample());
     const ray = head.spec.containers[0]! as Obj;
     expect(ray.command).toEqual(['/bin/bash', '-c', '--']);
@@ -105,7 +105,7 @@ describe(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) match KubeR
     expect(worker!.metadata.labels).toMatchObject({ 'ray.io/node-type': 'worker', 'ray.io/group': 'small-group' });
   });
 
-  it("TestDefaultInitContainer: the worker's wait-gcs-ready copies the Ray container's env, image and pull policy", () => {
+  it("TestDefaultInitContainer: the worker's wait-gcs-ready copies the Ray container's env, image, pull policy", () => {
     const cluster = sample();
     cluster.spec.workerGroupSpecs[0].template.spec.containers[0].imagePullPolicy = 'Never';
     const [worker] = buildClusterPods(cluster).workers;
@@ -141,7 +141,7 @@ describe(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) match KubeR
     expect(env(head.spec.containers[0] as Obj, 'KUBERAY_GEN_RAY_START_CMD')).toMatch(/^ray start --head /);
   });
 
-  it('TestInitLivenessAndReadinessProbe: wget exec probes (head 5 s, worker 2 s); HTTP /api/healthz from Ray 2.53', () => {
+  it('TestInitLivenessAndReadinessProbe: wget exec probes (head 5 s, worker 2 s); /api/healthz from Ray 2.53', () => {
     const old = buildClusterPods(sample());
     const headProbe = old.head.spec.containers[0]!.livenessProbe as Obj;
     expect(headProbe.timeoutSeconds).toBe(5);
@@ -156,7 +156,7 @@ describe(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) match KubeR
     expect(current.readinessProbe.exec).toBeUndefined();
   });
 
-  it("authOptions token mode: the token from the Secret's auth_token key on the Ray container, wait-gcs-ready and the submitter", () => {
+  it("authOptions token mode: the Secret's auth_token key on the Ray container, wait-gcs-ready, the submitter", () => {
     const cluster = sample();
     cluster.spec.authOptions = { mode: 'token', secretName: 'ray-auth-token' };
     const { head, workers } = buildClusterPods(cluster);
