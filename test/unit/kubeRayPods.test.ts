@@ -69,7 +69,8 @@ describe(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) match KubeR
     expect(words(ray.args[0])).toEqual(
       words(
         'ulimit -n ${RAY_START_ULIMIT_OPEN_FILES:-65536}; ray start --head --block ' +
-          '--dashboard-agent-listen-port=52365 --memory=1073741824 --num-cpus=1 --metrics-export-port=8080 --dashboard-host=0.0.0.0',
+          '--dashboard-agent-listen-port=52365 --memory=1073741824 --num-cpus=1 --metrics-export-port=8080 ' +
+          '--dashboard-host=0.0.0.0',
       ),
     );
     expect(env(ray, 'RAY_ADDRESS')).toBe('127.0.0.1:6379');
