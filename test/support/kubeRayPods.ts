@@ -251,7 +251,9 @@ export function buildGroupPod({ cluster, creator, type, group, podName, domain }
     ];
     ray.volumeMounts = [...(ray.volumeMounts ?? []), { name: 'shared-mem', mountPath: '/dev/shm' }];
   }
-  const userCmd = [...(ray.command ?? []), ...(ray.args ?? [])].join(' ');
+  // Each word with a space on either side (convertCmdToString), command then args.
+  const spaced = (words: string[] | undefined) => (words ?? []).map((w) => ` ${w} `).join('');
+  const userCmd = spaced(ray.command) + spaced(ray.args);
   const startCmd = rayStartCommand(type, params, ray.resources);
   if (annotations['ray.io/overwrite-container-cmd'] !== 'true' && !userCmd.includes('ray start')) {
     const generated = `ulimit -n \${RAY_START_ULIMIT_OPEN_FILES:-65536}; ${startCmd}`;
