@@ -35,7 +35,13 @@ const ALWAYS = new Set(['Service', 'Issuer', 'Certificate', 'Secret', 'RayCluste
 /** Every way a pod is a Ray node or client mentions Ray: `ray start`, ray://, RAY_*, ray-tls.io/ annotations. */
 const RAY_HINT = /\bray\b|ray:\/\/|RAY_/;
 
-/** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
+/** What a pod spec of a kind ray-tls does not know must say to be reported (pods.ts foreignRayPods). */
+const FOREIGN_RAY_HINT = /ray start|ray:\/\//;
+
+/**
+ * The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may
+ * pick any), and other kinds that look like running Ray (to warn about them).
+ */
 function selectItems(functionConfig: Json | undefined): Interesting {
   let anyPod = false;
   try {
@@ -43,7 +49,8 @@ function selectItems(functionConfig: Json | undefined): Interesting {
   } catch {
     // An invalid config is reported after decoding.
   }
-  return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
+  return (kind, text) =>
+    ALWAYS.has(kind) || (POD_KINDS.has(kind) ? anyPod || RAY_HINT.test(text) : FOREIGN_RAY_HINT.test(text));
 }
 
 /**

@@ -20,6 +20,8 @@ interface Kind {
   clusterOptional?: boolean;
   /** KubeRay: the operator names the cluster at run time (not the resource's own name). */
   generatedClusterName?: boolean;
+  /** KubeRay: the metadata of the RayCluster the operator makes (its annotations), when not the resource's own. */
+  clusterMetadata?: Path;
 }
 
 const APPS = /^apps\//;
@@ -27,6 +29,14 @@ const APPS_OR_EXTENSIONS = /^(apps|extensions)\//;
 const BATCH = /^batch\//;
 const CORE = /^v1$/;
 const KUBERAY = /^ray\.io\/(v1|v1alpha1)$/;
+/** AIBrix's fleet and replica set: a RayCluster spec under spec.template, clusters named at run time. */
+const AIBRIX = /^orchestration\.aibrix\.ai\//;
+const AIBRIX_CLUSTER = {
+  apiVersions: AIBRIX,
+  cluster: ['spec', 'template', 'spec'],
+  clusterMetadata: ['spec', 'template', 'metadata'],
+  generatedClusterName: true,
+};
 
 export const KINDS: readonly Kind[] = [
   { kind: 'Deployment', apiVersions: APPS_OR_EXTENSIONS, template: ['spec', 'template'] },
@@ -56,6 +66,8 @@ export const KINDS: readonly Kind[] = [
     clusterOptional: true,
     generatedClusterName: true,
   },
+  { kind: 'RayClusterFleet', ...AIBRIX_CLUSTER },
+  { kind: 'RayClusterReplicaSet', ...AIBRIX_CLUSTER },
 ];
 
 /** Kinds whose items the function must parse. */
@@ -173,3 +185,34 @@ export const generatedClusterName = (r: Resource, ref: PodTemplateRef): boolean 
 
 /** The pod label KubeRay sets to the cluster's name (read through the downward API). */
 export const CLUSTER_LABEL = 'ray.io/cluster';
+/** KubeRay's labels that a pod template cannot override. */
+const KUBERAY_OWN_LABELS = [CLUSTER_LABEL, 'ray.io/node-type', 'ray.io/group'];
+
+/**
+ * A KubeRay group pod's labels as the operator sets them at run time (common/pod.go labelPod):
+ * its own, then the template's except the three it keeps. A cluster named at run time has no
+ * ray.io/cluster (nor identifier) known here.
+ */
+export function kubeRayLabels(r: Resource, ref: PodTemplateRef, template: Record<string, string>) {
+  if (ref.kuberay !== 'head' && ref.kuberay !== 'worker') return template;
+  const groupName = getIn(r as unknown as Json, [...groupPath(ref), 'groupName']);
+  const group = ref.kuberay === 'head' ? 'headgroup' : typeof groupName === 'string' ? groupName : '';
+  const name = kindOf(r)?.generatedClusterName ? undefined : r.metadata.name;
+  const own: Record<string, string> = {
+    'ray.io/is-ray-node': 'yes',
+    ...(name !== undefined && { [CLUSTER_LABEL]: name, 'ray.io/identifier': `${name}-${ref.kuberay}` }),
+    'ray.io/node-type': ref.kuberay,
+    'ray.io/group': group,
+    'app.kubernetes.io/name': 'kuberay',
+    'app.kubernetes.io/created-by': 'kuberay-operator',
+  };
+  const kept = Object.entries(template).filter(([k]) => !KUBERAY_OWN_LABELS.includes(k));
+  return { ...own, ...Object.fromEntries(kept) };
+}
+
+/** The annotations of the RayCluster KubeRay makes for this resource (ray.io/overwrite-container-cmd lives there). */
+export function clusterAnnotations(r: Resource): Record<string, string> {
+  const k = kindOf(r);
+  const value = getIn(r as unknown as Json, [...(k?.clusterMetadata ?? ['metadata']), 'annotations']);
+  return isMap(value) ? Object.fromEntries(Object.entries(value).map(([a, b]) => [a, String(b)])) : {};
+}

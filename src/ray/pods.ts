@@ -8,8 +8,11 @@ import { getIn, isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
 import {
   clusterSpecPath,
   fieldPath,
+  kindOf,
+  kubeRayLabels,
   missingKubeRayTemplates,
   operatorTls,
+  type Path,
   type PodTemplateRef,
   podTemplates,
 } from './kinds.js';
@@ -43,7 +46,7 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
   const fsGroup = getIn(template, ['spec', 'securityContext', 'fsGroup']);
   const runAsUser = getIn(template, ['spec', 'securityContext', 'runAsUser']);
   return {
-    labels: strings('labels'),
+    labels: kubeRayLabels(r, ref, strings('labels')),
     annotations: strings('annotations'),
     containers: list('containers'),
     initContainers: list('initContainers'),
@@ -137,6 +140,7 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
       notes.push(about(resource, 'error', message, { path: `spec.${missing}` }));
     }
     const refs = podTemplates(resource);
+    if (!kindOf(resource)) notes.push(...foreignRayPods(resource));
     if (!refs.length) continue;
     if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
       notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
@@ -169,6 +173,47 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     }
   }
   return { pods, notes };
+}
+
+/** Whether a container runs `ray start` or dials a ray:// address (what makes a pod Ray's). */
+function rayWork(c: JsonMap): string | undefined {
+  if (runsRayStart(c)) return `container ${String(c.name)} runs \`ray start\``;
+  const address = mapsOf(c.env).some((e) => typeof e.value === 'string' && e.value.startsWith('ray://'));
+  if (address || argvOf(c.command, c.args).some((a) => a.includes('ray://')))
+    return `container ${String(c.name)} connects to a ray:// address`;
+  return undefined;
+}
+
+/**
+ * Ray in a kind ray-tls does not know (LeaderWorkerSet, KServe runtimes, Volcano Jobs...): every
+ * pod spec in it (a map with a containers list) that runs Ray gets a warning naming where, since
+ * it gets no TLS and its peers will refuse it.
+ */
+export function foreignRayPods(r: Resource): Result[] {
+  if (r.metadata.annotations?.[SKIP_ANNOTATION] === 'true') return [];
+  const out: Result[] = [];
+  const walk = (v: Json | undefined, path: Path): void => {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, [...path, i]);
+      });
+    }
+    if (!isMap(v)) return;
+    const containers = Array.isArray(v.containers) ? v.containers.filter(isMap) : [];
+    const why = [...containers, ...mapsOf(v.initContainers)].map(rayWork).find(Boolean);
+    if (why) {
+      const at = fieldPath([...path, 'containers']);
+      const message =
+        `${r.kind} ${at}: ${why}, but ray-tls does not know where ${r.kind} keeps its pod templates, so this ` +
+        `pod gets no TLS and TLS peers will refuse it; render its Ray pods through a kind ray-tls knows (a ` +
+        `Deployment, StatefulSet, Job, RayCluster...), or annotate it ${SKIP_ANNOTATION}: "true" to leave it`;
+      out.push(about(r, 'warning', message, { path: at }));
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'metadata' && k !== 'status') walk(x, [...path, k]);
+  };
+  walk(r as unknown as Json, []);
+  return out;
 }
 
 const kindOfValue = (v: Json | undefined) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
