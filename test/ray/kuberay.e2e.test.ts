@@ -137,7 +137,7 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
     say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
   });
 
-  it('KubeRay-built: ray-tls gives the cluster authOptions and no token env; KubeRay puts the token everywhere', (ctx) => {
+  it('KubeRay-built: ray-tls gives the cluster authOptions, no token env; KubeRay puts the token everywhere', (ctx) => {
     keep(ctx);
     ({ items } = renderJob());
     rendered = items.find((i) => i.kind === 'RayJob')!;
@@ -211,7 +211,7 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
     }
   }, 600_000);
 
-  it("KubeRay-built: the submitter's command runs; from its pod a job runs with the token, not without", async (ctx) => {
+  it("KubeRay-built: the submitter's command runs; from its pod a job runs with the token, not without it", async (ctx) => {
     keep(ctx);
     const h = need(head, 'the head');
     const w = need(worker, 'the worker');

@@ -130,7 +130,7 @@ describe("Services on KubeRay's run-time labels name the pods KubeRay labels", (
     return init.env.find((e: Obj) => e.name === 'CERT_SERVICES').value.split(' ');
   };
 
-  it('ray.io/cluster + ray.io/node-type: head (a LoadBalancer for ray:// clients) goes into the head certificate', () => {
+  it('ray.io/cluster + ray.io/node-type: head (a LoadBalancer for ray:// clients) is in the head certificate', () => {
     const lb = service('ray-client-lb', { 'ray.io/cluster': 'raycluster-kuberay', 'ray.io/node-type': 'head' });
     const other = service('other-cluster', { 'ray.io/cluster': 'another', 'ray.io/node-type': 'head' });
     const r = render([rayCluster('raycluster-kuberay'), lb, other]);
@@ -150,7 +150,7 @@ describe("Services on KubeRay's run-time labels name the pods KubeRay labels", (
 });
 
 describe('no Ray pod in silence', () => {
-  it("AIBrix's RayClusterFleet and RayClusterReplicaSet are KubeRay kinds (a RayCluster spec under spec.template)", () => {
+  it("AIBrix's RayClusterFleet and RayClusterReplicaSet are KubeRay kinds (RayCluster spec in spec.template)", () => {
     const fleet = {
       apiVersion: 'orchestration.aibrix.ai/v1alpha1',
       kind: 'RayClusterFleet',
@@ -196,7 +196,10 @@ describe('no Ray pod in silence', () => {
     const warnings = messages(r, 'warning').filter((m) => m.startsWith('LeaderWorkerSet'));
     expect(warnings).toHaveLength(2);
     expect(warnings[0]).toMatch(
-      /^LeaderWorkerSet spec\.leaderWorkerTemplate\.leaderTemplate\.spec\.containers: container vllm-leader runs `ray start`, but ray-tls does not know where LeaderWorkerSet keeps its pod templates/,
+      new RegExp(
+        '^LeaderWorkerSet spec\\.leaderWorkerTemplate\\.leaderTemplate\\.spec\\.containers: container vllm-leader ' +
+          'runs `ray start`, but ray-tls does not know where LeaderWorkerSet keeps its pod templates',
+      ),
     );
     expect(warnings[1]).toMatch(
       /workerTemplate\.spec\.containers: container vllm-worker connects to a ray:\/\/ address/,
