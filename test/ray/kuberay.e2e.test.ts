@@ -211,7 +211,7 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
     }
   }, 600_000);
 
-  it("KubeRay-built: the submitter command runs; a job from its pod runs with the token, not without", async (ctx) => {
+  it('KubeRay-built: the submitter command runs; a job from its pod runs with the token, not without', async (ctx) => {
     keep(ctx);
     const h = need(head, 'the head');
     const w = need(worker, 'the worker');
