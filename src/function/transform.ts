@@ -87,13 +87,14 @@ function surveyItems(items: Item[], plan: Plan): Survey {
         entries.map((e) => e.resource),
         plan.pods.caSecret,
       );
-  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods)] };
+  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */
-function podWarnings(pods: RayPod[]): Result[] {
+function podWarnings(pods: RayPod[], plan: Plan): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
+    if (p.role === 'node') out.push(...(plan.mode.warnNode?.(p) ?? []));
     if (p.pod.hostNetwork && p.role === 'node') {
       const message =
         `${p.ref.where}: hostNetwork: true: this Ray node's address is its Kubernetes node's IP, so ` +

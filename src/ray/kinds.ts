@@ -3,7 +3,8 @@
 // and maybe a job submitter. Adding a kind is adding a row.
 
 import type { Resource } from '../krm/resource.js';
-import { getIn, isMap, type Json } from '../yaml/json.js';
+import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
+import { argvOf } from './rayStart.js';
 
 export type Path = (string | number)[];
 
@@ -215,4 +216,28 @@ export function clusterAnnotations(r: Resource): Record<string, string> {
   const k = kindOf(r);
   const value = getIn(r as unknown as Json, [...(k?.clusterMetadata ?? ['metadata']), 'annotations']);
   return isMap(value) ? Object.fromEntries(Object.entries(value).map(([a, b]) => [a, String(b)])) : {};
+}
+
+export const OVERWRITE_CMD_ANNOTATION = 'ray.io/overwrite-container-cmd';
+
+/**
+ * How KubeRay starts Ray in a group's first container (common/pod.go BuildPod): from
+ * rayStartParams, unless the pod template's or the cluster's annotation
+ * ray.io/overwrite-container-cmd is "true" (the container's command runs, with the generated
+ * command in $KUBERAY_GEN_RAY_START_CMD), or the command's text contains "ray start" (it runs as
+ * it is).
+ */
+export function kubeRayStartForm(
+  r: Resource,
+  annotations: Record<string, string>,
+  ray: JsonMap,
+): 'generated' | 'own' | 'overwrite' {
+  const on = (v: string | undefined) => v?.toLowerCase() === 'true';
+  if (on(annotations[OVERWRITE_CMD_ANNOTATION]) || on(clusterAnnotations(r)[OVERWRITE_CMD_ANNOTATION]))
+    return 'overwrite';
+  // KubeRay joins command and args with a space on each side of every word.
+  const text = argvOf(ray.command, ray.args)
+    .map((w) => ` ${w} `)
+    .join('');
+  return text.includes('ray start') ? 'own' : 'generated';
 }

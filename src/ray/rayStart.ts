@@ -170,3 +170,46 @@ function closingParen(text: string, open: number): number {
   }
   return text.length - 1;
 }
+
+export const NODE_IP_FLAG = '--node-ip-address';
+
+/** The values a container's `ray start` gives --node-ip-address, as written (`$MY_POD_IP`, `$(hostname -i)`). */
+export function nodeIpAddresses(command: Json | undefined, args: Json | undefined): string[] {
+  const start = findRayStart(command, args);
+  if (!start) return [];
+  const lists =
+    start.form === 'exec'
+      ? [start.argv]
+      : shellCommands(start.argv[start.script]).map((words) => words.map((w) => w.text));
+  const out: string[] = [];
+  for (const words of lists) {
+    words.forEach((w, i) => {
+      if (w.startsWith(`${NODE_IP_FLAG}=`)) out.push(w.slice(NODE_IP_FLAG.length + 1));
+      else if (w === NODE_IP_FLAG && words[i + 1] !== undefined) out.push(words[i + 1]);
+    });
+  }
+  return out;
+}
+
+/** The names of a container's env vars that hold the pod IP (downward API status.podIP). */
+export const podIpVars = (env: Json | undefined): Set<string> =>
+  new Set(
+    (Array.isArray(env) ? env : []).flatMap((e) =>
+      e &&
+      typeof e === 'object' &&
+      !Array.isArray(e) &&
+      typeof e.name === 'string' &&
+      JSON.stringify(e.valueFrom ?? null).includes('"fieldPath":"status.podIP"')
+        ? [e.name]
+        : [],
+    ),
+  );
+
+const VAR_REF = /^\$(?:\{(\w+)\}|\((\w+)\)|(\w+))$/;
+
+/** Whether an address as written is the pod IP: a pod-IP env var (`$V`, `${V}`, `$(V)`) or `$(hostname -i)`. */
+export function isPodIp(value: string, vars: Set<string>): boolean {
+  const m = VAR_REF.exec(value.trim());
+  if (m) return vars.has(m[1] ?? m[2] ?? m[3]);
+  return /^\$\(hostname -i\)$/.test(value.trim());
+}

@@ -1,6 +1,7 @@
 // KubeRay for real (issue 24): token auth through authOptions, KubeRay's own start forms in
 // pod-dns, a foreign node-ip-address in per-pod, Services on KubeRay's run-time labels, and Ray
 // in kinds ray-tls does not know. Inputs as the issue quotes them.
+import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { parseTokenArgs, TOKEN_HELP } from '../../src/cli/token.js';
@@ -207,5 +208,176 @@ describe('no Ray pod in silence', () => {
     // Skipped on purpose: no word.
     const skipped = { ...lws, metadata: { ...lws.metadata, annotations: { 'ray-tls.io/skip': 'true' } } };
     expect(messages(render([skipped]), 'warning').filter((m) => m.startsWith('LeaderWorkerSet'))).toEqual([]);
+  });
+});
+
+// What `ray start` receives: the script run by bash with `ray` a function printing its arguments.
+const NAME = '10-244-7-2.ray.pod.cluster.local';
+const POD = { RAY_TLS_POD_IP: '10.244.7.2', RAY_TLS_POD_NAMESPACE: 'ray', MY_POD_IP: '10.244.7.2' };
+function rayArgs(script: string, env: Record<string, string> = {}): string[] {
+  const r = spawnSync('bash', ['-c', `ray() { printf '%s\\n' "$@"; }\n${script}`], {
+    env: { PATH: process.env.PATH ?? '', ...POD, ...env },
+    encoding: 'utf8',
+  });
+  return r.stdout.trim().split('\n');
+}
+const podIpEnv = [{ name: 'MY_POD_IP', valueFrom: { fieldRef: { fieldPath: 'status.podIP' } } }];
+const group = (items: Obj[], which: 'head' | 'worker') => {
+  const spec = items.find((i) => i.kind === 'RayCluster')!.spec;
+  return which === 'head' ? spec.headGroupSpec : spec.workerGroupSpecs[0];
+};
+const POD_DNS = { mode: 'pod-dns' };
+
+describe("pod-dns and KubeRay's start forms", () => {
+  it('a group container that runs its own `ray start` gets the flag in its script; rayStartParams stay', () => {
+    const spec = clusterSpec();
+    spec.headGroupSpec.template.spec.containers[0] = ray('ray-head', {
+      command: ['/bin/bash', '-c', '--'],
+      args: ['ulimit -n 65536; ray start --head --dashboard-host=0.0.0.0 --block'],
+    });
+    const r = render([rayCluster('rc', spec)], POD_DNS);
+    expect(r.exitCode, r.stderr.join('\n')).toBe(0);
+    const head = group(r.items, 'head');
+    expect(head.rayStartParams).toEqual({});
+    const c = head.template.spec.containers[0];
+    expect(c.command).toEqual(['/bin/bash', '-c', '--']);
+    expect(rayArgs(c.args[0])).toEqual([
+      'start',
+      `--node-ip-address=${NAME}`,
+      '--head',
+      '--dashboard-host=0.0.0.0',
+      '--block',
+    ]);
+    // KubeRay's generated form is unchanged: the address goes into rayStartParams.
+    expect(group(r.items, 'worker').rayStartParams['node-ip-address']).toMatch(/^\$\(echo "\$RAY_TLS_POD_IP"/);
+  });
+
+  // KubeRay's generated command, as the operator exports it in $KUBERAY_GEN_RAY_START_CMD.
+  const GENERATED = 'ray start --head  --block  --dashboard-host=0.0.0.0  --metrics-export-port=8080 ';
+  for (const [form, line] of [
+    ['a plain expansion', 'echo starting; $KUBERAY_GEN_RAY_START_CMD'],
+    ['eval', 'echo starting; eval "$KUBERAY_GEN_RAY_START_CMD"'],
+  ] as const) {
+    it(`ray.io/overwrite-container-cmd with ${form} of $KUBERAY_GEN_RAY_START_CMD: the address works`, () => {
+      const spec = clusterSpec();
+      spec.headGroupSpec.template.spec.containers[0] = ray('ray-head', {
+        command: ['/bin/bash', '-c', '--'],
+        args: [line],
+      });
+      spec.workerGroupSpecs[0].template.spec.containers[0] = ray('ray-worker', {
+        command: ['/bin/bash', '-c', '--'],
+        args: [line],
+      });
+      const rc = rayCluster('rc', spec, { annotations: { 'ray.io/overwrite-container-cmd': 'true' } });
+      const r = render([rc], POD_DNS);
+      expect(r.exitCode, r.stderr.join('\n')).toBe(0);
+      const head = group(r.items, 'head');
+      // Not in rayStartParams: a `$(...)` in the variable reaches a plain expansion as broken words.
+      expect(head.rayStartParams).toEqual({});
+      const args = rayArgs(head.template.spec.containers[0].args[0], { KUBERAY_GEN_RAY_START_CMD: GENERATED });
+      expect(args.slice(1)).toEqual([
+        'start',
+        '--head',
+        '--block',
+        '--dashboard-host=0.0.0.0',
+        '--metrics-export-port=8080',
+        `--node-ip-address=${NAME}`,
+      ]);
+      expect(render(r.items, POD_DNS).items).toEqual(r.items); // idempotent
+    });
+  }
+
+  it('why: the address in rayStartParams reached a plain expansion as broken words', () => {
+    const param = '--node-ip-address=$(echo "$RAY_TLS_POD_IP" | tr .: --).$RAY_TLS_POD_NAMESPACE.pod.x';
+    const withParam = `${GENERATED} ${param} `;
+    expect(rayArgs('$KUBERAY_GEN_RAY_START_CMD', { KUBERAY_GEN_RAY_START_CMD: withParam })).toContain(
+      '--node-ip-address=$(echo',
+    );
+  });
+
+  it('overwrite-container-cmd with the variable used otherwise: a clear error', () => {
+    const spec = clusterSpec();
+    spec.headGroupSpec.template.spec.containers[0] = ray('ray-head', {
+      command: ['/bin/bash', '-c', '--'],
+      args: ['CMD="$KUBERAY_GEN_RAY_START_CMD"; bash -c "$CMD"'],
+    });
+    const r = render([rayCluster('rc', spec, { annotations: { 'ray.io/overwrite-container-cmd': 'true' } })], POD_DNS);
+    expect(r.exitCode).toBe(1);
+    expect(messages(r, 'error')[0]).toContain(
+      'ray.io/overwrite-container-cmd: ray-tls adds --node-ip-address where the script runs ' +
+        '`$KUBERAY_GEN_RAY_START_CMD` or `eval "$KUBERAY_GEN_RAY_START_CMD"` as a command, and this one uses it ' +
+        'otherwise; run it in one of those forms',
+    );
+  });
+
+  it('--node-ip-address $MY_POD_IP (the downward-API pod IP) is rewritten, not refused', () => {
+    const deployment = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ray-worker', namespace: 'ray' },
+      spec: {
+        template: {
+          spec: {
+            containers: [
+              ray('w', {
+                env: podIpEnv,
+                command: ['sh', '-c', 'ray start --address=ray-head:6379 --node-ip-address $MY_POD_IP --block'],
+              }),
+            ],
+          },
+        },
+      },
+    };
+    const r = render([deployment], POD_DNS);
+    expect(r.exitCode, r.stderr.join('\n')).toBe(0);
+    const c = r.items[0].spec.template.spec.containers[0];
+    expect(c.command).toEqual(['sh', '-c']);
+    expect(rayArgs(c.args[0])).toEqual(['start', '--address=ray-head:6379', `--node-ip-address=${NAME}`, '--block']);
+    // In exec form too, and in KubeRay's rayStartParams.
+    deployment.spec.template.spec.containers[0].command = ['ray', 'start', '--node-ip-address=$(MY_POD_IP)', '--block'];
+    const exec = render([deployment], POD_DNS).items[0].spec.template.spec.containers[0];
+    expect(exec.args).toEqual(['ray', 'start', '--block']);
+    const spec = clusterSpec();
+    spec.workerGroupSpecs[0].rayStartParams = { 'node-ip-address': '$MY_POD_IP' };
+    spec.workerGroupSpecs[0].template.spec.containers[0].env = podIpEnv;
+    const kr = render([rayCluster('rc', spec)], POD_DNS);
+    expect(kr.exitCode, kr.stderr.join('\n')).toBe(0);
+    expect(group(kr.items, 'worker').rayStartParams['node-ip-address']).toMatch(/^\$\(echo "\$RAY_TLS_POD_IP"/);
+  });
+});
+
+describe('per-pod: a foreign node-ip-address', () => {
+  it("Kubeflow's `$(hostname -I...).<headless-svc>...`: a warning that the certificate will not name it", () => {
+    const spec = clusterSpec();
+    const kubeflow = "$(hostname -I | tr -d ' ' | sed 's/\\./-/g').raycluster-headless.kubeflow.svc.cluster.local";
+    spec.headGroupSpec.rayStartParams = { 'node-ip-address': kubeflow };
+    const r = render([rayCluster('rc', spec)]);
+    expect(r.exitCode).toBe(0);
+    expect(messages(r, 'warning')).toContain(
+      `headGroupSpec: Ray advertises --node-ip-address ${kubeflow}, which this node's certificate will not name (a ` +
+        'per-pod certificate names the pod IP, 127.0.0.1, localhost and the Services that select the pod), so peers ' +
+        'that verify it will refuse the node; drop node-ip-address (the pod IP is the default), or use mode: pod-dns ' +
+        'for DNS names',
+    );
+  });
+
+  it('the pod IP itself ($MY_POD_IP from status.podIP) is no warning; a literal address in a script is', () => {
+    const spec = clusterSpec();
+    spec.headGroupSpec.rayStartParams = { 'node-ip-address': '$(MY_POD_IP)' };
+    spec.headGroupSpec.template.spec.containers[0].env = podIpEnv;
+    expect(messages(render([rayCluster('rc', spec)]), 'warning').filter((m) => /node-ip-address/.test(m))).toEqual([]);
+    const plain = {
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'ray-head', namespace: 'ray' },
+      spec: {
+        template: {
+          spec: {
+            containers: [ray('h', { command: ['sh', '-c', 'ray start --head --node-ip-address=ray-head --block'] })],
+          },
+        },
+      },
+    };
+    expect(messages(render([plain]), 'warning').filter((m) => /node-ip-address ray-head,/.test(m))).toHaveLength(1);
   });
 });

@@ -57,6 +57,8 @@ export interface CertificateMode {
   readonly bundlesTrust?: boolean;
   /** For the result that reports a node. */
   describeNode(settings: PodSettings): string;
+  /** What the mode cannot fix in a node pod but its user should know (warnings). */
+  warnNode?(pod: RayPod): Result[];
   /** Validator: whether a node pod was rendered this way. */
   recognises(pod: RayPod): boolean;
   /** Validator: the problems of a node pod rendered this way. */
