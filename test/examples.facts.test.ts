@@ -561,9 +561,10 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
         fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" },
       });
       const job = one(c.items, 'RayJob', 'job', 'ray');
+      // KubeRay also makes a head Service named after the RayJob itself (rayjob_controller.go reconcileServices).
       const jobInit = expectPerPodNode(job.spec.rayClusterSpec.headGroupSpec.template.spec, {
         image: 'rayproject/ray:2.58.0',
-        services: [],
+        services: ['job-head-svc'],
       });
       expect(envValue(jobInit, 'CERT_RAY_CLUSTER')).toEqual({
         fieldRef: { fieldPath: "metadata.labels['ray.io/cluster']" },
@@ -629,13 +630,13 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
       const names: string[] = one(c.items, 'Certificate', 'ray-tls-nodes', 'kuberay').spec.dnsNames;
       const wildcard = names.indexOf('*.kuberay.pod.cluster.local');
       expect(wildcard).toBeGreaterThan(0);
-      for (const svc of ['rc-head-svc', 'rj-head', 'serve-head-svc']) {
+      for (const svc of ['rc-head-svc', 'rj-head', 'rj-head-svc', 'serve-head-svc']) {
         for (const n of svcNames(svc, 'kuberay')) {
           expect(names, n).toContain(n);
           expect(names.indexOf(n), n).toBeLessThan(wildcard);
         }
       }
-      expect(names).not.toContain('rj-head-svc'); // headService.metadata.name wins
+      // rj-head (headService.metadata.name) is the cluster's; rj-head-svc is the RayJob's own, whatever that name.
     },
     'every `ray start` advertises its pod DNS name, whatever its form': (c) => {
       const flag = `--node-ip-address=${POD_DNS_NAME}`;

@@ -152,7 +152,9 @@ export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: 
   const names = typeof custom === 'string' ? [custom] : [];
   if (!kindOf(r)?.generatedClusterName)
     return { names: names.length ? names : [`${r.metadata.name}-head-svc`], unknown: false };
-  if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
+  // RayService, and a RayJob with its own cluster, also get a head Service named after themselves.
+  if (r.kind === 'RayService' || r.kind === 'RayJob')
+    return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
   return { names, unknown: !names.length };
 }
 
