@@ -184,7 +184,9 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
     say(`cluster (head ${head.ip}, worker ${worker.ip}) up after ${((Date.now() - started) / 1000).toFixed(1)} s`);
     const issuedLine = logLines(head.logs('ray-tls-init'), /^ray-tls: issued a certificate for/)[0];
     say(`head ray-tls-init: ${issuedLine}`);
+    // The cluster's head Service (its name read from the pod label) and the RayJob's own.
     expect(issuedLine).toContain(`${CLUSTER}-head-svc.${NS}.svc.cluster.local`);
+    expect(issuedLine).toContain(`${JOB}-head-svc.${NS}.svc.cluster.local`);
     const wait = worker.logs('wait-gcs-ready').trim().split('\n');
     say(`worker wait-gcs-ready (exit ${worker.exitCode('wait-gcs-ready')}): ${wait.slice(-2).join(' | ')}`);
     expect(worker.exitCode('wait-gcs-ready')).toBe(0);
