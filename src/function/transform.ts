@@ -6,7 +6,7 @@ import type { YAMLMap } from 'yaml';
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import { autoscalerOptionsPath, clusterSpecPath, fieldPath, kubeRayHeadServices } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices, operatorAuth } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
 import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
@@ -149,7 +149,7 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
           leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer),
         );
       // KubeRay clusters get their token through authOptions (kubeRayAuth.ts), not env of ours.
-      const auth = !!settings.authToken && !clusterSpecPath(p.resource);
+      const auth = !!settings.authToken && !operatorAuth(p.resource);
       const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p), auth });
       for (const c of conflicts) {
         const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;

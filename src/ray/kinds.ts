@@ -182,6 +182,12 @@ export function autoscalerOptionsPath(r: Resource, ref: PodTemplateRef): Path | 
     : undefined;
 }
 
+/**
+ * KubeRay does Ray token authentication for this resource's pods: under auth: token every
+ * KubeRay cluster spec gets authOptions (tls/kubeRayAuth.ts), or has its own.
+ */
+export const operatorAuth = (r: Resource): boolean => clusterSpecPath(r) !== undefined;
+
 /** KubeRay names this head's cluster at run time; its pods carry the name in the ray.io/cluster label. */
 export const generatedClusterName = (r: Resource, ref: PodTemplateRef): boolean =>
   ref.kuberay === 'head' && !!kindOf(r)?.generatedClusterName;
