@@ -5,10 +5,20 @@ import type { Json } from '../yaml/json.js';
 export const VOLUME = 'ray-tls';
 /** The per-pod init container that issues the pod's leaf (modes/perPod.ts). */
 export const INIT_CONTAINER = 'ray-tls-init';
+/** The per-pod CA Secret volume (the CA key pair), mounted into INIT_CONTAINER alone. */
+export const CA_VOLUME = 'ray-tls-ca';
 /** The init container that assembles the trust bundle of a pod with a Secret certificate (trust.ts). */
 export const TRUST_CONTAINER = 'ray-tls-trust';
 /** Containers ray-tls adds: they get no Ray env, and the validator does not ask them for TLS. */
 export const OWN_CONTAINERS: ReadonlySet<string> = new Set([INIT_CONTAINER, TRUST_CONTAINER]);
+/**
+ * The kind of the certificate volume (VOLUME) of a pod, which decides how a trust bundle
+ * (ca.trust) gets in (trust.ts TRUST_BY_VOLUME):
+ * - `secret`: a Secret; with ca.trust, an init container copies it and the bundle into memory;
+ * - `filled`: an emptyDir that the mode's own init container fills: it writes the bundle from TRUST_DIR itself;
+ * - `readOnly`: filled by something else (a CSI driver): nothing can add a bundle, so ca.trust is refused.
+ */
+export type VolumeKind = 'secret' | 'filled' | 'readOnly';
 export const MARKER_ANNOTATION = 'ray-tls.io/injected';
 export const TLS_VARS = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'] as const;
 
