@@ -5,7 +5,7 @@
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import { fieldPath, operatorAuth } from '../ray/kinds.js';
+import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
@@ -91,7 +91,7 @@ function surveyItems(items: Item[], plan: Plan): Survey {
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */
-function podWarnings(pods: RayPod[], plan: Plan): Result[] {
+function podWarnings(pods: PodFacts[], plan: Plan): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
     if (p.pod.hostNetwork && p.role === 'node') {
@@ -101,7 +101,7 @@ function podWarnings(pods: RayPod[], plan: Plan): Result[] {
         `network`;
       out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
     }
-    if (plan.pods.authToken && operatorAuth(p.resource)) {
+    if (plan.pods.authToken && !p.auth) {
       out.push(
         about(
           p.resource,

@@ -1,6 +1,7 @@
 // What every Ray pod needs for TLS whatever the mode, as plain values: the env every Ray
 // process reads, the read-only mount, Secret volumes, and the marker of a rendered pod.
-import type { Json } from '../yaml/json.js';
+import type { PodView } from '../ray/pods.js';
+import { isMap, type Json, mapsOf } from '../yaml/json.js';
 
 export const VOLUME = 'ray-tls';
 /** The per-pod init container that issues the pod's leaf (modes/perPod.ts). */
@@ -49,4 +50,28 @@ export function secretSource(secretName: string, mode: number | undefined, keys?
     ...(keys && { items: keys.map((k) => ({ key: k, path: k })) }),
     ...(mode !== undefined && { defaultMode: mode }),
   };
+}
+
+/** Volume sources Kubernetes mounts read-only, whatever the mount says. */
+const READ_ONLY_SOURCES = ['secret', 'configMap', 'projected', 'downwardAPI'];
+
+/**
+ * What is wrong with ray-tls's own init containers in a rendered pod, whatever its mode: a mount
+ * of a volume the pod lacks (it never starts), or a writable mount of a volume nothing can write.
+ */
+export function ownContainerProblems(pod: PodView): { field: string; message: string }[] {
+  const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
+  const out: { field: string; message: string }[] = [];
+  pod.initContainers.forEach((c, i) => {
+    if (!OWN_CONTAINERS.has(String(c.name))) return;
+    mapsOf(c.volumeMounts).forEach((m, j) => {
+      const v = volumes.get(m.name);
+      const field = `spec.initContainers[${i}].volumeMounts[${j}]`;
+      const what = `ray-tls's init container ${String(c.name)} mounts volume ${String(m.name)}`;
+      if (!v) out.push({ field, message: `${what}, which the pod lacks: the pod cannot start` });
+      else if (m.readOnly !== true && (READ_ONLY_SOURCES.some((k) => k in v) || (isMap(v.csi) && v.csi.readOnly)))
+        out.push({ field, message: `${what} to write into it, and it is read-only: the pod cannot start` });
+    });
+  });
+  return out;
 }
