@@ -62,7 +62,10 @@ function decode(input: string, legacyConfig: string | undefined): { decoded: Dec
     return { decoded: decodeStream(input, interesting(configured)), configured };
   }
   let configured: Configured | undefined;
-  const decoded = decodeResourceList(input, (functionConfig) => interesting((configured = configure(functionConfig))));
+  const decoded = decodeResourceList(input, (functionConfig) => {
+    configured = configure(functionConfig);
+    return interesting(configured);
+  });
   return { decoded, configured: configured ?? configure(decoded.functionConfig) };
 }
 

@@ -106,7 +106,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
   for (const { resource, ref, pod } of pods)
     for (const o of ownContainerProblems(pod))
       results.push(
-        about(resource, 'error', `${ref.where}: ${o.message}`, {
+        about(resource, 'error', o.message, {
           path: [fieldPath(ref.path), o.field].filter(Boolean).join('.'),
         }),
       );
