@@ -2,7 +2,6 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
-import { InputError } from '../krm/errors.js';
 import {
   type Decoded,
   decodeResourceList,
@@ -13,6 +12,7 @@ import {
 } from '../krm/resourceList.js';
 import { formatResult, type Result, toJsonResult } from '../krm/results.js';
 import { POD_KINDS } from '../ray/kinds.js';
+import { InputError } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { type Plan, planFrom } from './plan.js';
