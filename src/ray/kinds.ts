@@ -238,11 +238,9 @@ export const OVERWRITE_CMD_ANNOTATION = 'ray.io/overwrite-container-cmd';
  * command in $KUBERAY_GEN_RAY_START_CMD), or the command's text contains "ray start" (it runs as
  * it is).
  */
-export function kubeRayStartForm(
-  r: Resource,
-  annotations: Record<string, string>,
-  ray: JsonMap,
-): 'generated' | 'own' | 'overwrite' {
+export type KubeRayStart = 'generated' | 'own' | 'overwrite';
+
+export function kubeRayStartForm(r: Resource, annotations: Record<string, string>, ray: JsonMap): KubeRayStart {
   const on = (v: string | undefined) => v?.toLowerCase() === 'true';
   if (on(annotations[OVERWRITE_CMD_ANNOTATION]) || on(clusterAnnotations(r)[OVERWRITE_CMD_ANNOTATION]))
     return 'overwrite';

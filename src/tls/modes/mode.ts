@@ -69,7 +69,7 @@ export interface CertificateMode {
   /** For the result that reports a node. */
   describeNode(settings: PodSettings): string;
   /** What the mode cannot fix in a node pod but its user should know (warnings). */
-  warnNode?(pod: RayPod): Result[];
+  warnNode?(pod: PodFacts): Result[];
   /** For the result about lifetimes, when the mode's node certificates live apart from cert-manager's. */
   lifetimeNote?(settings: PodSettings): string;
   /** Validator: whether a node pod was rendered this way. */

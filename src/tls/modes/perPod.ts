@@ -1,10 +1,11 @@
 // per-pod (the default): an init container in each Ray node pod signs a leaf for the pod's
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
-import { CLUSTER_LABEL, fieldPath, groupPath, kubeRayStartForm } from '../../ray/kinds.js';
+import { CLUSTER_LABEL, fieldPath, groupPath } from '../../ray/kinds.js';
 import { envOf, type RayPod, runsRayStart } from '../../ray/pods.js';
 import { isPodIp, nodeIpAddresses, podIpVars } from '../../ray/rayStart.js';
 import { getIn, type Json } from '../../yaml/json.js';
+import type { PodFacts } from '../facts.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { CA_VOLUME, INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
@@ -62,10 +63,10 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
 }
 
 /** The --node-ip-address values the pod's Ray starts with, and the env vars that hold its pod IP. */
-function advertised(p: RayPod): { addresses: string[]; podIp: Set<string> } {
-  const kuberay = p.ref.kuberay === 'head' || p.ref.kuberay === 'worker';
+function advertised(p: PodFacts): { addresses: string[]; podIp: Set<string> } {
+  const kuberay = p.kubeRayGroup;
   const ray = p.pod.containers[0] ?? {};
-  if (kuberay && kubeRayStartForm(p.resource, p.pod.annotations, ray) === 'generated') {
+  if (p.kubeRayStart === 'generated') {
     const param = getIn(p.resource as unknown as Json, [...groupPath(p.ref), 'rayStartParams', 'node-ip-address']);
     return { addresses: param === undefined || param === null ? [] : [String(param)], podIp: podIpVars(ray.env) };
   }
@@ -77,7 +78,7 @@ function advertised(p: RayPod): { addresses: string[]; podIp: Set<string> } {
 }
 
 /** A node that advertises an address other than its pod IP: its per-pod certificate does not name it. */
-function foreignAddress(p: RayPod): Result[] {
+function foreignAddress(p: PodFacts): Result[] {
   const { addresses, podIp } = advertised(p);
   return addresses
     .filter((a) => !isPodIp(a, podIp))

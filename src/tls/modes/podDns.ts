@@ -4,7 +4,7 @@
 // address: `ray start` needs the flag (KubeRay: rayStartParams).
 import { isMap, type Node, type YAMLMap } from 'yaml';
 import { about } from '../../krm/results.js';
-import { fieldPath, groupPath, kubeRayStartForm } from '../../ray/kinds.js';
+import { fieldPath, groupPath } from '../../ray/kinds.js';
 import { argvOf, findRayStart, isPodIp, podIpVars, shellCommands, shellScript } from '../../ray/rayStart.js';
 import { type Json, mapsOf } from '../../yaml/json.js';
 import { toJson } from '../../yaml/read.js';
@@ -292,9 +292,8 @@ export const podDns: CertificateMode = {
   containerEnv(edit, c, index, field, settings) {
     if (edit.pod.kubeRayGroup) {
       if (index !== 0) return [];
-      const { resource, pod } = edit.pod;
-      const form = kubeRayStartForm(resource, pod.annotations, pod.containers[0] ?? {});
-      if (form === 'generated') advertiseKubeRay(edit, settings.clusterDomain);
+      const form = edit.pod.kubeRayStart;
+      if (form === 'generated' || form === undefined) advertiseKubeRay(edit, settings.clusterDomain);
       else if (!advertise(edit.target, c, field, settings.clusterDomain, rewriteOwn(form))) {
         const message =
           'KubeRay sees the text `ray start` in this command and so starts none itself, but ray-tls finds no ' +
