@@ -47,7 +47,19 @@ describe('block layout', () => {
   it('indents every line of an item after the first, block literals too', () => {
     const v = { name: 'x', command: ['sh', '-c', 'a\nb\n'], env: [{ name: 'E', value: 'on' }] };
     expect(blockItem(v, 4, false)).toBe(
-      `    - name: x\n      command:\n      - sh\n      - -c\n      - |\n        a\n        b\n      env:\n      - name: E\n        value: "on"\n`,
+      [
+        '    - name: x',
+        '      command:',
+        '      - sh',
+        '      - -c',
+        '      - |',
+        '        a',
+        '        b',
+        '      env:',
+        '      - name: E',
+        '        value: "on"',
+        '',
+      ].join('\n'),
     );
   });
 });
