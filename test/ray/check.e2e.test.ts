@@ -234,7 +234,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     expect(r.stdout).toMatch(/FAIL .*does not verify against/);
   });
 
-  it('(4) no client certificate against the TLS head: the head refuses it and a self-signed one; mTLS unknown without --cert', async (ctx) => {
+  it('(4) no --cert: the head refuses no certificate and a self-signed one; mTLS unknown', async (ctx) => {
     keepOnFailure(ctx);
     for (const port of [6379, 10001]) {
       const human = await checkListening([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`]);
@@ -244,7 +244,8 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
       const r = await check([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`, '--json']);
       const report = JSON.parse(r.stdout) as CheckReport;
       say(
-        `(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ${report.ok}`,
+        `(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ` +
+          `ok ${report.ok}`,
       );
       expect(report.tls.on).toBe(true);
       expect(report.mtls.state).toBe('unknown');
@@ -253,7 +254,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     }
   });
 
-  it('(5) with the client certificate: --json says mTLS on, the self-signed client refused, the right one served', async (ctx) => {
+  it('(5) the client certificate: --json says mTLS on, a self-signed client refused, --cert served', async (ctx) => {
     keepOnFailure(ctx);
     for (const port of [6379, 10001]) {
       const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT, '--json']);

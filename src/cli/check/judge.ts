@@ -128,9 +128,13 @@ export function judgeMtls(o: Observations, certFile = '--cert'): Mtls {
       ...base,
     };
   }
-  const both = `a client without a certificate (${noCert.detail}) and one with a self-signed certificate (${selfSigned.detail})`;
+  const both =
+    `a client without a certificate (${noCert.detail}) and one with a self-signed certificate ` +
+    `(${selfSigned.detail})`;
   if (!clientCert) {
-    const detail = `unknown: the server refused ${both}; without --cert/--key it cannot be told from a server that refuses every client`;
+    const detail =
+      `unknown: the server refused ${both}; without --cert/--key it cannot be told from a server that refuses ` +
+      'every client';
     return { state: 'unknown', detail, ...base };
   }
   if (clientCert.outcome === 'served') {
