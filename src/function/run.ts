@@ -2,7 +2,8 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
-import { InputError } from '../krm/errors.js';
+import { InputError, yamlProblem } from '../krm/errors.js';
+import { redactResult, redactText } from '../krm/redact.js';
 import {
   type Decoded,
   decodeResourceList,
@@ -56,7 +57,7 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
   try {
     if (legacyConfig !== undefined) {
       const doc = parseDocument(legacyConfig, PARSE);
-      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
+      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${yamlProblem(doc.errors[0])}`);
       functionConfig = toJson(doc.contents, doc);
       decoded = decodeStream(input, selectItems(functionConfig));
     } else {
@@ -96,6 +97,8 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
       field: { path: p.field },
     }));
   }
+  // Everything below prints the results: none of them may carry a secret from the input.
+  results = results.map(redactResult);
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
@@ -116,5 +119,5 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
 /** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
 function unreadable(e: unknown): RunOutput {
   if (!(e instanceof InputError)) throw e;
-  return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
+  return { stdout: '', stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
 }
