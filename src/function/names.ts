@@ -6,9 +6,8 @@
 
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { fieldPath, groupPath, kubeRayHeadServices } from '../ray/kinds.js';
-import { type RayPod, selects } from '../ray/pods.js';
-import type { Json } from '../yaml/json.js';
+import { fieldPath, groupPath } from '../ray/kinds.js';
+import type { PodFacts } from '../tls/facts.js';
 
 /** A Service name: a DNS-1035 label. */
 export const isServiceName = (s: string) => s.length <= 63 && /^[a-z]([-a-z0-9]*[a-z0-9])?$/.test(s);
@@ -16,40 +15,42 @@ export const isServiceName = (s: string) => s.length <= 63 && /^[a-z]([-a-z0-9]*
 export const isNamespaceName = (s: string) => s.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(s);
 
 const LABEL = "a DNS-1035 label: lowercase letters, digits and '-', starting with a letter, at most 63 characters";
-const selectorOf = (r: Resource): Record<string, string> => {
-  const s = (r.spec as Record<string, Json> | undefined)?.selector;
-  return s && typeof s === 'object' && !Array.isArray(s) ? (s as Record<string, string>) : {};
-};
 
 /** An error result for each name that would reach a Ray node's certificate and is not a DNS name. */
-export function sanNameErrors(resources: Resource[], pods: RayPod[]): Result[] {
-  const nodes = pods.filter((p) => p.role === 'node');
+export function sanNameErrors(resources: Resource[], pods: PodFacts[]): Result[] {
   const out: Result[] = [];
-  for (const s of resources) {
-    if (s.kind !== 'Service' || s.apiVersion !== 'v1' || isServiceName(s.metadata.name)) continue;
-    const node = nodes.find(
-      (p) => p.resource.metadata.namespace === s.metadata.namespace && selects(selectorOf(s), p.pod.labels),
-    );
-    if (!node) continue;
-    const message =
-      `Service ${JSON.stringify(s.metadata.name)} selects the Ray node ${node.resource.kind} ` +
-      `${node.resource.metadata.name} (${node.ref.where}), so its name would go into that node's certificate, but ` +
-      `it is not ${LABEL}: rename the Service`;
-    out.push(about(s, 'error', message, { path: 'metadata.name' }));
-  }
-  for (const p of nodes) {
-    for (const name of kubeRayHeadServices(p.resource, p.ref).names.filter((n) => !isServiceName(n))) {
-      const message =
-        `${p.ref.where}: the head Service ${JSON.stringify(name)} would go into the head's certificate, but it is ` +
-        `not ${LABEL}: rename headService.metadata.name (or the ${p.resource.kind}, whose name + "-head-svc" it is)`;
-      const path = `${fieldPath(groupPath(p.ref))}.headService.metadata.name`;
-      out.push(about(p.resource, 'error', message, { path }));
+  const reported = new Set<Resource>();
+  for (const p of pods.filter((x) => x.role === 'node')) {
+    const { namespace } = p.resource.metadata;
+    for (const name of p.services.filter((n) => !isServiceName(n))) {
+      const service = resources.find(
+        (r) =>
+          r.kind === 'Service' &&
+          r.apiVersion === 'v1' &&
+          r.metadata.name === name &&
+          r.metadata.namespace === namespace,
+      );
+      if (service && !reported.has(service)) {
+        reported.add(service);
+        const message =
+          `Service ${JSON.stringify(name)} selects the Ray node ${p.resource.kind} ${p.resource.metadata.name} ` +
+          `(${p.ref.where}), so its name would go into that node's certificate, but it is not ${LABEL}: rename the ` +
+          'Service';
+        out.push(about(service, 'error', message, { path: 'metadata.name' }));
+      } else if (!service) {
+        const message =
+          `${p.ref.where}: the head Service ${JSON.stringify(name)} would go into the head's certificate, but it ` +
+          `is not ${LABEL}: rename headService.metadata.name (or the ${p.resource.kind}, whose name + ` +
+          '"-head-svc" it is)';
+        out.push(
+          about(p.resource, 'error', message, { path: `${fieldPath(groupPath(p.ref))}.headService.metadata.name` }),
+        );
+      }
     }
-    const ns = p.resource.metadata.namespace;
-    if (ns !== undefined && !isNamespaceName(ns)) {
+    if (namespace !== undefined && !isNamespaceName(namespace)) {
       const message =
-        `${p.ref.where}: namespace ${JSON.stringify(ns)} would go into the node's certificate, but it is not a ` +
-        "namespace name (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)";
+        `${p.ref.where}: namespace ${JSON.stringify(namespace)} would go into the node's certificate, but it is not ` +
+        "a namespace name (a DNS-1123 label: lowercase letters, digits and '-', at most 63 characters)";
       out.push(about(p.resource, 'error', message, { path: 'metadata.namespace' }));
     }
   }
