@@ -2,6 +2,7 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
+import { redactResult, redactText } from '../krm/redact.js';
 import {
   type Decoded,
   decodeResourceList,
@@ -12,7 +13,7 @@ import {
 } from '../krm/resourceList.js';
 import { formatResult, type Result, toJsonResult } from '../krm/results.js';
 import { POD_KINDS } from '../ray/kinds.js';
-import { InputError } from '../yaml/errors.js';
+import { InputError, yamlProblem } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { type Plan, planFrom } from './plan.js';
@@ -57,7 +58,7 @@ function interesting(configured: Configured): Interesting {
 function decode(input: string, legacyConfig: string | undefined): { decoded: Decoded; configured: Configured } {
   if (legacyConfig !== undefined) {
     const doc = parseDocument(legacyConfig, PARSE);
-    if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     const configured = configure(toJson(doc.contents, doc));
     return { decoded: decodeStream(input, interesting(configured)), configured };
   }
@@ -122,7 +123,8 @@ function output(
   legacy: boolean,
   validating: boolean,
 ): RunOutput {
-  const { results } = outcome;
+  // Everything below prints the results: none of them may carry a secret from the input.
+  const results = outcome.results.map(redactResult);
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
@@ -143,5 +145,5 @@ function output(
 /** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
 function unreadable(e: unknown): RunOutput {
   if (!(e instanceof InputError)) throw e;
-  return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
+  return { stdout: '', stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
 }

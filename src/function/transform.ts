@@ -7,7 +7,7 @@ import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
-import { NO_AUTH_WARNING } from '../tls/auth.js';
+import { literalTokenWarnings, NO_AUTH_WARNING } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { type PodFacts, podFacts } from '../tls/facts.js';
 import { rotationOrder } from '../tls/rotation.js';
@@ -15,6 +15,7 @@ import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { inject } from './inject.js';
 import { type Placement, reconcileManaged } from './managed.js';
+import { sanNameErrors } from './names.js';
 import type { Plan } from './plan.js';
 import { keyMaterialResult } from './validate.js';
 
@@ -63,6 +64,7 @@ function surveyItems(items: Item[], plan: Plan): Survey {
   for (const { resource } of entries) {
     const leaked = keyMaterialResult(resource, 'warning');
     if (leaked) results.push(leaked);
+    results.push(...literalTokenWarnings(resource));
   }
   const services = entries.flatMap(({ resource: r }) =>
     r.kind === 'Service' && r.apiVersion === 'v1'
@@ -87,7 +89,11 @@ function surveyItems(items: Item[], plan: Plan): Survey {
         entries.map((e) => e.resource),
         plan.pods.caSecret,
       );
-  return { entries, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
+  const names = sanNameErrors(
+    entries.map((e) => e.resource),
+    pods,
+  );
+  return { entries, pods, results: [...results, ...notes, ...names, ...order, ...podWarnings(pods, plan)] };
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */

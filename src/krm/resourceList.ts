@@ -15,7 +15,7 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
-import { InputError } from '../yaml/errors.js';
+import { InputError, yamlProblem } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 
@@ -190,7 +190,7 @@ function parseItems(input: string, slices: { start: number; end: number }[], int
     const kind = kindOf(text, keyColumn(text));
     if (kind !== undefined && !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     const seq = doc.contents;
     if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
       throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
@@ -271,7 +271,7 @@ function parseRoot(input: string): { doc: Document; root: YAMLMap } {
         'DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`',
     );
   }
-  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
+  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${yamlProblem(doc.errors[0])}`);
   const root = doc.contents;
   if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
   checkResourceList({
@@ -352,7 +352,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
     if (!kind || !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length)
-      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
+      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     if (!isMap(doc.contents)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
