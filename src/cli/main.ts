@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type RunOutput, run } from '../function/run.js';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { checkCommand } from './check.js';
+import { HELM_HELP, helmCommand } from './helm.js';
 import { HELP } from './help.js';
 import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
 import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
@@ -34,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   if (arg === 'certs') return certs(rest);
   if (arg === 'check') return checkCommand(rest, out);
   if (arg === 'token') return token(rest);
+  if (arg === 'helm') return helm(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
@@ -55,6 +57,18 @@ function emit(result: RunOutput): number {
   for (const line of result.stderr) process.stderr.write(`${line}\n`);
   process.stdout.write(result.stdout);
   return result.exitCode;
+}
+
+/** Helm's post-renderer: a stream in, a stream out (cli/helm.ts). */
+function helm(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELM_HELP}\n`);
+    return 0;
+  }
+  const r = helmCommand(argv, { stdin: readStdin, readFile: (p) => readFileSync(p, 'utf8'), env: process.env });
+  process.stderr.write(r.stderr);
+  process.stdout.write(r.stdout);
+  return r.exitCode;
 }
 
 /**

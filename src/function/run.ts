@@ -15,7 +15,7 @@ import { formatResult, type Result, toJsonResult } from '../krm/results.js';
 import { POD_KINDS } from '../ray/kinds.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
-import { planFrom } from './plan.js';
+import { type Namespacing, planFrom } from './plan.js';
 import { readResources, transform } from './transform.js';
 import { validate } from './validate.js';
 
@@ -36,14 +36,25 @@ const ALWAYS = new Set(['Service', 'Issuer', 'Certificate', 'Secret', 'RayCluste
 const RAY_HINT = /\bray\b|ray:\/\/|RAY_/;
 
 /** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
-function selectItems(functionConfig: Json | undefined): Interesting {
+function selectItems(functionConfig: Json | undefined, settings?: Record<string, string>): Interesting {
   let anyPod = false;
   try {
-    anyPod = Object.keys(readConfig(functionConfig).clientSelector).length > 0;
+    anyPod = Object.keys(readConfig(functionConfig, settings).clientSelector).length > 0;
   } catch {
     // An invalid config is reported after decoding.
   }
   return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
+}
+
+/** A multi-document stream in and out: the legacy exec plugin (a config file) and `ray-tls helm`. */
+export interface StreamOptions {
+  /** The config file's text (RayTLS or ConfigMap). */
+  config?: string;
+  /** `key=value` config fields over the config's, as kpt's `-- key=value` (flat ConfigMap keys). */
+  settings?: Record<string, string>;
+  namespace?: Namespacing;
+  /** Annotations for every new document (Helm 4 names a document's source file by one). */
+  newAnnotations?: Record<string, string>;
 }
 
 /**
@@ -51,31 +62,51 @@ function selectItems(functionConfig: Json | undefined): Interesting {
  * exec-plugin stream protocol; `validateOnly` forces the validator (`ray-tls validate`).
  */
 export function run(input: string, legacyConfig?: string, validateOnly = false): RunOutput {
+  if (legacyConfig !== undefined) return runStream(input, { config: legacyConfig });
   let decoded: Decoded;
-  let functionConfig: Json | undefined;
   try {
-    if (legacyConfig !== undefined) {
-      const doc = parseDocument(legacyConfig, PARSE);
-      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
-      functionConfig = toJson(doc.contents, doc);
-      decoded = decodeStream(input, selectItems(functionConfig));
-    } else {
-      decoded = decodeResourceList(input, selectItems);
-      functionConfig = decoded.functionConfig;
-    }
+    decoded = decodeResourceList(input, (fc) => selectItems(fc));
   } catch (e) {
     return unreadable(e);
   }
+  return runDecoded(decoded, decoded.functionConfig, { validateOnly, results: true });
+}
 
+export function runStream(input: string, options: StreamOptions): RunOutput {
+  let decoded: Decoded;
+  let functionConfig: Json | undefined;
+  try {
+    if (options.config !== undefined) {
+      const doc = parseDocument(options.config, PARSE);
+      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
+      functionConfig = toJson(doc.contents, doc);
+    }
+    decoded = decodeStream(input, selectItems(functionConfig, options.settings), options.newAnnotations);
+  } catch (e) {
+    return unreadable(e);
+  }
+  return runDecoded(decoded, functionConfig, {
+    validateOnly: false,
+    results: false,
+    settings: options.settings,
+    namespace: options.namespace,
+  });
+}
+
+function runDecoded(
+  decoded: Decoded,
+  functionConfig: Json | undefined,
+  options: { validateOnly: boolean; results: boolean; settings?: Record<string, string>; namespace?: Namespacing },
+): RunOutput {
   let results: Result[];
   let outcome: ReturnType<typeof transform> | undefined;
-  let validating = validateOnly;
+  let validating = options.validateOnly;
   try {
-    const plan = planFrom(readConfig(functionConfig));
+    const plan = { ...planFrom(readConfig(functionConfig, options.settings)), namespace: options.namespace };
     validating ||= plan.validate;
     if (validating) {
       results = validate(
-        readResources(decoded.items).entries.map((e) => e.resource),
+        readResources(decoded.items, plan.namespace).entries.map((e) => e.resource),
         plan,
       );
     } else {
@@ -102,7 +133,7 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
   const stdout = decoded.encode({
     newItems: outcome?.newItems ?? [],
     dropped: outcome?.dropped ?? new Set(),
-    results: legacyConfig !== undefined ? [] : results.map(toJsonResult),
+    results: options.results ? results.map(toJsonResult) : [],
     keepInput: failed || validating, // the validator never changes anything
   });
   return {
