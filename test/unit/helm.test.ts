@@ -116,7 +116,8 @@ describe('helmCommand', () => {
   });
 
   it('under Helm 4 (HELM_PLUGIN_NAME set), new documents name their file beside the chart', () => {
-    const input = `${CLUSTER.replace('  namespace: ray\n', `  namespace: ray\n  annotations:\n    ${FILENAME_ANNOTATION}: 'ray-demo/templates/head.yaml'\n`)}`;
+    const annotated = `  namespace: ray\n  annotations:\n    ${FILENAME_ANNOTATION}: 'ray-demo/templates/head.yaml'\n`;
+    const input = CLUSTER.replace('  namespace: ray\n', annotated);
     const out = helmCommand(['--namespace=ray'], io(input, HELM4));
     expect(out.exitCode, out.stderr).toBe(0);
     const added = docs(out.stdout).filter((d) => d.apiVersion === 'cert-manager.io/v1');
