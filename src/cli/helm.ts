@@ -33,6 +33,11 @@ message: YAML parse error on ray-tls failed, nothing was rendered: <the error>.`
 /** The annotation by which Helm 4 names a document's source file (and removes afterwards). */
 export const FILENAME_ANNOTATION = 'postrenderer.helm.sh/postrender-filename';
 
+// Helm 3's `template --output-dir` writes the files first, without the post-renderer, then sends it nothing.
+const EMPTY =
+  'error: stdin is empty: expected the manifests Helm rendered. `helm template --output-dir` (Helm 3) writes ' +
+  'its files without running the post-renderer: those files have no TLS; render to stdout instead';
+
 export interface HelmArgs {
   namespace?: string;
   config?: string;
@@ -94,8 +99,7 @@ function postRender(argv: string[], io: HelmIo, underPlugin: boolean): RunOutput
     }
   }
   const input = io.stdin();
-  if (!input.trim())
-    return { stdout: '', stderr: ['error: stdin is empty: expected the manifests Helm rendered'], exitCode: 1 };
+  if (!input.trim()) return { stdout: '', stderr: [EMPTY], exitCode: 1 };
   return runStream(input, {
     config,
     settings: args.settings,

@@ -192,6 +192,15 @@ describe('Helm 3.18: --post-renderer ./dist/ray-tls.js --post-renderer-args helm
     expect(out.stderr).toContain('--post-renderer-args=--namespace=NAMESPACE');
   });
 
+  it('template --output-dir: Helm 3 writes the files without TLS and sends ray-tls nothing, which fails', () => {
+    const dir = join(tmp, 'output-dir');
+    const out = rendered(`--post-renderer-args=--namespace=${NS}`, '--output-dir', dir);
+    expect(out.status).not.toBe(0);
+    expect(out.stderr).toContain('error: stdin is empty: expected the manifests Helm rendered');
+    const written = readFileSync(join(dir, 'ray-demo/templates/raycluster.yaml'), 'utf8');
+    expect(written).not.toContain('RAY_USE_TLS');
+  });
+
   it('settings reach the function: --config=FILE and KEY=VALUE over it', () => {
     const config = join(tmp, 'ray-tls-config.yaml');
     writeFileSync(
@@ -278,6 +287,16 @@ describe('Helm 4.1: the plugin functions/helm/ray-tls (--post-renderer ray-tls)'
     expect(out.status).not.toBe(0);
     expect(out.stderr).toContain(
       'nothing was rendered: error: Deployment demo-jobs: no metadata.namespace, beside Ray pods in ray',
+    );
+  });
+
+  it('template --output-dir: Helm 4 post-renders, and writes the new documents to ray-demo/ray-tls.yaml', () => {
+    const dir = join(tmp, 'output-dir-4');
+    const out = rendered(`--post-renderer-args=--namespace=${NS}`, '--output-dir', dir);
+    expect(out.status, out.stderr).toBe(0);
+    expect(readFileSync(join(dir, 'ray-demo/templates/raycluster.yaml'), 'utf8')).toContain('RAY_USE_TLS');
+    expect(certManager(docs(readFileSync(join(dir, 'ray-demo/ray-tls.yaml'), 'utf8')))).toEqual(
+      [...CA_CHAIN, ...clientCerts(['demo-jobs', 'demo-smoke-test'])].sort(),
     );
   });
 
