@@ -135,10 +135,6 @@ describe('helmCommand', () => {
     expect(h4.exitCode).toBe(0);
     expect(h4.stdout).toBe(errorDocument([h3.stderr.trimEnd()]));
   });
-    const h4 = helmCommand([], io('', HELM4));
-    expect(h4.exitCode).toBe(0);
-    expect(h4.stdout).toBe(errorDocument(['error: stdin is empty: expected the manifests Helm rendered']));
-  });
 
   it('under Helm 4 every failure is the error document alone, exit 0: bad config, usage, unreadable file', () => {
     const bad = helmCommand(['mode=mutual'], io(CLUSTER + CONFIG_MAP, HELM4));
