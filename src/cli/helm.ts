@@ -70,7 +70,7 @@ export interface HelmIo {
 /** One run as Helm's post-renderer: what to print and the exit status. */
 export function helmCommand(argv: string[], io: HelmIo): { stdout: string; stderr: string; exitCode: number } {
   const underPlugin = !!io.env.HELM_PLUGIN_NAME;
-  let out: { stdout: string; stderr: string[]; exitCode: number };
+  let out: Printed;
   try {
     out = postRender(argv, io, underPlugin);
   } catch (e) {
@@ -83,7 +83,9 @@ export function helmCommand(argv: string[], io: HelmIo): { stdout: string; stder
   return { stdout: errorDocument(errors.length ? errors : out.stderr), stderr, exitCode: 0 };
 }
 
-function postRender(argv: string[], io: HelmIo, underPlugin: boolean): RunOutput | Omit<RunOutput, 'results'> {
+type Printed = Pick<RunOutput, 'stdout' | 'stderr' | 'exitCode'>;
+
+function postRender(argv: string[], io: HelmIo, underPlugin: boolean): Printed {
   const args = parseHelmArgs(argv);
   if (typeof args === 'string') return { stdout: '', stderr: [`error: ${args} (ray-tls helm --help)`], exitCode: 2 };
   let config: string | undefined;

@@ -65,7 +65,7 @@ export function run(input: string, legacyConfig?: string, validateOnly = false):
   if (legacyConfig !== undefined) return runStream(input, { config: legacyConfig });
   let decoded: Decoded;
   try {
-    decoded = decodeResourceList(input, (fc) => selectItems(fc));
+    decoded = decodeResourceList(input, selectItems);
   } catch (e) {
     return unreadable(e);
   }
