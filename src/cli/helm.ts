@@ -67,9 +67,16 @@ export interface HelmIo {
   env: Record<string, string | undefined>;
 }
 
-/** One run as Helm's post-renderer: what to print and the exit status. */
+/** The plugin's name in functions/helm/ray-tls/plugin.yaml; Helm 4 runs it with HELM_PLUGIN_NAME set to it. */
+export const PLUGIN_NAME = 'ray-tls';
+
+/**
+ * One run as Helm's post-renderer: what to print and the exit status. Under Helm 4 our own
+ * plugin's name is in HELM_PLUGIN_NAME; another name there is a Helm 3 plugin (helm-diff, say)
+ * that runs Helm 3, which shows stderr.
+ */
 export function helmCommand(argv: string[], io: HelmIo): { stdout: string; stderr: string; exitCode: number } {
-  const underPlugin = !!io.env.HELM_PLUGIN_NAME;
+  const underPlugin = io.env.HELM_PLUGIN_NAME === PLUGIN_NAME;
   let out: Printed;
   try {
     out = postRender(argv, io, underPlugin);
@@ -116,12 +123,16 @@ function newFileName(input: string): string {
   return chart ? `${chart}/ray-tls.yaml` : 'ray-tls.yaml';
 }
 
+const MAX_ERRORS = 3;
+const ALL_ERRORS = 'helm template ... | ray-tls helm --namespace=NS > /dev/null shows them all';
+
 /**
  * A document Helm 4 rejects with "YAML parse error on <its file name>: ...", its kind being no
  * string: the one place Helm shows text of ours. No other document goes out with it.
  */
 export function errorDocument(lines: string[]): string {
-  const name = `ray-tls failed, nothing was rendered: ${lines.join('; ')}`;
+  const more = lines.length > MAX_ERRORS ? [`and ${lines.length - MAX_ERRORS} more error(s): ${ALL_ERRORS}`] : [];
+  const name = `ray-tls failed, nothing was rendered: ${[...lines.slice(0, MAX_ERRORS), ...more].join('; ')}`;
   return [
     '# ray-tls failed: this document stops the Helm render on purpose; the error is its file name.',
     'apiVersion: ray-tls.io/v1alpha1',

@@ -1,9 +1,18 @@
 // `ray-tls helm`, Helm's post-renderer: arguments, the release namespace, the file-name
 // annotation Helm 4 reads, and errors under Helm 4 (test/e2e/helm.test.ts drives real Helm).
 import { spawnSync } from 'node:child_process';
+import { readFileSync, realpathSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseAllDocuments } from 'yaml';
-import { errorDocument, FILENAME_ANNOTATION, type HelmIo, helmCommand, parseHelmArgs } from '../../src/cli/helm.js';
+import { parse, parseAllDocuments } from 'yaml';
+import {
+  errorDocument,
+  FILENAME_ANNOTATION,
+  type HelmIo,
+  helmCommand,
+  PLUGIN_NAME,
+  parseHelmArgs,
+} from '../../src/cli/helm.js';
 import { BUNDLE } from '../support/paths.js';
 
 type Obj = Record<string, any>;
@@ -154,10 +163,23 @@ describe('helmCommand', () => {
     expect(helmCommand(['oops'], io(CLUSTER)).exitCode).toBe(2);
   });
 
-  it('the error document names itself after the errors, on one line', () => {
-    const text = errorDocument(['error: a', 'error: b "quoted"']);
-    expect(docs(text)[0].metadata.annotations[FILENAME_ANNOTATION]).toBe(
+  it('the error document names itself after the errors, on one line, the first three of them', () => {
+    const name = (lines: string[]) => docs(errorDocument(lines))[0].metadata.annotations[FILENAME_ANNOTATION];
+    expect(name(['error: a', 'error: b "quoted"'])).toBe(
       'ray-tls failed, nothing was rendered: error: a; error: b "quoted"',
+    );
+    expect(name(['error: 1', 'error: 2', 'error: 3', 'error: 4', 'error: 5'])).toBe(
+      'ray-tls failed, nothing was rendered: error: 1; error: 2; error: 3; and 2 more error(s): helm template ... | ' +
+        'ray-tls helm --namespace=NS > /dev/null shows them all',
+    );
+  });
+
+  it('HELM_PLUGIN_NAME of another plugin (a Helm 3 plugin running Helm 3): errors exit 1 with stderr', () => {
+    const out = helmCommand(['mode=mutual'], io(CLUSTER, { HELM_PLUGIN_NAME: 'diff' }));
+    expect(out.exitCode).toBe(1);
+    expect(out.stderr).toContain('"mutual" is not a mode');
+    expect(helmCommand(['--namespace=ray'], io(CLUSTER, { HELM_PLUGIN_NAME: 'diff' })).stdout).not.toContain(
+      FILENAME_ANNOTATION,
     );
   });
 });
@@ -181,4 +203,16 @@ describe('the bundle', () => {
     expect(out.stdout).toContain(CONFIG_MAP);
     expect(out.stdout).toContain('RAY_USE_TLS');
   });
+});
+
+it('the plugin directory names the plugin ray-tls, runs node on the bundle with `helm`, at the package version', () => {
+  const root = join(import.meta.dirname, '../..');
+  const plugin = parse(readFileSync(join(root, 'functions/helm/ray-tls/plugin.yaml'), 'utf8'));
+  const { version } = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+  expect(plugin).toMatchObject({ apiVersion: 'v1', type: 'postrenderer/v1', runtime: 'subprocess', name: PLUGIN_NAME });
+  expect(plugin.version).toBe(version);
+  expect(plugin.runtimeConfig.platformCommand).toEqual([
+    { command: 'node', args: ['${HELM_PLUGIN_DIR}/ray-tls.js', 'helm'] },
+  ]);
+  expect(realpathSync(join(root, 'functions/helm/ray-tls/ray-tls.js'))).toBe(realpathSync(BUNDLE));
 });
