@@ -1,5 +1,5 @@
 // `ray-tls helm`: Helm's post-renderer. The rendered chart comes in as a multi-document stream
-// and goes out the same way. Helm 4 runs it as a plugin (HELM_PLUGIN_NAME set) and shows
+// and goes out the same way. Helm 4 runs it as a plugin (HELM_PLUGIN_NAME=ray-tls) and shows
 // nothing of a failed plugin's stderr, so there a failure is a document Helm refuses, named
 // after the error: Helm's own error line then carries ray-tls's message, and nothing renders.
 import { type RunOutput, runStream } from '../function/run.js';
