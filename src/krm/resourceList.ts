@@ -16,7 +16,7 @@ import {
 } from 'yaml';
 import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
 import { InputError, yamlProblem } from '../yaml/errors.js';
-import type { Json } from '../yaml/json.js';
+import { isMap as isJsonMap, type Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 
 export const PARSE: ParseOptions & DocumentOptions = {
@@ -339,10 +339,15 @@ function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined
 }
 
 /**
- * The legacy kustomize exec-plugin protocol: a multi-document YAML stream in,
- * the same stream out (each document is one item; their ids must survive).
+ * The legacy kustomize exec-plugin protocol (and Helm's post-renderers): a multi-document YAML
+ * stream in, the same stream out (each document is one item; their ids must survive). New
+ * documents get `newAnnotations` (Helm 4 reads their source file's name from one).
  */
-export function decodeStream(input: string, interesting: Interesting): Decoded {
+export function decodeStream(
+  input: string,
+  interesting: Interesting,
+  newAnnotations?: Record<string, string>,
+): Decoded {
   const docs = streamDocuments(input);
   const items: Item[] = [];
   const editors = new Map<number, Editor>();
@@ -369,7 +374,8 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
         else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(d.start, d.end);
       });
       if (!keepInput)
-        for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
+        for (const v of newItems)
+          out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(annotate(v, newAnnotations), false)}`;
       return out;
     },
   };
@@ -387,6 +393,12 @@ function streamDocuments(input: string): { start: number; end: number }[] {
   }
   if (start < input.length) docs.push({ start, end: input.length });
   return docs;
+}
+
+function annotate(value: Json, annotations: Record<string, string> | undefined): Json {
+  if (!annotations || !isJsonMap(value) || !isJsonMap(value.metadata)) return value;
+  const own = isJsonMap(value.metadata.annotations) ? value.metadata.annotations : {};
+  return { ...value, metadata: { ...value.metadata, annotations: { ...own, ...annotations } } };
 }
 
 /** Where kpt keeps each item (its path and index annotations), read from the item texts without parsing them. */
