@@ -102,6 +102,7 @@ function renderItems(items: Obj[], spec: Obj): { items: Obj[]; results: Obj[] } 
 }
 
 const envNames = (c: Obj): string[] => ((c.env ?? []) as Obj[]).map((e) => e.name);
+const envValue = (c: Obj, name: string) => ((c.env ?? []) as Obj[]).find((e) => e.name === name)?.value;
 
 describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) with TLS and token auth`, () => {
   let work = '';
@@ -295,7 +296,7 @@ const overwriteCluster: Obj = {
 };
 const NODES_SCRIPT = String.raw`
 import json, ray
-ray.init(address="auto")
+ray.init()
 print("NODES " + json.dumps(sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])))
 `;
 
@@ -351,10 +352,11 @@ describe.runIf(real)('KubeRay-built pods in pod-dns mode with ray.io/overwrite-c
       expect(p.logs()).toContain(`Local node IP: ${dns(p.ip)}`);
     }
     expect(worker.exitCode('wait-gcs-ready')).toBe(0);
-    // KubeRay sets RAY_ADDRESS=127.0.0.1:6379 in the head; Ray swaps that loopback address for the pod IP,
-    // which the pod-dns certificate does not name (as with probes). A driver in the head finds the
-    // cluster as the head advertised it (its DNS name) when RAY_ADDRESS is empty.
-    const r = await head.exec(['python', '-c', NODES_SCRIPT], { env: { RAY_ADDRESS: '' }, timeoutMs: 120_000 });
+    // KubeRay would set RAY_ADDRESS=127.0.0.1:6379 in the head, and Ray would swap that loopback address
+    // for the pod IP, which the pod-dns certificate does not name; ray-tls sets `auto` first, so a driver
+    // in the head finds the cluster by the name the head advertised. With the head's own env:
+    expect(envValue(built.head.spec.containers[0]!, 'RAY_ADDRESS')).toBe('auto');
+    const r = await head.exec(['python', '-c', NODES_SCRIPT], { timeoutMs: 120_000 });
     const line = r.stdout.split('\n').find((l) => l.startsWith('NODES '));
     expect(line, r.stderr).toBeDefined();
     say(`pod-dns: alive nodes seen from the head: ${line}`);

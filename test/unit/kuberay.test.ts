@@ -250,6 +250,14 @@ describe("pod-dns and KubeRay's start forms", () => {
     ]);
     // KubeRay's generated form is unchanged: the address goes into rayStartParams.
     expect(group(r.items, 'worker').rayStartParams['node-ip-address']).toMatch(/^\$\(echo "\$RAY_TLS_POD_IP"/);
+    // The head's RAY_ADDRESS is `auto` (KubeRay's 127.0.0.1 would meet the pod IP); workers dial the head Service.
+    const address = (c: Obj) => c.env.find((e: Obj) => e.name === 'RAY_ADDRESS')?.value;
+    expect(address(c)).toBe('auto');
+    expect(address(group(r.items, 'worker').template.spec.containers[0])).toBeUndefined();
+    const own = clusterSpec();
+    own.headGroupSpec.template.spec.containers[0].env = [{ name: 'RAY_ADDRESS', value: 'mine:6379' }];
+    const kept = group(render([rayCluster('rc', own)], POD_DNS).items, 'head').template.spec.containers[0];
+    expect(address(kept)).toBe('mine:6379');
   });
 
   // KubeRay's generated command, as the operator exports it in $KUBERAY_GEN_RAY_START_CMD.

@@ -212,6 +212,17 @@ function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
   }
 }
 
+/**
+ * KubeRay gives a head's Ray container RAY_ADDRESS=127.0.0.1:PORT unless it has one. A driver
+ * using it fails in pod-dns (Ray swaps loopback for the pod IP, which the certificate does not
+ * name); `auto` finds the cluster as the head advertised it, by its DNS name.
+ */
+function headAddress(edit: NodeEdit): Json[] {
+  const ray = edit.pod.pod.containers[0];
+  if (edit.pod.ref.kuberay !== 'head' || mapsOf(ray?.env).some((e) => e.name === 'RAY_ADDRESS')) return [];
+  return [{ name: 'RAY_ADDRESS', value: 'auto' }];
+}
+
 const rewriteOwn = (form: 'own' | 'overwrite') => (form === 'overwrite' ? rewriteGeneratedStart : rewriteRayStart);
 
 /** Makes a container that runs `ray start` advertise its pod DNS name; true when it does. */
@@ -300,7 +311,7 @@ export const podDns: CertificateMode = {
           '`ray start` the command runs; run `ray start` in it (sh -c SCRIPT), or drop the text';
         edit.target.conflicts.push({ field: `${field}.command`, current: null, proposed: null, message, fix: '' });
       }
-      return podDnsEnv();
+      return [...podDnsEnv(), ...headAddress(edit)];
     }
     return advertise(edit.target, c, field, settings.clusterDomain) ? podDnsEnv() : [];
   },
