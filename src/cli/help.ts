@@ -25,6 +25,10 @@ Usage:
   kpt fn eval DIR --exec ray-tls -- mode=per-pod
   ray-tls CONFIG_FILE < stream.yaml     legacy kustomize exec plugin: CONFIG_FILE holds
                                         the RayTLS config, stdin a multi-document stream
+  ray-tls helm [--namespace=NS] [--config=FILE] [KEY=VALUE...] < stream.yaml
+                                        Helm post-renderer: the rendered chart in, with
+                                        TLS out; NS is the release namespace
+                                        (ray-tls helm --help; README: Helm)
   ray-tls validate < resource-list.yaml
                                         change nothing; exit 1 with an error result per
                                         Ray container without TLS and per weak setting

@@ -13,14 +13,22 @@ export { ConfigError, type ConfigProblem, durationHours } from './reader.js';
 export const CONFIG_API_VERSION = 'ray-tls.io/v1alpha1';
 export const CONFIG_KIND = 'RayTLS';
 
-/** Reads and validates a function config (undefined, `{}`, a ConfigMap, or a RayTLS). */
-export function readConfig(functionConfig: Json | undefined): Config {
-  if (functionConfig === undefined || functionConfig === null) return DEFAULTS;
+/**
+ * Reads and validates a function config (undefined, `{}`, a ConfigMap, or a RayTLS), with
+ * `settings` (flat `key=value` fields, as kpt's `-- key=value`) over its own fields.
+ */
+export function readConfig(functionConfig: Json | undefined, settings: Record<string, string> = {}): Config {
+  const extra = Object.keys(settings).length > 0;
+  if (functionConfig === undefined || functionConfig === null)
+    return extra ? readSpec(fromConfigMap({ data: settings }), '') : DEFAULTS;
   if (!isObject(functionConfig))
     throw new ConfigError([{ field: 'functionConfig', message: 'must be a mapping (a RayTLS or a ConfigMap)' }]);
   const { kind, apiVersion } = functionConfig;
-  if (kind === undefined && Object.keys(functionConfig).length === 0) return DEFAULTS;
-  if (kind === 'ConfigMap') return readSpec(fromConfigMap(functionConfig), 'functionConfig.data.');
+  if (kind === undefined && Object.keys(functionConfig).length === 0) return readConfig(undefined, settings);
+  if (kind === 'ConfigMap') {
+    const data = { ...(isObject(functionConfig.data) ? functionConfig.data : {}), ...settings };
+    return readSpec(fromConfigMap({ ...functionConfig, data }), 'functionConfig.data.');
+  }
   if (kind === CONFIG_KIND) {
     if (apiVersion !== CONFIG_API_VERSION) {
       throw new ConfigError([
@@ -34,7 +42,7 @@ export function readConfig(functionConfig: Json | undefined): Config {
     reader.unknown(functionConfig, ['apiVersion', 'kind', 'metadata', 'spec'], '');
     const spec = reader.object(functionConfig, 'spec', '') ?? {};
     if (reader.problems.length) throw new ConfigError(reader.problems);
-    return readSpec(spec, 'functionConfig.spec.');
+    return readSpec(extra ? overlay(spec, fromConfigMap({ data: settings })) : spec, 'functionConfig.spec.');
   }
   throw new ConfigError([
     {
@@ -44,6 +52,13 @@ export function readConfig(functionConfig: Json | undefined): Config {
         `${CONFIG_API_VERSION}) or a ConfigMap`,
     },
   ]);
+}
+
+/** `base` with `top`'s fields over it, mappings merged field by field. */
+function overlay(base: Raw, top: Raw): Raw {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(top)) out[k] = isObject(v) && isObject(out[k]) ? overlay(out[k] as Raw, v) : v;
+  return out;
 }
 
 const UNSAFE_KEYS = new Set(['__proto__', 'constructor', 'prototype']);

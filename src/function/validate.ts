@@ -8,6 +8,7 @@ import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
 import { envOf, findRayPods, type RayPod } from '../ray/pods.js';
+import { literalTokenWarnings } from '../tls/auth.js';
 import { MODES } from '../tls/modes/index.js';
 import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
 import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
@@ -36,7 +37,7 @@ function carriesKey(secret: Resource): string | undefined {
 
 // long: the validator's rules are being split on their own branch; this keeps them as they were.
 export function validate(resources: Resource[], plan: Plan): Result[] {
-  const results = resources.flatMap(certificateProblems);
+  const results = [...resources.flatMap(certificateProblems), ...resources.flatMap(literalTokenWarnings)];
   const { pods } = findRayPods(
     resources.map((resource) => ({ resource, source: undefined })),
     plan.clientSelector,

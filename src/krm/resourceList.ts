@@ -15,8 +15,8 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
-import { InputError } from '../yaml/errors.js';
-import type { Json } from '../yaml/json.js';
+import { InputError, yamlProblem } from '../yaml/errors.js';
+import { isMap as isJsonMap, type Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 
 export const PARSE: ParseOptions & DocumentOptions = {
@@ -190,7 +190,7 @@ function parseItems(input: string, slices: { start: number; end: number }[], int
     const kind = kindOf(text, keyColumn(text));
     if (kind !== undefined && !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     const seq = doc.contents;
     if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
       throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
@@ -271,7 +271,7 @@ function parseRoot(input: string): { doc: Document; root: YAMLMap } {
         'DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`',
     );
   }
-  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
+  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${yamlProblem(doc.errors[0])}`);
   const root = doc.contents;
   if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
   checkResourceList({
@@ -339,10 +339,15 @@ function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined
 }
 
 /**
- * The legacy kustomize exec-plugin protocol: a multi-document YAML stream in,
- * the same stream out (each document is one item; their ids must survive).
+ * The legacy kustomize exec-plugin protocol (and Helm's post-renderers): a multi-document YAML
+ * stream in, the same stream out (each document is one item; their ids must survive). New
+ * documents get `newAnnotations` (Helm 4 reads their source file's name from one).
  */
-export function decodeStream(input: string, interesting: Interesting): Decoded {
+export function decodeStream(
+  input: string,
+  interesting: Interesting,
+  newAnnotations?: Record<string, string>,
+): Decoded {
   const docs = streamDocuments(input);
   const items: Item[] = [];
   const editors = new Map<number, Editor>();
@@ -352,7 +357,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
     if (!kind || !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length)
-      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
+      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     if (!isMap(doc.contents)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
@@ -369,7 +374,8 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
         else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(d.start, d.end);
       });
       if (!keepInput)
-        for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
+        for (const v of newItems)
+          out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(annotate(v, newAnnotations), false)}`;
       return out;
     },
   };
@@ -387,6 +393,12 @@ function streamDocuments(input: string): { start: number; end: number }[] {
   }
   if (start < input.length) docs.push({ start, end: input.length });
   return docs;
+}
+
+function annotate(value: Json, annotations: Record<string, string> | undefined): Json {
+  if (!annotations || !isJsonMap(value) || !isJsonMap(value.metadata)) return value;
+  const own = isJsonMap(value.metadata.annotations) ? value.metadata.annotations : {};
+  return { ...value, metadata: { ...value.metadata, annotations: { ...own, ...annotations } } };
 }
 
 /** Where kpt keeps each item (its path and index annotations), read from the item texts without parsing them. */
