@@ -1,11 +1,8 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
 import { type RunOutput, run } from '../function/run.js';
-import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
-import { checkCommand } from './check.js';
 import { helpText } from './help.js';
 import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
-import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
 
 declare const VERSION: string;
 
@@ -31,8 +28,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`ray-tls ${typeof VERSION === 'string' ? VERSION : 'dev'}\n`);
     return 0;
   }
+  // The other commands load on demand: a render never needs their code (docs/design.md §6).
   if (arg === 'certs') return certs(rest);
-  if (arg === 'check') return checkCommand(rest, out);
+  if (arg === 'check') return (await import('./check.js')).checkCommand(rest, out);
   if (arg === 'token') return token(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
@@ -88,19 +86,23 @@ function fileCommand<O>(
   }
 }
 
-const certs = (argv: string[]) =>
-  fileCommand(argv, CERTS_HELP, parseCertsArgs, (o) => ({
+async function certs(argv: string[]): Promise<number> {
+  const { CERTS_HELP, parseCertsArgs, writeCerts } = await import('./certs.js');
+  return fileCommand(argv, CERTS_HELP, parseCertsArgs, (o) => ({
     commands: writeCerts(o),
     wrote: `wrote the CA ${o.caName} and ${o.clients.length} client certificate(s) under ${o.out} (keys 0600)`,
     next: 'Then render with the config `certManager: false`, and keep the CA key out of version control.',
   }));
+}
 
-const token = (argv: string[]) =>
-  fileCommand(argv, TOKEN_HELP, parseTokenArgs, (o) => ({
+async function token(argv: string[]): Promise<number> {
+  const { parseTokenArgs, TOKEN_HELP, writeToken } = await import('./token.js');
+  return fileCommand(argv, TOKEN_HELP, parseTokenArgs, (o) => ({
     commands: [writeToken(o)],
     wrote: `wrote a Ray auth token to ${o.out} (0600)`,
     next: 'Then render with auth: token, and keep the file out of version control.',
   }));
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

@@ -262,8 +262,8 @@ function checkResourceList(root: Record<string, unknown> | null): void {
   }
 }
 
-/** The fallback: one Document for the whole input, spliced into the source the same way. */
-function parseWholeList(input: string, select: Select): Decoded {
+/** The whole input as one ResourceList document, or why it is not one. */
+function parseRoot(input: string): { doc: Document; root: YAMLMap } {
   const doc = parseDocument(input, PARSE);
   if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
     throw new InputError(
@@ -278,6 +278,12 @@ function parseWholeList(input: string, select: Select): Decoded {
     kind: toJson(root.get('kind', true) as Node, doc),
     apiVersion: toJson(root.get('apiVersion', true) as Node, doc),
   });
+  return { doc, root };
+}
+
+/** The fallback: one Document for the whole input, spliced into the source the same way. */
+function parseWholeList(input: string, select: Select): Decoded {
+  const { doc, root } = parseRoot(input);
   const editor = new Editor(input, wideSeqs(input));
   const itemsNode = root.get('items', true) as Node | undefined;
   if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null)
@@ -294,30 +300,35 @@ function parseWholeList(input: string, select: Select): Decoded {
     if (typeof kind !== 'string') throw noKind(position);
     if (interesting(kind, input.slice(node.range![0], node.range![2]))) items.push({ node, doc, editor, position });
   });
-  const resultsNode = root.get('results', true) as Node | undefined;
   return {
     items,
     functionConfig,
     itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
-    encode({ newItems, results, dropped, keepInput }) {
-      if (keepInput) {
-        // Discard the item edits: only the results are added.
-        const plain = new Editor(input, editor.wideSeqs);
-        addResults(plain, root, resultsNode, results);
-        return plain.apply();
-      }
-      for (const position of dropped) {
-        const node = (itemsNode as YAMLSeq).items[position] as Node;
-        editor.remove(node, !!(itemsNode as YAMLSeq).flow);
-      }
-      if (newItems.length) {
-        if (isSeq(itemsNode)) editor.appendItems(itemsNode as YAMLSeq, newItems);
-        else if (itemsNode) editor.replace(itemsNode, newItems, !!root.flow);
-        else editor.addPair(root, 'items', newItems);
-      }
-      addResults(editor, root, resultsNode, results);
-      return editor.apply();
-    },
+    encode: wholeListEncoder(input, editor, root, itemsNode),
+  };
+}
+
+/** Writes the output of a whole-document list: the item edits, dropped and new items, the results. */
+function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNode: Node | undefined) {
+  const resultsNode = root.get('results', true) as Node | undefined;
+  return ({ newItems, results, dropped, keepInput }: Output): string => {
+    if (keepInput) {
+      // Discard the item edits: only the results are added.
+      const plain = new Editor(input, editor.wideSeqs);
+      addResults(plain, root, resultsNode, results);
+      return plain.apply();
+    }
+    for (const position of dropped) {
+      const node = (itemsNode as YAMLSeq).items[position] as Node;
+      editor.remove(node, !!(itemsNode as YAMLSeq).flow);
+    }
+    if (newItems.length) {
+      if (isSeq(itemsNode)) editor.appendItems(itemsNode as YAMLSeq, newItems);
+      else if (itemsNode) editor.replace(itemsNode, newItems, !!root.flow);
+      else editor.addPair(root, 'items', newItems);
+    }
+    addResults(editor, root, resultsNode, results);
+    return editor.apply();
   };
 }
 
@@ -332,16 +343,7 @@ function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined
  * the same stream out (each document is one item; their ids must survive).
  */
 export function decodeStream(input: string, interesting: Interesting): Decoded {
-  const docs: { start: number; end: number }[] = [];
-  const starts = lineStarts(input);
-  let start = 0;
-  for (const at of starts) {
-    if (/^---[ \t]*(#.*)?\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) {
-      if (at > start) docs.push({ start, end: at });
-      start = at;
-    }
-  }
-  if (start < input.length) docs.push({ start, end: input.length });
+  const docs = streamDocuments(input);
   const items: Item[] = [];
   const editors = new Map<number, Editor>();
   docs.forEach((d, position) => {
@@ -371,6 +373,20 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
       return out;
     },
   };
+}
+
+/** The documents of a stream: from each `---` line to the next. */
+function streamDocuments(input: string): { start: number; end: number }[] {
+  const docs: { start: number; end: number }[] = [];
+  let start = 0;
+  for (const at of lineStarts(input)) {
+    if (/^---[ \t]*(#.*)?\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) {
+      if (at > start) docs.push({ start, end: at });
+      start = at;
+    }
+  }
+  if (start < input.length) docs.push({ start, end: input.length });
+  return docs;
 }
 
 /** Where kpt keeps each item (its path and index annotations), read from the item texts without parsing them. */
