@@ -3,7 +3,7 @@
 // nothing of a failed plugin's stderr, so there a failure is a document Helm refuses, named
 // after the error: Helm's own error line then carries ray-tls's message, and nothing renders.
 import { type RunOutput, runStream } from '../function/run.js';
-import { parseFlags } from './args.js';
+import { namespaceError, parseFlags } from './args.js';
 import { internalErrorText } from './internalError.js';
 
 export const HELM_HELP = `Usage: ray-tls helm [--namespace=NS] [--config=FILE] [KEY=VALUE...]
@@ -44,14 +44,12 @@ export interface HelmArgs {
   settings: Record<string, string>;
 }
 
-const DNS_LABEL = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/;
-
 export function parseHelmArgs(argv: string[]): HelmArgs | string {
   const parsed = parseFlags(argv, { namespace: { type: 'string' }, config: { type: 'string' } }, true);
   if (typeof parsed === 'string') return parsed;
   const { namespace, config } = parsed.values as { namespace?: string; config?: string };
-  if (namespace !== undefined && !DNS_LABEL.test(namespace))
-    return `--namespace ${JSON.stringify(namespace)} is not a namespace name (lowercase letters, digits and -)`;
+  const badNamespace = namespaceError(namespace);
+  if (badNamespace) return badNamespace;
   const settings: Record<string, string> = {};
   for (const arg of parsed.positionals) {
     const eq = arg.indexOf('=');

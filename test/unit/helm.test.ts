@@ -81,7 +81,10 @@ describe('parseHelmArgs', () => {
   it.each([
     [['mode'], 'unexpected argument mode: config fields are KEY=VALUE, such as mode=pod-dns'],
     [['=x'], 'unexpected argument =x: config fields are KEY=VALUE, such as mode=pod-dns'],
-    [['--namespace=Ray_NS'], '--namespace "Ray_NS" is not a namespace name (lowercase letters, digits and -)'],
+    [
+      ['--namespace=Ray_NS'],
+      `--namespace "Ray_NS" is not a namespace name (lowercase letters, digits and '-', at most 63)`,
+    ],
     [['--release=x'], 'unknown option --release'],
   ])('%j is a usage error', (argv, message) => {
     expect(parseHelmArgs(argv)).toBe(message);

@@ -123,6 +123,19 @@ function peerChain(socket: Tls.TLSSocket): X509[] {
   return chain;
 }
 
+/** What the client saw of the handshake; `after` is filled in once the server has acted. */
+function sessionOf(socket: Tls.TLSSocket): Handshake {
+  const err = socket.authorizationError as unknown as string | Error | null;
+  return {
+    kind: 'tls',
+    protocol: socket.getProtocol(),
+    alpn: socket.alpnProtocol || null,
+    chain: peerChain(socket),
+    authorizationError: err ? String(err) : null,
+    after: { kind: 'silent', detail: '' },
+  };
+}
+
 function timedOut(t: Target, tcpUp: boolean): Attempt {
   const s = t.timeoutMs / 1000;
   return tcpUp
@@ -179,17 +192,7 @@ function handshake(
   });
   socket.once('secureConnect', () => {
     clearTimeout(timers[0]);
-    const err = socket.authorizationError as unknown as string | Error | null;
-    const [protocol, alpn] = [socket.getProtocol(), socket.alpnProtocol || null];
-    const placeholder: After = { kind: 'silent', detail: '' };
-    session = {
-      kind: 'tls',
-      protocol,
-      alpn,
-      chain: peerChain(socket),
-      authorizationError: err ? String(err) : null,
-      after: placeholder,
-    };
+    session = sessionOf(socket);
     socket.on('data', () => settle({ kind: 'served', detail: 'the server spoke after the handshake' }));
     const closed = () =>
       settle({ kind: 'refused', detail: 'the server closed the connection right after the handshake' });
