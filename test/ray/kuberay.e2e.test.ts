@@ -41,7 +41,7 @@ const SECRET = 'ray-auth-token';
 const IMAGE = 'rayproject/ray:2.58.0';
 const USER = { runAsUser: 1000, runAsGroup: 100 };
 const SHORT_CLIENT_TIMEOUT = { RAY_CLIENT_INITIAL_CONNECTION_TIMEOUT_S: '2', RAY_CLIENT_MAX_CONNECTION_TIMEOUT_S: '2' };
-const JOB_SCRIPT = String.raw`
+const JOB_SCRIPT = `
 import json, sys, ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy as Pin
 ray.init(address=sys.argv[1])
@@ -251,7 +251,7 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
 });
 
 // A GET of argv[1], printing "PROBE <status>" or "PROBE refused" (what the kubelet's httpGet sees).
-const PROBE_GET = String.raw`
+const PROBE_GET = `
 import sys, urllib.request, urllib.error
 try:
     with urllib.request.build_opener(urllib.request.ProxyHandler({})).open(sys.argv[1], timeout=5) as r:
@@ -294,7 +294,7 @@ const overwriteCluster: Obj = {
     ],
   },
 };
-const NODES_SCRIPT = String.raw`
+const NODES_SCRIPT = `
 import json, ray
 ray.init()
 print("NODES " + json.dumps(sorted(n["NodeManagerAddress"] for n in ray.nodes() if n["Alive"])))
