@@ -71,6 +71,8 @@ export interface RoleDecision {
   why: string;
   /** A role annotation with a value ray-tls does not know. */
   ignored?: string;
+  /** The opt-out annotation the validator does not honour (role none), as `key: value`. */
+  optOut?: string;
 }
 
 /** Decides a pod's role and says why; `ray start` wins over a client address. */
@@ -79,8 +81,11 @@ export function decideRole(
   ref: PodTemplateRef,
   pod: PodView,
   clientSelector: Record<string, string>,
+  honourOptOut = true,
 ): RoleDecision {
   const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
+  if (forced === 'none' && !honourOptOut)
+    return { ...detectRole(ref, pod, clientSelector), optOut: `${ROLE_ANNOTATION}: none` };
   if (forced === 'node' || forced === 'client' || forced === 'none')
     return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
   const decided = detectRole(ref, pod, clientSelector);
@@ -122,13 +127,20 @@ export interface RayPod<S = unknown> {
   pod: PodView;
   role: Exclude<Role, 'none'>;
   why: string;
+  /** The opt-out annotation the pod carries, when the walk did not honour it (the validator's). */
+  optOut?: string;
 }
 
 /**
  * Every Ray pod template of the resources, and what the walk has to say: skipped resources,
  * unknown role annotations, KubeRay groups without a template, templates that are no map.
+ * The validator does not honour opt-outs (`honourOptOut` false): a Ray pod is judged by what it runs.
  */
-export function findRayPods<S>(entries: { resource: Resource; source: S }[], clientSelector: Record<string, string>) {
+export function findRayPods<S>(
+  entries: { resource: Resource; source: S }[],
+  clientSelector: Record<string, string>,
+  honourOptOut = true,
+) {
   const pods: RayPod<S>[] = [];
   const notes: Result[] = [];
   for (const { resource, source } of entries) {
@@ -138,7 +150,8 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     }
     const refs = podTemplates(resource);
     if (!refs.length) continue;
-    if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
+    const skipped = resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
+    if (skipped && honourOptOut) {
       notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
       continue;
     }
@@ -158,14 +171,16 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
         continue;
       }
       const pod = podView(resource, ref);
-      const { role, why, ignored } = decideRole(resource, ref, pod, clientSelector);
+      const decided = decideRole(resource, ref, pod, clientSelector, honourOptOut);
+      const { role, why, ignored } = decided;
+      const optOut = skipped ? `${SKIP_ANNOTATION}: "true"` : decided.optOut;
       if (ignored !== undefined) {
         const message =
           `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client ` +
           `or none; ignored (detected: ${role})`;
         notes.push(about(resource, 'warning', message));
       }
-      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why });
+      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why, ...(optOut && { optOut }) });
     }
   }
   return { pods, notes };

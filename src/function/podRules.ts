@@ -1,0 +1,261 @@
+// The validator's rules for one pod template, judged by what its containers will do, not by
+// their names: ray-tls's own init containers are those equal to what the function emits for
+// the pod (expected.ts); every other container of a Ray pod must run Ray with TLS on, read its
+// certificate from a read-only mount of the ray-tls volume, leave the TLS env alone, and, like
+// every container of any pod, never see a CA key.
+import { posix } from 'node:path';
+import type { Resource } from '../krm/resource.js';
+import { about, type Result } from '../krm/results.js';
+import { tlsEnvWrite } from '../ray/envWrites.js';
+import { fieldPath, groupPath, type PodTemplateRef } from '../ray/kinds.js';
+import type { PodView } from '../ray/pods.js';
+import { argvOf } from '../ray/rayStart.js';
+import { OWN_CONTAINERS, TLS_VARS, VOLUME } from '../tls/pod.js';
+import { deepEqual, getIn, isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
+
+export interface PodCheck {
+  resource: Resource;
+  ref: PodTemplateRef;
+  pod: PodView;
+  /** Undefined for a pod that is not Ray (only the CA key rule applies). */
+  role?: 'node' | 'client';
+  /** The template ray-tls would render for this pod under the config. */
+  expected?: JsonMap;
+  /** ray-tls's own init containers (equal to the expected ones). */
+  own: Set<JsonMap>;
+  /** The Secrets that hold a CA key. */
+  cas: Set<string>;
+  /** Where the TLS files live when the expected template does not say. */
+  mountPath: string;
+  /** An opt-out annotation the pod carries, which the validator does not honour. */
+  optOut?: string;
+}
+
+interface Container {
+  c: JsonMap;
+  name: string;
+  /** Its field path from the resource: `spec.template.spec.containers[0]`. */
+  at: string;
+  listKey: 'containers' | 'initContainers';
+}
+
+const SAFE_KEYS = new Set(['ca.crt', 'tls.crt']);
+const TLS_ON = /^(1|true)$/i;
+const short = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
+
+export function checkPod(check: PodCheck): Result[] {
+  const out: Result[] = [];
+  const err = (field: string, message: string) => {
+    const exempt = check.optOut ? `; annotation ${check.optOut} does not exempt a Ray pod from the validator` : '';
+    out.push(about(check.resource, 'error', `${message}${exempt}`, { path: field }));
+  };
+  for (const k of containersOf(check)) {
+    if (check.own.has(k.c)) continue;
+    keyAccess(check, k, err);
+    if (!check.role) continue;
+    tlsEnv(check, k, err);
+    writableMounts(k, err);
+    const wrote = tlsEnvWrite(argvOf(k.c.command, k.c.args));
+    if (wrote)
+      err(
+        `${k.at}.command`,
+        `${who(check, k)} changes the TLS environment in its command: ${short(wrote)}; ray-tls sets RAY_USE_TLS ` +
+          'and RAY_TLS_* in the pod spec: remove that from the command',
+      );
+  }
+  if (check.role) {
+    ownDifferences(check, err);
+    volumeDifferences(check, err);
+    rayStartParams(check, err);
+  }
+  return out;
+}
+
+type Err = (field: string, message: string) => void;
+
+const who = (check: PodCheck, k: Container) =>
+  `${check.role ? `Ray ${check.role} ` : ''}${k.listKey === 'initContainers' ? 'init ' : ''}container ${k.name}`;
+
+function containersOf(check: PodCheck): Container[] {
+  const base = check.ref.path.length ? `${fieldPathOf(check.ref)}.` : '';
+  return (['initContainers', 'containers'] as const).flatMap((listKey) =>
+    (listKey === 'containers' ? check.pod.containers : check.pod.initContainers).map((c, i) => ({
+      c,
+      name: String(c.name),
+      at: `${base}spec.${listKey}[${i}]`,
+      listKey,
+    })),
+  );
+}
+
+const fieldPathOf = (ref: PodTemplateRef) => fieldPath(ref.path);
+
+/** The last entry of each env name, as Kubernetes reads them, with its index. */
+function lastEnv(c: JsonMap): Map<string, { e: JsonMap; j: number }> {
+  return new Map(mapsOf(c.env).map((e, j) => [String(e.name), { e, j }]));
+}
+
+/** RAY_USE_TLS a literal 1, and the three files in a read-only mount of the ray-tls volume. */
+function tlsEnv(check: PodCheck, k: Container, err: Err): void {
+  const env = lastEnv(k.c);
+  const missing = TLS_VARS.filter((v) => !env.has(v));
+  if (missing.length) {
+    err(`${k.at}.env`, `${who(check, k)} lacks TLS: ${missing.join(', ')} not set (run ray-tls over it)`);
+    return;
+  }
+  for (const name of TLS_VARS) {
+    const { e, j } = env.get(name)!;
+    const field = `${k.at}.env[${j}]`;
+    if (e.valueFrom !== undefined || typeof e.value !== 'string') {
+      err(
+        `${field}.valueFrom`,
+        `${who(check, k)} takes ${name} from valueFrom (or no value): set value: ${wanted(check, k, name)}`,
+      );
+    } else if (name === 'RAY_USE_TLS') {
+      if (!TLS_ON.test(e.value))
+        err(`${field}.value`, `${who(check, k)} sets RAY_USE_TLS=${e.value}: TLS is off; set "1"`);
+    } else if (!inTlsMount(k.c, e.value)) {
+      err(
+        `${field}.value`,
+        `${who(check, k)} sets ${name}=${short(e.value)}, which is not in a read-only mount of the ${VOLUME} volume: ` +
+          `set ${wanted(check, k, name)} (run ray-tls over it)`,
+      );
+    }
+  }
+}
+
+/** What ray-tls would set a TLS variable to in this container. */
+function wanted(check: PodCheck, k: Container, name: string): string {
+  const containers = mapsOf(getIn(check.expected, ['spec', k.listKey]));
+  const value = mapsOf(containers.find((c) => c.name === k.name)?.env)
+    .filter((e) => e.name === name)
+    .pop()?.value;
+  if (typeof value === 'string') return JSON.stringify(value);
+  const file = { RAY_USE_TLS: '', RAY_TLS_SERVER_CERT: 'tls.crt', RAY_TLS_SERVER_KEY: 'tls.key' }[name] ?? 'ca.crt';
+  return JSON.stringify(file ? `${check.mountPath}/${file}` : '1');
+}
+
+/** True when the file the path names comes from a read-only mount of the ray-tls volume (the deepest mount wins). */
+function inTlsMount(c: JsonMap, value: string): boolean {
+  if (!value.startsWith('/')) return false;
+  const path = posix.normalize(value);
+  const under = (m: JsonMap) => {
+    const at = posix.normalize(String(m.mountPath ?? '')).replace(/\/+$/, '');
+    return at !== '' && (path === at || path.startsWith(`${at}/`)) ? at.length : -1;
+  };
+  const mounts = mapsOf(c.volumeMounts);
+  const deepest = Math.max(-1, ...mounts.map(under));
+  if (deepest < 0) return false;
+  return mounts.filter((m) => under(m) === deepest).every((m) => m.name === VOLUME && m.readOnly === true);
+}
+
+/** Only ray-tls's own init containers write the certificate volume. */
+function writableMounts(k: Container, err: Err): void {
+  mapsOf(k.c.volumeMounts).forEach((m, j) => {
+    if (m.name === VOLUME && m.readOnly !== true)
+      err(
+        `${k.at}.volumeMounts[${j}].readOnly`,
+        `container ${k.name} mounts the ${VOLUME} volume writable at ${String(m.mountPath)}: set readOnly: true ` +
+          `(only ray-tls's own init containers write it)`,
+      );
+  });
+}
+
+/** Whether a Secret projection's items reach beyond the CA certificate (no items: every key). */
+const seesKey = (items: Json | undefined) =>
+  !Array.isArray(items) || !items.length || mapsOf(items).some((i) => !SAFE_KEYS.has(String(i.key)));
+
+/** The CA Secrets whose key a volume exposes. */
+function volumeKeys(v: JsonMap, cas: Set<string>): string[] {
+  const secret = isMap(v.secret) ? v.secret : undefined;
+  const direct =
+    secret && cas.has(String(secret.secretName)) && seesKey(secret.items) ? [String(secret.secretName)] : [];
+  const projected = mapsOf(getIn(v, ['projected', 'sources'])).flatMap((s) => {
+    const ref = isMap(s.secret) ? s.secret : undefined;
+    return ref && cas.has(String(ref.name)) && seesKey(ref.items) ? [String(ref.name)] : [];
+  });
+  return [...direct, ...projected];
+}
+
+/** A CA key reaches a container through a mounted volume, env secretKeyRef or envFrom. */
+function keyAccess(check: PodCheck, k: Container, err: Err): void {
+  const volumes = new Map(check.pod.volumes.map((v) => [v.name, v]));
+  const fix = "only ray-tls's own init containers may read a CA key: remove the reference";
+  mapsOf(k.c.volumeMounts).forEach((m, j) => {
+    const v = volumes.get(m.name);
+    for (const s of v ? volumeKeys(v, check.cas) : [])
+      err(
+        `${k.at}.volumeMounts[${j}]`,
+        `${who(check, k)} mounts the key of CA Secret ${s} (volume ${String(m.name)}); ${fix}`,
+      );
+  });
+  mapsOf(k.c.env).forEach((e, j) => {
+    const ref = getIn(e, ['valueFrom', 'secretKeyRef']);
+    if (isMap(ref) && check.cas.has(String(ref.name)) && !SAFE_KEYS.has(String(ref.key)))
+      err(
+        `${k.at}.env[${j}].valueFrom`,
+        `${who(check, k)} reads key ${String(ref.key)} of CA Secret ${String(ref.name)} into ${String(e.name)}; ${fix}`,
+      );
+  });
+  mapsOf(k.c.envFrom).forEach((e, j) => {
+    const name = getIn(e, ['secretRef', 'name']);
+    if (check.cas.has(String(name)))
+      err(`${k.at}.envFrom[${j}]`, `${who(check, k)} takes every key of CA Secret ${String(name)} (envFrom); ${fix}`);
+  });
+}
+
+/** An own-named init container that is not what ray-tls emits: name what differs. */
+function ownDifferences(check: PodCheck, err: Err): void {
+  const want = mapsOf(getIn(check.expected, ['spec', 'initContainers']));
+  check.pod.initContainers.forEach((c) => {
+    const name = String(c.name);
+    if (!OWN_CONTAINERS.has(name) || check.own.has(c)) return;
+    const base = containersOf(check).find((k) => k.c === c)!.at;
+    const w = want.find((x) => x.name === name);
+    if (!w) {
+      err(
+        base,
+        `init container ${name} is not one ray-tls emits for this pod under this config: render with ray-tls, ` +
+          'or rename it',
+      );
+      return;
+    }
+    const keys = [...new Set([...Object.keys(c), ...Object.keys(w)])].filter((key) => !deepEqual(c[key], w[key]));
+    err(
+      `${base}.${keys[0]}`,
+      `init container ${name} differs from what ray-tls emits for this pod (${keys.join(', ')}): it sees key ` +
+        "material, so it must be ray-tls's own: render again with ray-tls, or rename your container",
+    );
+  });
+}
+
+/** ray-tls's volumes (the certificate volume, the CA's, the trust bundle's) as ray-tls emits them. */
+function volumeDifferences(check: PodCheck, err: Err): void {
+  const want = mapsOf(getIn(check.expected, ['spec', 'volumes'])).filter((v) => String(v.name).startsWith(VOLUME));
+  const base = check.ref.path.length ? `${fieldPathOf(check.ref)}.` : '';
+  check.pod.volumes.forEach((v, i) => {
+    const w = want.find((x) => x.name === v.name);
+    if (w && !deepEqual(v, w))
+      err(
+        `${base}spec.volumes[${i}]`,
+        `volume ${String(v.name)} is not what ray-tls emits for this pod under this config (it holds the ` +
+          'certificate Ray trusts): render again with ray-tls',
+      );
+  });
+}
+
+/** KubeRay runs `ray start` with the rayStartParams in a shell: they must not touch the TLS env either. */
+function rayStartParams(check: PodCheck, err: Err): void {
+  if (check.ref.kuberay !== 'head' && check.ref.kuberay !== 'worker') return;
+  const path = groupPath(check.ref);
+  const params = getIn(check.resource as unknown as Json, [...path, 'rayStartParams']);
+  if (!isMap(params)) return;
+  for (const [key, value] of Object.entries(params)) {
+    const wrote = tlsEnvWrite([`--${key}=${String(value)}`]);
+    if (wrote)
+      err(
+        `${fieldPath(path)}.rayStartParams.${key}`,
+        `rayStartParams.${key} changes the TLS environment in the shell KubeRay runs: ${short(wrote)}; remove it`,
+      );
+  }
+}
