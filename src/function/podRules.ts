@@ -98,30 +98,38 @@ function lastEnv(c: JsonMap): Map<string, { e: JsonMap; j: number }> {
 /** RAY_USE_TLS a literal 1, and the three files in a read-only mount of the ray-tls volume. */
 function tlsEnv(check: PodCheck, k: Container, err: Err): void {
   const env = lastEnv(k.c);
+  const literal = (name: string) => {
+    const { e, j } = env.get(name)!;
+    if (e.valueFrom === undefined && typeof e.value === 'string') return e.value;
+    const fix = `set value: ${wanted(check, k, name)}`;
+    err(`${k.at}.env[${j}].valueFrom`, `${who(check, k)} takes ${name} from valueFrom, not a literal value: ${fix}`);
+    return undefined;
+  };
+  const use = env.has('RAY_USE_TLS') ? literal('RAY_USE_TLS') : '1';
+  if (use === undefined) return;
+  if (!TLS_ON.test(use)) {
+    const field = `${k.at}.env[${env.get('RAY_USE_TLS')!.j}].value`;
+    err(field, `${who(check, k)} sets RAY_USE_TLS=${short(use)}: TLS is off; set "1" (or run ray-tls over it)`);
+    return;
+  }
   const missing = TLS_VARS.filter((v) => !env.has(v));
   if (missing.length) {
     err(`${k.at}.env`, `${who(check, k)} lacks TLS: ${missing.join(', ')} not set (run ray-tls over it)`);
     return;
   }
-  for (const name of TLS_VARS) {
-    const { e, j } = env.get(name)!;
-    const field = `${k.at}.env[${j}]`;
-    if (e.valueFrom !== undefined || typeof e.value !== 'string') {
-      err(
-        `${field}.valueFrom`,
-        `${who(check, k)} takes ${name} from valueFrom (or no value): set value: ${wanted(check, k, name)}`,
-      );
-    } else if (name === 'RAY_USE_TLS') {
-      if (!TLS_ON.test(e.value))
-        err(`${field}.value`, `${who(check, k)} sets RAY_USE_TLS=${e.value}: TLS is off; set "1"`);
-    } else if (!inTlsMount(k.c, e.value)) {
-      err(
-        `${field}.value`,
-        `${who(check, k)} sets ${name}=${short(e.value)}, which is not in a read-only mount of the ${VOLUME} volume: ` +
-          `set ${wanted(check, k, name)} (run ray-tls over it)`,
-      );
-    }
-  }
+  const outside = TLS_VARS.slice(1).flatMap((name) => {
+    const value = literal(name);
+    const why = value === undefined ? undefined : outsideTlsMount(k.c, value);
+    return why ? [{ name, value: value!, why }] : [];
+  });
+  if (!outside.length) return;
+  const [first] = outside;
+  err(
+    `${k.at}.env[${env.get(first.name)!.j}].value`,
+    `${who(check, k)} reads ${outside.map((o) => o.name).join(', ')} from outside a read-only mount of the ` +
+      `${VOLUME} volume (${first.name}=${short(first.value)}: ${first.why}): set ${first.name} to ` +
+      `${wanted(check, k, first.name)} and mount ${VOLUME} read-only (run ray-tls over it)`,
+  );
 }
 
 /** What ray-tls would set a TLS variable to in this container. */
@@ -135,9 +143,9 @@ function wanted(check: PodCheck, k: Container, name: string): string {
   return JSON.stringify(file ? `${check.mountPath}/${file}` : '1');
 }
 
-/** True when the file the path names comes from a read-only mount of the ray-tls volume (the deepest mount wins). */
-function inTlsMount(c: JsonMap, value: string): boolean {
-  if (!value.startsWith('/')) return false;
+/** Why the file a path names does not come from a read-only mount of the ray-tls volume (the deepest mount wins). */
+function outsideTlsMount(c: JsonMap, value: string): string | undefined {
+  if (!value.startsWith('/')) return 'not an absolute path';
   const path = posix.normalize(value);
   const under = (m: JsonMap) => {
     const at = posix.normalize(String(m.mountPath ?? '')).replace(/\/+$/, '');
@@ -145,8 +153,11 @@ function inTlsMount(c: JsonMap, value: string): boolean {
   };
   const mounts = mapsOf(c.volumeMounts);
   const deepest = Math.max(-1, ...mounts.map(under));
-  if (deepest < 0) return false;
-  return mounts.filter((m) => under(m) === deepest).every((m) => m.name === VOLUME && m.readOnly === true);
+  if (deepest < 0) return 'no volume is mounted there';
+  const at = mounts.filter((m) => under(m) === deepest);
+  const other = at.find((m) => m.name !== VOLUME);
+  if (other) return `volume ${String(other.name)} is mounted at ${String(other.mountPath)}`;
+  return at.some((m) => m.readOnly !== true) ? `the mount at ${String(at[0].mountPath)} is writable` : undefined;
 }
 
 /** Only ray-tls's own init containers write the certificate volume. */

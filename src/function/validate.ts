@@ -9,8 +9,9 @@ import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { type PodTemplateRef, podTemplates } from '../ray/kinds.js';
-import { findRayPods, podView } from '../ray/pods.js';
+import { findRayPods, type PodView, podView } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
+import { MARKER_ANNOTATION } from '../tls/pod.js';
 import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
 import { expectedTemplates, ownContainers } from './expected.js';
 import type { Plan } from './plan.js';
@@ -55,7 +56,9 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
       const pod = p?.pod ?? podView(resource, ref);
       const want = p && expected(index, ref);
       const own = ownContainers(pod.initContainers, want);
-      const check = { resource, ref, pod, role: p?.role, expected: want, own, cas, mountPath: plan.pods.mountPath };
+      // A pod ray-tls rendered stays a Ray pod, whatever its command now shows.
+      const role = p?.role ?? renderedRole(pod);
+      const check = { resource, ref, pod, role, expected: want, own, cas, mountPath: plan.pods.mountPath };
       results.push(...checkPod({ ...check, ...(p?.optOut && { optOut: p.optOut }) }));
     }
   });
@@ -70,6 +73,11 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
 }
 
 const podKey = (index: number, ref: PodTemplateRef) => `${index}:${JSON.stringify(ref.path)}`;
+
+const renderedRole = (pod: PodView): 'node' | 'client' | undefined => {
+  const role = pod.annotations[MARKER_ANNOTATION]?.split('/')[1];
+  return role === 'node' || role === 'client' ? role : undefined;
+};
 
 /** The Secrets that hold a CA key: the config's (signing and trusted), every cert-manager CA's, every CA Issuer's. */
 function caSecrets(resources: Resource[], plan: Plan): Set<string> {

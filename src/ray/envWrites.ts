@@ -6,9 +6,9 @@
 // ${X:=0}...); so is running Ray with a cleared environment (env -i, exec -c, su, sudo).
 import { shellCommands } from './rayStart.js';
 
-const NAME = String.raw`(?:RAY_USE_TLS|RAY_TLS_[A-Za-z0-9_]*)`;
+const NAME = '(?:RAY_USE_TLS|RAY_TLS_[A-Za-z0-9_]*)';
 /** A TLS variable's name, not inside a longer name. */
-const MENTION = new RegExp(String.raw`(?<![A-Za-z0-9_])${NAME}(?![A-Za-z0-9_])`);
+const MENTION = new RegExp(`(?<![A-Za-z0-9_])${NAME}(?![A-Za-z0-9_])`);
 /** Reads: $X, ${X}, ${#X}, ${X:-d}, ${X+a}, ${X:?m}; and $(X), the kubelet's expansion in command and args. */
 const READ = new RegExp(String.raw`\$(?:${NAME}(?![A-Za-z0-9_])|\{#?${NAME}(?:\}|:?[-+?][^}]*\})|\(${NAME}\))`, 'g');
 /** A name cut short, to be completed at run time (`RAY_US$X`, `'RAY_'+'USE_TLS'`). */

@@ -49,7 +49,9 @@ describe('ray-tls validate on rendered output', () => {
     expect(out.exitCode).toBe(1);
     const errors = out.stderr.filter((l) => l.startsWith('error:') && !l.includes('problem(s)'));
     expect(errors).toHaveLength(2);
-    expect(errors[0]).toMatch(/Deployment x\/legacy-ray .*lacks TLS.*annotation ray-tls.io\/skip: "true" does not exempt/);
+    expect(errors[0]).toMatch(
+      /Deployment x\/legacy-ray .*lacks TLS.*annotation ray-tls.io\/skip: "true" does not exempt/,
+    );
     expect(errors[1]).toMatch(/Deployment x\/docs .*lacks TLS.*annotation ray-tls.io\/role: none does not exempt/);
   });
 });
