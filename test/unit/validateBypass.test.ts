@@ -475,8 +475,7 @@ const BYPASSES: Record<string, Record<string, Case>> = {
           value: '/etc/ssl/certs/ca-certificates.crt',
         });
       },
-      error:
-        /env\[\d+\]\.value: Ray node container ray-head reads RAY_TLS_CA_CERT from outside a read-only mount .*\/etc\/ssl/,
+      error: /\.value: Ray node container ray-head reads RAY_TLS_CA_CERT from outside a read-only mount .*\/etc\/ssl/,
     },
     'RAY_TLS_CA_CERT through .. out of the mount': {
       change: (l) => {
