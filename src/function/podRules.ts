@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { tlsEnvWrite } from '../ray/envWrites.js';
-import { fieldPath, groupPath, type PodTemplateRef } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, groupPath, type PodTemplateRef } from '../ray/kinds.js';
 import type { PodView } from '../ray/pods.js';
 import { argvOf } from '../ray/rayStart.js';
 import { OWN_CONTAINERS, TLS_VARS, VOLUME } from '../tls/pod.js';
@@ -40,7 +40,7 @@ interface Container {
 }
 
 const SAFE_KEYS = new Set(['ca.crt', 'tls.crt']);
-const TLS_ON = /^(1|true)$/i;
+const TLS_ON = /^(1|true)$/;
 const short = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
 
 export function checkPod(check: PodCheck): Result[] {
@@ -76,9 +76,10 @@ type Err = (field: string, message: string) => void;
 const who = (check: PodCheck, k: Container) =>
   `${check.role ? `Ray ${check.role} ` : ''}${k.listKey === 'initContainers' ? 'init ' : ''}container ${k.name}`;
 
+/** The pod's containers, and the KubeRay autoscaler, which the operator adds to the head pod with autoscalerOptions. */
 function containersOf(check: PodCheck): Container[] {
-  const base = check.ref.path.length ? `${fieldPathOf(check.ref)}.` : '';
-  return (['initContainers', 'containers'] as const).flatMap((listKey) =>
+  const base = check.ref.path.length ? `${fieldPath(check.ref.path)}.` : '';
+  const listed = (['initContainers', 'containers'] as const).flatMap((listKey) =>
     (listKey === 'containers' ? check.pod.containers : check.pod.initContainers).map((c, i) => ({
       c,
       name: String(c.name),
@@ -86,9 +87,11 @@ function containersOf(check: PodCheck): Container[] {
       listKey,
     })),
   );
+  const path = autoscalerOptionsPath(check.resource, check.ref);
+  const options = path && getIn(check.resource as unknown as Json, path);
+  if (!path || !isMap(options)) return listed;
+  return [...listed, { c: options, name: 'autoscaler', at: fieldPath(path), listKey: 'containers' }];
 }
-
-const fieldPathOf = (ref: PodTemplateRef) => fieldPath(ref.path);
 
 /** The last entry of each env name, as Kubernetes reads them, with its index. */
 function lastEnv(c: JsonMap): Map<string, { e: JsonMap; j: number }> {
@@ -243,7 +246,7 @@ function ownDifferences(check: PodCheck, err: Err): void {
 /** ray-tls's volumes (the certificate volume, the CA's, the trust bundle's) as ray-tls emits them. */
 function volumeDifferences(check: PodCheck, err: Err): void {
   const want = mapsOf(getIn(check.expected, ['spec', 'volumes'])).filter((v) => String(v.name).startsWith(VOLUME));
-  const base = check.ref.path.length ? `${fieldPathOf(check.ref)}.` : '';
+  const base = check.ref.path.length ? `${fieldPath(check.ref.path)}.` : '';
   check.pod.volumes.forEach((v, i) => {
     const w = want.find((x) => x.name === v.name);
     if (w && !deepEqual(v, w))

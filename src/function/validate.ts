@@ -8,7 +8,7 @@
 import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { type PodTemplateRef, podTemplates } from '../ray/kinds.js';
+import { clusterSpecPath, fieldPath, operatorTls, type PodTemplateRef, podTemplates } from '../ray/kinds.js';
 import { findRayPods, type PodView, podView } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
 import { MARKER_ANNOTATION } from '../tls/pod.js';
@@ -62,6 +62,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
       results.push(...checkPod({ ...check, ...(p?.optOut && { optOut: p.optOut }) }));
     }
   });
+  results.push(...resources.filter(operatorTls).map(operatorTlsWarning));
   // Each node pod's certificate, as the mode that rendered it judges it.
   for (const p of pods) {
     if (p.role !== 'node') continue;
@@ -70,6 +71,14 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
   const errors = results.filter((x) => x.severity === 'error').length;
   results.push({ severity: errors ? 'error' : 'info', message: `ray-tls validate: ${errors} problem(s)` });
   return results;
+}
+
+/** KubeRay does the TLS (tlsOptions.enabled): the transformer leaves it to the operator, which the validator cannot see. */
+function operatorTlsWarning(r: Resource): Result {
+  const message =
+    "tlsOptions.enabled: KubeRay does this cluster's TLS; the validator cannot see whether the operator runs with " +
+    'its RayClusterMTLS feature gate on, without which Ray runs in plaintext';
+  return about(r, 'warning', message, { path: `${fieldPath(clusterSpecPath(r)!)}.tlsOptions.enabled` });
 }
 
 const podKey = (index: number, ref: PodTemplateRef) => `${index}:${JSON.stringify(ref.path)}`;
