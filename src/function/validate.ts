@@ -73,7 +73,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
   return results;
 }
 
-/** KubeRay does the TLS (tlsOptions.enabled): the transformer leaves it to the operator, which the validator cannot see. */
+/** KubeRay does the TLS (tlsOptions.enabled): left to the operator, whose feature gates the validator cannot see. */
 function operatorTlsWarning(r: Resource): Result {
   const message =
     "tlsOptions.enabled: KubeRay does this cluster's TLS; the validator cannot see whether the operator runs with " +
