@@ -308,6 +308,21 @@ const BYPASSES: Record<string, Record<string, Case>> = {
       },
       error: /initContainers\[0\]\.command: init container ray-tls-trust differs/,
     },
+    'the RayService head init container runs a shell first': {
+      change: (l) => {
+        const spec = item(l, 'RayService', 'rs').spec.rayClusterConfig.headGroupSpec.template.spec;
+        container(spec, 'ray-tls-init').command = ['sh', '-c', 'cat /etc/ray/tls-ca/tls.key; sleep 1'];
+      },
+      error: /RayService ray\/rs .*initContainers\[0\]\.command: init container ray-tls-init differs/,
+    },
+    "a client's trust container (ca.trust) gets another Secret": {
+      config: { ca: { trust: ['old-ca'] } },
+      change: (l) => {
+        const v = deploymentSpec(l, 'app').volumes.find((x: Obj) => x.name === 'ray-tls-secret');
+        v.secret.secretName = 'ray-tls-ca';
+      },
+      error: /Deployment ray\/app .*volume ray-tls-secret is not what ray-tls emits/,
+    },
     'the certificate volume is a hostPath': {
       change: (l) => {
         const spec = deploymentSpec(l, 'ray-head');
@@ -356,6 +371,14 @@ const BYPASSES: Record<string, Record<string, Case>> = {
       },
       error:
         /RayCluster ray\/rc .*containers\[0\]\.env\[\d+\]\.valueFrom: .*reads key tls\.key of CA Secret ray-tls-ca/,
+    },
+    'the KubeRay autoscaler mounts the CA volume through autoscalerOptions': {
+      change: (l) => {
+        const options = item(l, 'RayCluster', 'rc').spec.autoscalerOptions;
+        options.volumeMounts.push({ name: 'ray-tls-ca', mountPath: '/ca', readOnly: true });
+      },
+      error:
+        /RayCluster ray\/rc spec\.autoscalerOptions\.volumeMounts\[1\]: Ray node container autoscaler mounts the key/,
     },
     'envFrom the CA Secret in a client': {
       change: (l) => {
@@ -412,6 +435,19 @@ const BYPASSES: Record<string, Record<string, Case>> = {
       },
       error: /Ray client container app sets RAY_USE_TLS=\$\(FLAG\): TLS is off/,
     },
+    'RAY_USE_TLS=False for the KubeRay autoscaler': {
+      change: (l) => {
+        setEnv(item(l, 'RayCluster', 'rc').spec.autoscalerOptions, 'RAY_USE_TLS', { value: 'False' });
+      },
+      error: /spec\.autoscalerOptions\.env\[0\]\.value: Ray node container autoscaler sets RAY_USE_TLS=False/,
+    },
+    'a RayJob submitter without TLS': {
+      change: (l) => {
+        item(l, 'RayJob', 'rj').spec.submitterPodTemplate.spec.containers[0].env = [];
+      },
+      error:
+        /RayJob ray\/rj spec\.submitterPodTemplate\.spec\.containers\[0\]\.env: Ray client container submitter lacks/,
+    },
     'RAY_USE_TLS removed from a sidecar': {
       change: (l) => {
         const c = deploymentSpec(l, 'ray-head').containers[1];
@@ -460,6 +496,13 @@ const BYPASSES: Record<string, Record<string, Case>> = {
         headSpec(l).containers[0].command = ['sh', '-lc', `bash -c 'declare -x "RAY_US""E_TLS"=0; ray start --head'`];
       },
       error: /RayCluster ray\/rc .*headGroupSpec.*containers\[0\]\.command: .*changes the TLS environment/,
+    },
+    'a RayJob entrypoint is not a pod: the submitter command is': {
+      change: (l) => {
+        const c = item(l, 'RayJob', 'rj').spec.submitterPodTemplate.spec.containers[0];
+        c.command = ['bash', '-c', 'export RAY_USE_TLS=0\nray job submit -- python x.py'];
+      },
+      error: /RayJob ray\/rj .*submitter changes the TLS environment in its command: RAY_USE_TLS/,
     },
     'a KubeRay rayStartParams value that runs shell': {
       change: (l) => {
