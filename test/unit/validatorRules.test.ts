@@ -26,11 +26,13 @@ describe('tlsEnvWrite: a command that sets, exports, unsets or clears the TLS en
     ['local in a function', ['bash', '-c', 'f() { local RAY_USE_TLS=0; ray start; }; f']],
     ['read', ['bash', '-c', 'read RAY_USE_TLS <<< 0; ray start']],
     ['printf -v', ['bash', '-c', 'printf -v RAY_USE_TLS 0; ray start']],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
     ['a default assignment', sh(': "${RAY_USE_TLS:=0}"; ray start')],
     ['for over the name', ['bash', '-c', 'for RAY_USE_TLS in 0; do ray start; done']],
     ['eval', sh('eval "RAY_USE_TLS=0"; ray start')],
     ['a quoted name', sh('unset "RAY_US""E_TLS"; ray start')],
     ['a backslash in the name', sh('unset RAY_US\\E_TLS; ray start')],
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
     ['a name built from a variable', sh('N=RAY_USE_; unset "${N}TLS"; ray start')],
     ['nested sh -c', sh("sh -c 'RAY_USE_TLS=0 ray start --head'")],
     ['nested bash -lc after --', ['bash', '-lc', '--', "bash -lc 'export RAY_USE_TLS=0; ray start'"]],
@@ -55,6 +57,7 @@ describe('tlsEnvWrite: a command that sets, exports, unsets or clears the TLS en
     ['ray start in exec form', ['ray', 'start', '--head', '--block']],
     [
       'reads of the TLS env',
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: shell text, not a template
       sh('echo "$RAY_USE_TLS" ${RAY_TLS_CA_CERT} ${RAY_USE_TLS:-0} ${#RAY_TLS_SERVER_KEY}; ray start'),
     ],
     ['a kubelet expansion', ['ray', 'start', '--node-name=$(RAY_TLS_POD_IP)']],
