@@ -9,9 +9,9 @@ import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { clusterSpecPath, fieldPath, operatorTls, type PodTemplateRef, podTemplates } from '../ray/kinds.js';
-import { findRayPods, type PodView, podView } from '../ray/pods.js';
+import { findRayPods, type PodView, podView, type RayPod } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
-import { MARKER_ANNOTATION } from '../tls/pod.js';
+import { MARKER_ANNOTATION, ownContainerProblems } from '../tls/pod.js';
 import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
 import { expectedTemplates, ownContainers } from './expected.js';
 import type { Plan } from './plan.js';
@@ -68,6 +68,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     if (p.role !== 'node') continue;
     results.push(...(MODES.find((m) => m.recognises(p))?.validateNode(p, p.resource) ?? []));
   }
+  results.push(...pods.flatMap(brokenOwnContainers));
   const errors = results.filter((x) => x.severity === 'error').length;
   results.push({ severity: errors ? 'error' : 'info', message: `ray-tls validate: ${errors} problem(s)` });
   return results;
@@ -80,6 +81,12 @@ function operatorTlsWarning(r: Resource): Result {
     'its RayClusterMTLS feature gate on, without which Ray runs in plaintext';
   return about(r, 'warning', message, { path: `${fieldPath(clusterSpecPath(r)!)}.tlsOptions.enabled` });
 }
+
+/** ray-tls's init containers that cannot run in the pod (a volume it lacks, or cannot write), whatever the mode. */
+const brokenOwnContainers = ({ resource, ref, pod }: RayPod): Result[] =>
+  ownContainerProblems(pod).map((o) =>
+    about(resource, 'error', o.message, { path: [fieldPath(ref.path), o.field].filter(Boolean).join('.') }),
+  );
 
 const podKey = (index: number, ref: PodTemplateRef) => `${index}:${JSON.stringify(ref.path)}`;
 

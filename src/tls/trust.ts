@@ -3,13 +3,24 @@
 // ca.crt of each trusted Secret; Ray reads one CA file, so an init container concatenates.
 import { isMap, type Json } from '../yaml/json.js';
 import { restrictedContext } from './hardening.js';
-import { TRUST_CONTAINER, VOLUME } from './pod.js';
+import { TRUST_CONTAINER, VOLUME, type VolumeKind } from './pod.js';
 
 export const TRUST_VOLUME = 'ray-tls-trust';
 export const TRUST_DIR = '/etc/ray/tls-trust';
 export const SECRET_VOLUME = 'ray-tls-secret';
 export const SECRET_DIR = '/etc/ray/tls-secret';
 export { TRUST_CONTAINER } from './pod.js';
+
+/**
+ * Who adds the trust bundle to a pod whose certificate volume is of each kind: `copy`, an init
+ * container (trustContainer) that copies the Secret and the bundle into memory; `mode`, the
+ * mode's own init container, from TRUST_DIR; undefined: nobody can, and the config refuses ca.trust.
+ */
+export const TRUST_BY_VOLUME: Record<VolumeKind, 'copy' | 'mode' | undefined> = {
+  secret: 'copy',
+  filled: 'mode',
+  readOnly: undefined,
+};
 
 /** Only the ca.crt of each trusted CA Secret, as <secret>.crt. */
 export function trustVolume(trust: string[]): Json {
@@ -36,16 +47,17 @@ echo "ray-tls: trusting $(grep -c 'BEGIN CERTIFICATE' "$CERT_DIR/ca.crt") CA cer
  * volume with the certificate, its key and the bundle. The Ray containers see the same files.
  */
 export function withTrust(volumes: Json[], trust: string[]): Json[] {
-  if (!trust.length) return volumes;
-  return volumes.flatMap((v) => {
-    const secret = isMap(v) && v.name === VOLUME && isMap(v.secret) ? v.secret : undefined;
-    if (!secret) return [v];
-    return [
-      { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-      { name: SECRET_VOLUME, secret },
-      trustVolume(trust),
-    ];
-  });
+  const at = volumes.findIndex((v) => isMap(v) && v.name === VOLUME && isMap(v.secret));
+  // A mode that declares a secret volume and gives none is a bug, not a config to render.
+  if (at === -1) throw new Error(`the certificate volume ${VOLUME} is declared a Secret and is none`);
+  const secret = (volumes[at] as { secret: Json }).secret;
+  return [
+    ...volumes.slice(0, at),
+    { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: SECRET_VOLUME, secret },
+    trustVolume(trust),
+    ...volumes.slice(at + 1),
+  ];
 }
 
 export function trustContainer(
