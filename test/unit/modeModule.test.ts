@@ -133,8 +133,8 @@ describe('a mode registered from a test', () => {
       expect.arrayContaining([
         `${where(0)}ray-tls's init container ray-tls-trust mounts volume ray-tls to write into it, and it is ` +
           'read-only: the pod cannot start',
-        `${where(1)}ray-tls's init container ray-tls-trust mounts volume ray-tls-secret, which the pod lacks: the pod ` +
-          'cannot start',
+        `${where(1)}ray-tls's init container ray-tls-trust mounts volume ray-tls-secret, which the pod lacks: ` +
+          'the pod cannot start',
       ]),
     );
   });
