@@ -5,7 +5,7 @@
 // mode the pod's marker names. One source of truth: no second copy of the init script.
 import { parse, stringify } from 'yaml';
 import type { Resource } from '../krm/resource.js';
-import { decodeResourceList } from '../krm/resourceList.js';
+import { type Decoded, decodeResourceList } from '../krm/resourceList.js';
 import { type PodTemplateRef, podTemplates } from '../ray/kinds.js';
 import { findRayPods, ROLE_ANNOTATION, SKIP_ANNOTATION } from '../ray/pods.js';
 import { modeNamed } from '../tls/modes/index.js';
@@ -32,37 +32,53 @@ export function expectedTemplates(resources: Resource[], plan: Plan): Expected {
   const rendered = new Map([...modes].map((mode) => [mode, renderIn(resources, { ...plan, mode: modeNamed(mode)! })]));
   return (index, ref) => {
     const template = getIn(resources[index] as unknown as Json, ref.path);
-    const out = getIn(rendered.get(renderedMode(template, plan))?.[index], ref.path);
+    const out = getIn(rendered.get(renderedMode(template, plan))?.get(index), ref.path);
     return isMap(out) ? out : undefined;
   };
 }
 
-/** The resources as the transformer renders them in `plan`'s mode (undefined where it cannot). */
-function renderIn(resources: Resource[], plan: Plan): (Json | undefined)[] {
-  const copy = resources.map((r) => withoutOwnParts(structuredClone(r) as unknown as JsonMap));
+/** The Ray pod carriers as the transformer renders them in `plan`'s mode (absent where it cannot). */
+function renderIn(resources: Resource[], plan: Plan): Map<number, Json> {
+  // Only what a pod's rendering reads: the pod carriers, and the Services whose names its certificate carries.
+  const kept = resources.flatMap((r, index) =>
+    podTemplates(r).length || r.kind === 'Service'
+      ? [{ index, copy: withoutOwnParts(structuredClone(r) as unknown as JsonMap) }]
+      : [],
+  );
   const { pods } = findRayPods(
-    copy.map((resource, i) => ({ resource: resource as unknown as Resource, source: i })),
+    kept.map(({ copy }, i) => ({ resource: copy as unknown as Resource, source: i })),
     plan.clientSelector,
   );
   for (const p of pods) {
-    const metadata = ensureMap(getIn(copy[p.source] as Json, p.ref.path) as JsonMap, 'metadata');
+    const metadata = ensureMap(getIn(kept[p.source].copy, p.ref.path) as JsonMap, 'metadata');
     ensureMap(metadata, 'annotations')[MARKER_ANNOTATION] = `${plan.mode.name}/${p.role}`;
   }
+  const items = kept.map((k) => k.copy);
   try {
-    const list = stringify(
-      { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: copy },
-      {
-        aliasDuplicateObjects: false,
-      },
-    );
+    const list = stringify({ apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items }, LITERAL);
     const decoded = decodeResourceList(list, () => () => true);
     transform(decoded.items, plan);
-    const out = decoded.encode({ newItems: [], dropped: new Set(), results: [], keepInput: false });
-    return (parse(out) as { items: Json[] }).items;
+    const rendered = readBack(decoded, new Set(pods.map((p) => p.source)));
+    return new Map([...rendered].map(([position, r]) => [kept[position].index, r]));
   } catch {
-    return []; // input the transformer cannot take: no expectations, so nothing counts as ray-tls's own
+    return new Map(); // input the transformer cannot take: no expectations, so nothing counts as ray-tls's own
   }
 }
+
+/**
+ * The edited items at `positions`. Items at column 0 are parsed each alone, with its own editor, and read back
+ * alone; a list the decoder had to parse whole (one editor) is read back whole.
+ */
+function readBack(decoded: Decoded, positions: Set<number>): Map<number, Json> {
+  const items = decoded.items.filter((item) => positions.has(item.position));
+  const alone = new Set(decoded.items.map((item) => item.editor)).size === decoded.items.length;
+  if (alone) return new Map(items.map((item) => [item.position, (parse(item.editor.apply()) as Json[])[0]]));
+  const out = decoded.encode({ newItems: [], dropped: new Set(), results: [], keepInput: false });
+  const all = (parse(out) as { items: Json[] }).items;
+  return new Map(items.map((item) => [item.position, all[item.position]]));
+}
+
+const LITERAL = { aliasDuplicateObjects: false, indentSeq: false };
 
 /** A copy without opt-outs and without the init containers ray-tls adds (so they are added anew). */
 function withoutOwnParts(r: JsonMap): JsonMap {
