@@ -39,6 +39,8 @@ interface Container {
   listKey: 'containers' | 'initContainers';
 }
 
+/** The KubeRay autoscaler, as the validator names it (no pod container has a space in its name). */
+const AUTOSCALER = 'autoscaler (autoscalerOptions)';
 const SAFE_KEYS = new Set(['ca.crt', 'tls.crt']);
 const TLS_ON = /^(1|true)$/;
 const short = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
@@ -90,7 +92,7 @@ function containersOf(check: PodCheck): Container[] {
   const path = autoscalerOptionsPath(check.resource, check.ref);
   const options = path && getIn(check.resource as unknown as Json, path);
   if (!path || !isMap(options)) return listed;
-  return [...listed, { c: options, name: 'autoscaler', at: fieldPath(path), listKey: 'containers' }];
+  return [...listed, { c: options, name: AUTOSCALER, at: fieldPath(path), listKey: 'containers' }];
 }
 
 /** The last entry of each env name, as Kubernetes reads them, with its index. */
@@ -98,8 +100,24 @@ function lastEnv(c: JsonMap): Map<string, { e: JsonMap; j: number }> {
   return new Map(mapsOf(c.env).map((e, j) => [String(e.name), { e, j }]));
 }
 
+/**
+ * Whether a container must run with TLS: where ray-tls's own render of the pod gives it the TLS env (a container
+ * the render does not know, a look-alike of ray-tls's own, and every container when there is no render to ask,
+ * must too).
+ */
+function tlsRequired(check: PodCheck, k: Container): boolean {
+  const spec = getIn(check.expected, ['spec']);
+  const hasTls = (c: JsonMap | undefined) => mapsOf(c?.env).some((e) => e.name === 'RAY_USE_TLS');
+  const all = [...mapsOf(getIn(spec, ['containers'])), ...mapsOf(getIn(spec, ['initContainers']))];
+  // The transformer skips every container named like its own: a look-alike must have TLS.
+  if (!all.some(hasTls) || k.name === AUTOSCALER || OWN_CONTAINERS.has(k.name)) return true;
+  const rendered = mapsOf(getIn(spec, [k.listKey])).find((c) => c.name === k.name);
+  return !rendered || hasTls(rendered);
+}
+
 /** RAY_USE_TLS a literal 1, and the three files in a read-only mount of the ray-tls volume. */
 function tlsEnv(check: PodCheck, k: Container, err: Err): void {
+  if (!tlsRequired(check, k)) return;
   const env = lastEnv(k.c);
   const literal = (name: string) => {
     const { e, j } = env.get(name)!;
