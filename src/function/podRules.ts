@@ -7,7 +7,7 @@ import { posix } from 'node:path';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { tlsEnvWrite } from '../ray/envWrites.js';
-import { autoscalerOptionsPath, fieldPath, groupPath, type PodTemplateRef } from '../ray/kinds.js';
+import { autoscalerOptionsPath, fieldPath, groupPath, inKubeRayGroup, type PodTemplateRef } from '../ray/kinds.js';
 import type { PodView } from '../ray/pods.js';
 import { argvOf } from '../ray/rayStart.js';
 import { OWN_CONTAINERS, TLS_VARS, VOLUME } from '../tls/pod.js';
@@ -68,7 +68,7 @@ export function checkPod(check: PodCheck): Result[] {
   if (check.role) {
     ownDifferences(check, err);
     volumeDifferences(check, err);
-    rayStartParams(check, err);
+    kubeRayShell(check, err);
   }
   return out;
 }
@@ -276,18 +276,25 @@ function volumeDifferences(check: PodCheck, err: Err): void {
   });
 }
 
-/** KubeRay runs `ray start` with the rayStartParams in a shell: they must not touch the TLS env either. */
-function rayStartParams(check: PodCheck, err: Err): void {
-  if (check.ref.kuberay !== 'head' && check.ref.kuberay !== 'worker') return;
+/** KubeRay runs shell it builds: `ray start` with rayStartParams, `ray job submit` with a job's entrypoint. */
+function kubeRayShell(check: PodCheck, err: Err): void {
   const path = groupPath(check.ref);
-  const params = getIn(check.resource as unknown as Json, [...path, 'rayStartParams']);
-  if (!isMap(params)) return;
-  for (const [key, value] of Object.entries(params)) {
-    const wrote = tlsEnvWrite([`--${key}=${String(value)}`]);
+  const at = (key: string) => getIn(check.resource as unknown as Json, [...path, key]);
+  const texts: [string, string][] =
+    check.ref.kuberay === 'submitter'
+      ? [['entrypoint', String(at('entrypoint') ?? '')]]
+      : inKubeRayGroup(check.ref)
+        ? Object.entries(isMap(at('rayStartParams')) ? (at('rayStartParams') as JsonMap) : {}).map(([k, v]) => [
+            `rayStartParams.${k}`,
+            `--${k}=${String(v)}`,
+          ])
+        : [];
+  for (const [field, text] of texts) {
+    const wrote = tlsEnvWrite([text]);
     if (wrote)
       err(
-        `${fieldPath(path)}.rayStartParams.${key}`,
-        `rayStartParams.${key} changes the TLS environment in the shell KubeRay runs: ${short(wrote)}; remove it`,
+        `${fieldPath(path)}.${field}`,
+        `${field} changes the TLS environment in the shell KubeRay runs: ${short(wrote)}; remove it`,
       );
   }
 }

@@ -30,12 +30,20 @@ const CLEARS = new Map<string, (option: string) => boolean>([
   ['doas', () => true],
 ]);
 
+/** Escapes that spell characters ($'\x52', printf '\122', echo -e '\u0052'): read as the characters they make. */
+const ESCAPE = /\\(?:x([0-9a-fA-F]{1,2})|u([0-9a-fA-F]{1,4})|U([0-9a-fA-F]{1,8})|0?([0-7]{1,3}))/g;
+const spelled = (word: string) =>
+  word.replace(ESCAPE, (_m, x, u, U, o) => {
+    const code = (x ?? u ?? U) ? Number.parseInt(x ?? u ?? U, 16) : Number.parseInt(o, 8);
+    return code > 0 && code < 0x110000 ? String.fromCodePoint(code) : '';
+  });
+
 /** What in an argv writes a TLS variable or clears the environment, in words for a message; undefined if nothing. */
 export function tlsEnvWrite(argv: string[], depth = 0): string | undefined {
   const cleared = clearsEnvironment(argv);
   if (cleared) return cleared;
   for (const word of argv) {
-    const rest = word.replace(READ, '');
+    const rest = spelled(word).replace(READ, '');
     const named = MENTION.exec(rest);
     if (named) return `${named[0]} in ${JSON.stringify(word)}`;
     const partial = [...rest.matchAll(PARTIAL)].find((m) => TLS_NAMES.some((n) => n !== m[0] && n.startsWith(m[0])));

@@ -503,6 +503,12 @@ const BYPASSES: Record<string, Record<string, Case>> = {
       },
       error: /RayJob ray\/rj .*submitter changes the TLS environment in its command: RAY_USE_TLS/,
     },
+    'a RayJob entrypoint that unsets it': {
+      change: (l) => {
+        item(l, 'RayJob', 'rj').spec.entrypoint = 'unset RAY_USE_TLS && python -c "import ray; ray.init()"';
+      },
+      error: /RayJob ray\/rj spec\.entrypoint: entrypoint changes the TLS environment in the shell KubeRay runs/,
+    },
     'a KubeRay rayStartParams value that runs shell': {
       change: (l) => {
         item(l, 'RayCluster', 'rc').spec.workerGroupSpecs[0].rayStartParams.block = 'true; unset RAY_USE_TLS';

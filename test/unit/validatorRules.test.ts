@@ -49,6 +49,8 @@ describe('tlsEnvWrite: a command that sets, exports, unsets or clears the TLS en
     ['python os.environ', ['python', '-c', "import os; os.environ['RAY_USE_TLS'] = '0'; import ray"]],
     ['python, the name in two pieces', ['python', '-c', "import os; del os.environ['RAY_' + 'USE_TLS']"]],
     ['$(...) command substitution', sh('$(printf "unset RAY_USE_TLS"); ray start')],
+    ['an ANSI-C quoted name', ['bash', '-c', "unset $'\\x52AY_USE_TLS'; ray start"]],
+    ['a name in octal escapes', sh('eval "$(printf \'\\122AY_USE_TLS=0\')"; ray start')],
   ])('%s', (_name, argv) => {
     expect(tlsEnvWrite(argv)).toBeDefined();
   });
