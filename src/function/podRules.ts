@@ -48,7 +48,9 @@ const short = (s: string) => (s.length > 60 ? `${s.slice(0, 57)}...` : s);
 export function checkPod(check: PodCheck): Result[] {
   const out: Result[] = [];
   const err = (field: string, message: string) => {
-    const exempt = check.optOut ? `; annotation ${check.optOut} does not exempt a Ray pod from the validator` : '';
+    const exempt = check.optOut
+      ? `; annotation ${check.optOut} does not exempt a Ray pod from the validator (remove it and render)`
+      : '';
     out.push(about(check.resource, 'error', `${message}${exempt}`, { path: field }));
   };
   for (const k of containersOf(check)) {
