@@ -10,6 +10,7 @@ import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { clusterSpecPath, fieldPath, operatorTls, type PodTemplateRef, podTemplates } from '../ray/kinds.js';
 import { findRayPods, type PodView, podView, type RayPod } from '../ray/pods.js';
+import { literalTokenWarnings } from '../tls/auth.js';
 import { MODES } from '../tls/modes/index.js';
 import { MARKER_ANNOTATION, ownContainerProblems } from '../tls/pod.js';
 import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
@@ -39,7 +40,7 @@ function carriesKey(secret: Resource): string | undefined {
 }
 
 export function validate(resources: Resource[], plan: Plan): Result[] {
-  const results = resources.flatMap(certificateProblems);
+  const results = [...resources.flatMap(certificateProblems), ...resources.flatMap(literalTokenWarnings)];
   // Opt-outs are not honoured: a Ray pod is judged by what it runs.
   const { pods } = findRayPods(
     resources.map((resource, index) => ({ resource, source: index })),
@@ -68,7 +69,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     if (p.role !== 'node') continue;
     results.push(...(MODES.find((m) => m.recognises(p))?.validateNode(p, p.resource) ?? []));
   }
-  results.push(...pods.flatMap(brokenOwnContainers));
+  results.push(...pods.flatMap(ownContainerResults));
   const errors = results.filter((x) => x.severity === 'error').length;
   results.push({ severity: errors ? 'error' : 'info', message: `ray-tls validate: ${errors} problem(s)` });
   return results;
@@ -82,8 +83,8 @@ function operatorTlsWarning(r: Resource): Result {
   return about(r, 'warning', message, { path: `${fieldPath(clusterSpecPath(r)!)}.tlsOptions.enabled` });
 }
 
-/** ray-tls's init containers that cannot run in the pod (a volume it lacks, or cannot write), whatever the mode. */
-const brokenOwnContainers = ({ resource, ref, pod }: RayPod): Result[] =>
+/** ray-tls's own init containers that cannot work, whatever the mode (tls/pod.ts). */
+const ownContainerResults = ({ resource, ref, pod }: RayPod): Result[] =>
   ownContainerProblems(pod).map((o) =>
     about(resource, 'error', o.message, { path: [fieldPath(ref.path), o.field].filter(Boolean).join('.') }),
   );

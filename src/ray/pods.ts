@@ -151,18 +151,11 @@ export function findRayPods<S>(
     }
     const refs = podTemplates(resource);
     if (!refs.length) continue;
+    // The validator does not honour the skip annotation: it judges the pods (and names the annotation).
     const skipped = resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
-    if (skipped && honourOptOut) {
-      notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
-      continue;
-    }
-    if (operatorTls(resource)) {
-      const message =
-        "skipped: tlsOptions.enabled: KubeRay issues this cluster's certificates and sets its TLS env itself (and " +
-        'rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
-      notes.push(
-        about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` }),
-      );
+    const note = skipped && !honourOptOut ? undefined : skipNote(resource);
+    if (note) {
+      notes.push(note);
       continue;
     }
     for (const ref of refs) {
@@ -175,16 +168,30 @@ export function findRayPods<S>(
       const decided = decideRole(resource, ref, pod, clientSelector, honourOptOut);
       const { role, why, ignored } = decided;
       const optOut = skipped ? `${SKIP_ANNOTATION}: "true"` : decided.optOut;
-      if (ignored !== undefined) {
-        const message =
-          `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client ` +
-          `or none; ignored (detected: ${role})`;
-        notes.push(about(resource, 'warning', message));
-      }
+      if (ignored !== undefined) notes.push(ignoredRole(resource, ref, ignored, role));
       if (role !== 'none') pods.push({ source, resource, ref, pod, role, why, ...(optOut && { optOut }) });
     }
   }
   return { pods, notes };
+}
+
+const ignoredRole = (resource: Resource, ref: PodTemplateRef, ignored: string, role: Role): Result =>
+  about(
+    resource,
+    'warning',
+    `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored ` +
+      `(detected: ${role})`,
+  );
+
+/** Why ray-tls leaves a resource with pod templates alone, if it does: the skip annotation, KubeRay's own TLS. */
+function skipNote(resource: Resource): Result | undefined {
+  if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true')
+    return about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`);
+  if (!operatorTls(resource)) return undefined;
+  const message =
+    "skipped: tlsOptions.enabled: KubeRay issues this cluster's certificates and sets its TLS env itself (and " +
+    'rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
+  return about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` });
 }
 
 const kindOfValue = (v: Json | undefined) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);
