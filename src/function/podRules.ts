@@ -103,24 +103,26 @@ function lastEnv(c: JsonMap): Map<string, { e: JsonMap; j: number }> {
 }
 
 /**
- * Whether a container must run with TLS: where ray-tls's own render of the pod gives it the TLS env (a container
- * the render does not know, a look-alike of ray-tls's own, and every container when there is no render to ask,
- * must too).
+ * The TLS variables a container must set: those ray-tls's own render of the pod gives it; all four for a container
+ * the render does not know, a look-alike of ray-tls's own (the transformer skips those names), the autoscaler, and
+ * every container when there is no render to ask.
  */
-function tlsRequired(check: PodCheck, k: Container): boolean {
+function requiredVars(check: PodCheck, k: Container): readonly string[] {
   const spec = getIn(check.expected, ['spec']);
   const hasTls = (c: JsonMap | undefined) => mapsOf(c?.env).some((e) => e.name === 'RAY_USE_TLS');
   const all = [...mapsOf(getIn(spec, ['containers'])), ...mapsOf(getIn(spec, ['initContainers']))];
-  // The transformer skips every container named like its own: a look-alike must have TLS.
-  if (!all.some(hasTls) || k.name === AUTOSCALER || OWN_CONTAINERS.has(k.name)) return true;
+  if (!all.some(hasTls) || k.name === AUTOSCALER || OWN_CONTAINERS.has(k.name)) return TLS_VARS;
   const rendered = mapsOf(getIn(spec, [k.listKey])).find((c) => c.name === k.name);
-  return !rendered || hasTls(rendered);
+  if (!rendered) return TLS_VARS;
+  const names = new Set(mapsOf(rendered.env).map((e) => e.name));
+  return TLS_VARS.filter((v) => names.has(v));
 }
 
-/** RAY_USE_TLS a literal 1, and the three files in a read-only mount of the ray-tls volume. */
+/** RAY_USE_TLS a literal 1, and the TLS files in a read-only mount of the ray-tls volume. */
 function tlsEnv(check: PodCheck, k: Container, err: Err): void {
-  if (!tlsRequired(check, k)) return;
   const env = lastEnv(k.c);
+  const required = requiredVars(check, k);
+  if (!required.length && !TLS_VARS.some((v) => env.has(v))) return;
   const literal = (name: string) => {
     const { e, j } = env.get(name)!;
     if (e.valueFrom === undefined && typeof e.value === 'string') return e.value;
@@ -135,16 +137,29 @@ function tlsEnv(check: PodCheck, k: Container, err: Err): void {
     err(field, `${who(check, k)} sets RAY_USE_TLS=${short(use)}: TLS is off; set "1" (or run ray-tls over it)`);
     return;
   }
-  const missing = TLS_VARS.filter((v) => !env.has(v));
+  const missing = required.filter((v) => !env.has(v));
   if (missing.length) {
     err(`${k.at}.env`, `${who(check, k)} lacks TLS: ${missing.join(', ')} not set (run ray-tls over it)`);
     return;
   }
-  const outside = TLS_VARS.slice(1).flatMap((name) => {
-    const value = literal(name);
-    const why = value === undefined ? undefined : outsideTlsMount(k.c, value);
-    return why ? [{ name, value: value!, why }] : [];
-  });
+  filesOutsideMount(check, k, env, literal, err);
+}
+
+/** The TLS files a container names (those it sets) must come from a read-only mount of the ray-tls volume. */
+function filesOutsideMount(
+  check: PodCheck,
+  k: Container,
+  env: Map<string, { e: JsonMap; j: number }>,
+  literal: (name: string) => string | undefined,
+  err: Err,
+): void {
+  const outside = TLS_VARS.slice(1)
+    .filter((name) => env.has(name))
+    .flatMap((name) => {
+      const value = literal(name);
+      const why = value === undefined ? undefined : outsideTlsMount(k.c, value);
+      return why ? [{ name, value: value!, why }] : [];
+    });
   if (!outside.length) return;
   const [first] = outside;
   err(

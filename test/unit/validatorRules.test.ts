@@ -2,13 +2,15 @@
 // `ray start` reader it shares with discovery, and the per-pod mode's rule for its init container.
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { checkPod } from '../../src/function/podRules.js';
 import { run } from '../../src/function/run.js';
 import type { Resource } from '../../src/krm/resource.js';
 import { tlsEnvWrite } from '../../src/ray/envWrites.js';
-import { findRayPods } from '../../src/ray/pods.js';
+import { podTemplates } from '../../src/ray/kinds.js';
+import { findRayPods, podView } from '../../src/ray/pods.js';
 import { findRayStart } from '../../src/ray/rayStart.js';
 import { perPod } from '../../src/tls/modes/perPod.js';
-import type { JsonMap } from '../../src/yaml/json.js';
+import { getIn, type JsonMap } from '../../src/yaml/json.js';
 
 const sh = (script: string) => ['sh', '-c', script];
 
@@ -209,5 +211,74 @@ items:
       const out = run(JSON.stringify(list), undefined, true);
       expect(out.stderr.some((l) => l.includes(`${name} spec.template.spec.initContainers[0].command`))).toBe(true);
     }
+  });
+});
+
+describe('checkPod holds each container to what ray-tls renders for it', () => {
+  const rendered = parse(
+    run(`apiVersion: config.kubernetes.io/v1
+kind: ResourceList
+items:
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: ray-head, namespace: ray}
+  spec:
+    template:
+      spec:
+        containers:
+        - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}
+        - {name: shipper, image: "fluent/fluent-bit:3.0"}
+`).stdout,
+  ).items[0] as Resource;
+  const ref = podTemplates(rendered)[0];
+  const withoutTls = (r: Resource) => {
+    const copy = structuredClone(r) as unknown as { spec: { template: { spec: { containers: JsonMap[] } } } };
+    const shipper = copy.spec.template.spec.containers[1];
+    shipper.env = [];
+    shipper.volumeMounts = [];
+    return copy as unknown as Resource;
+  };
+  const check = (resource: Resource, expected: Resource) =>
+    checkPod({
+      resource,
+      ref,
+      pod: podView(resource, ref),
+      role: 'node',
+      expected: getIn(expected as unknown as JsonMap, ref.path) as JsonMap,
+      own: new Set(),
+      cas: new Set(['ray-tls-ca']),
+      mountPath: '/etc/ray/tls',
+    }).filter((r) => !r.message.includes('ray-tls-init'));
+
+  it('a sidecar the render leaves alone needs no TLS; one the render gives TLS does', () => {
+    const bare = withoutTls(rendered);
+    expect(check(bare, bare)).toEqual([]);
+    expect(check(bare, rendered).map((r) => r.message)).toEqual([
+      'Ray node container shipper lacks TLS: RAY_USE_TLS, RAY_TLS_SERVER_CERT, RAY_TLS_SERVER_KEY, RAY_TLS_CA_CERT ' +
+        'not set (run ray-tls over it)',
+    ]);
+  });
+
+  it('a TLS variable a container sets is judged even where the render sets none', () => {
+    const bare = withoutTls(rendered);
+    const off = structuredClone(bare) as unknown as { spec: { template: { spec: { containers: JsonMap[] } } } };
+    off.spec.template.spec.containers[1].env = [{ name: 'RAY_USE_TLS', value: '0' }];
+    expect(check(off as unknown as Resource, bare).map((r) => r.field?.path)).toEqual([
+      'spec.template.spec.containers[1].env[0].value',
+    ]);
+  });
+
+  it('every container needs TLS when there is no render to ask', () => {
+    const bare = withoutTls(rendered);
+    const messages = checkPod({
+      resource: bare,
+      ref,
+      pod: podView(bare, ref),
+      role: 'node',
+      own: new Set(),
+      cas: new Set(),
+      mountPath: '/etc/ray/tls',
+    }).map((r) => r.message);
+    expect(messages.some((m) => m.startsWith('Ray node container shipper lacks TLS'))).toBe(true);
   });
 });
