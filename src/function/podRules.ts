@@ -60,9 +60,10 @@ export function checkPod(check: PodCheck): Result[] {
     tlsEnv(check, k, err);
     writableMounts(k, err);
     const wrote = tlsEnvWrite(argvOf(k.c.command, k.c.args));
+    const inArgs = k.c.args !== undefined && !tlsEnvWrite(argvOf(k.c.command, undefined));
     if (wrote)
       err(
-        `${k.at}.command`,
+        `${k.at}.${inArgs ? 'args' : 'command'}`,
         `${who(check, k)} changes the TLS environment in its command: ${short(wrote)}; ray-tls sets RAY_USE_TLS ` +
           'and RAY_TLS_* in the pod spec: remove that from the command',
       );

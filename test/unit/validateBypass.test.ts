@@ -292,7 +292,7 @@ const BYPASSES: Record<string, Record<string, Case>> = {
       change: (l) => {
         deploymentSpec(l, 'ray-head').containers[0].args = ['sh', '-c', 'RAY_USE_TLS=0 exec ray start --head --block'];
       },
-      error: /containers\[0\]\.command: Ray node container ray-head changes the TLS environment in its command/,
+      error: /containers\[0\]\.args: Ray node container ray-head changes the TLS environment in its command/,
     },
     'unset RAY_USE_TLS; ray start': {
       change: (l) => {
