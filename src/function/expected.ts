@@ -11,6 +11,7 @@ import { findRayPods, ROLE_ANNOTATION, SKIP_ANNOTATION } from '../ray/pods.js';
 import { modeNamed } from '../tls/modes/index.js';
 import { MARKER_ANNOTATION, OWN_CONTAINERS } from '../tls/pod.js';
 import { deepEqual, getIn, isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
+import { renderedAs } from './filters/marker.js';
 import type { Plan } from './plan.js';
 import { transform } from './transform.js';
 
@@ -51,7 +52,7 @@ function renderIn(resources: Resource[], plan: Plan): Map<number, Json> {
   );
   for (const p of pods) {
     const metadata = ensureMap(getIn(kept[p.source].copy, p.ref.path) as JsonMap, 'metadata');
-    ensureMap(metadata, 'annotations')[MARKER_ANNOTATION] = `${plan.mode.name}/${p.role}`;
+    ensureMap(metadata, 'annotations')[MARKER_ANNOTATION] = renderedAs(plan, p.role);
   }
   const items = kept.map((k) => k.copy);
   try {
