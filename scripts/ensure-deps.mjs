@@ -1,6 +1,6 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
 // a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
-// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump) and real Ray
+// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump, git) and real Ray
 // (scripts/ensure-ray.sh).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -42,6 +42,7 @@ if (forTests) {
     ip: 'iproute2',
     openssl: 'openssl',
     tcpdump: 'tcpdump',
+    git: 'git', // test/e2e/examples.test.ts diffs each rendered example package
     kubectl: null,
     kpt: null,
   };
