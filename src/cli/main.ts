@@ -1,6 +1,7 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
 import { type RunOutput, run } from '../function/run.js';
+import { HELM_HELP, helmCommand } from './helm.js';
 import { helpText } from './help.js';
 import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
 
@@ -32,6 +33,7 @@ async function main(argv: string[]): Promise<number> {
   if (arg === 'certs') return certs(rest);
   if (arg === 'check') return (await import('./check.js')).checkCommand(rest, out);
   if (arg === 'token') return token(rest);
+  if (arg === 'helm') return helm(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${helpText()}\n`);
@@ -53,6 +55,18 @@ function emit(result: RunOutput): number {
   for (const line of result.stderr) process.stderr.write(`${line}\n`);
   process.stdout.write(result.stdout);
   return result.exitCode;
+}
+
+/** Helm's post-renderer: a stream in, a stream out (cli/helm.ts). */
+function helm(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELM_HELP}\n`);
+    return 0;
+  }
+  const r = helmCommand(argv, { stdin: readStdin, readFile: (p) => readFileSync(p, 'utf8'), env: process.env });
+  process.stderr.write(r.stderr);
+  process.stdout.write(r.stdout);
+  return r.exitCode;
 }
 
 /**
