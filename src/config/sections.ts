@@ -75,7 +75,7 @@ function renewRules(r: Reader, renew: string | undefined, caDuration: string, le
 }
 
 /**
- * The CA and its rotation rules (design.md §8): pods hold the CA certificate they started with
+ * The CA and its rotation rules (docs/design.md §4): pods hold the CA certificate they started with
  * for up to a leaf lifetime, so the CA renews (same key) at least that long before it expires.
  */
 export const ca = field<CaConfig>({

@@ -240,12 +240,12 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 function lifetimes(plan: Plan): Result[] {
   const { leaf, trust, authToken, caSecret } = plan.pods;
   const info = (message: string): Result => ({ severity: 'info', message });
-  const perPod = plan.mode.lifetimeNote?.(plan.pods) ?? '';
+  const modeNote = plan.mode.lifetimeNote?.(plan.pods) ?? '';
   return [
     // The warning first: kpt shows the first few results only.
     ...(authToken ? [] : [{ severity: 'warning' as const, message: NO_AUTH_WARNING }]),
     info(
-      `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
+      `${modeNote}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
         `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart ` +
         `every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
     ),

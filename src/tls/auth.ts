@@ -1,4 +1,4 @@
-// Ray token authentication (design.md §3.7): every Ray process gets RAY_AUTH_MODE=token and
+// Ray token authentication (docs/design.md §5.2): every Ray process gets RAY_AUTH_MODE=token and
 // the token from a Secret made outside the manifests (ray-tls token). Without it, every node
 // serves unauthenticated HTTP that runs code: the dashboard and Jobs API, the dashboard
 // agent, the runtime-env agent.

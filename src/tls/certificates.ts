@@ -21,7 +21,7 @@ const meta = (name: string, namespace: string | undefined) => ({
 
 /**
  * Leaves get a new key on renewal (Always). A CA keeps its key (Never): a CA renewed with a
- * new key is not trusted by the pods started before, nor they by it (design.md §3.8).
+ * new key is not trusted by the pods started before, nor they by it (docs/design.md §5.4).
  */
 function privateKey(key: KeySettings, rotationPolicy: 'Always' | 'Never') {
   return { algorithm: key.algorithm, size: key.size, rotationPolicy };

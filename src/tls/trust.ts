@@ -1,5 +1,5 @@
 // The trust bundle: every Ray process trusts its own CA and each CA listed in ca.trust (the
-// overlap of a planned CA rotation, design.md §8). A projected volume brings only the
+// overlap of a planned CA rotation, docs/design.md §4). A projected volume brings only the
 // ca.crt of each trusted Secret; Ray reads one CA file, so an init container concatenates.
 import { isMap, type Json } from '../yaml/json.js';
 import { restrictedContext } from './hardening.js';
