@@ -72,6 +72,8 @@ export interface RoleDecision {
   why: string;
   /** A role annotation with a value ray-tls does not know. */
   ignored?: string;
+  /** The opt-out annotation the validator does not honour (role none), as `key: value`. */
+  optOut?: string;
 }
 
 /** Decides a pod's role and says why; `ray start` wins over a client address. */
@@ -80,8 +82,11 @@ export function decideRole(
   ref: PodTemplateRef,
   pod: PodView,
   clientSelector: Record<string, string>,
+  honourOptOut = true,
 ): RoleDecision {
   const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
+  if (forced === 'none' && !honourOptOut)
+    return { ...detectRole(ref, pod, clientSelector), optOut: `${ROLE_ANNOTATION}: none` };
   if (forced === 'node' || forced === 'client' || forced === 'none')
     return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
   const decided = detectRole(ref, pod, clientSelector);
@@ -123,13 +128,20 @@ export interface RayPod<S = unknown> {
   pod: PodView;
   role: Exclude<Role, 'none'>;
   why: string;
+  /** The opt-out annotation the pod carries, when the walk did not honour it (the validator's). */
+  optOut?: string;
 }
 
 /**
  * Every Ray pod template of the resources, and what the walk has to say: skipped resources,
  * unknown role annotations, KubeRay groups without a template, templates that are no map.
+ * The validator does not honour opt-outs (`honourOptOut` false): a Ray pod is judged by what it runs.
  */
-export function findRayPods<S>(entries: { resource: Resource; source: S }[], clientSelector: Record<string, string>) {
+export function findRayPods<S>(
+  entries: { resource: Resource; source: S }[],
+  clientSelector: Record<string, string>,
+  honourOptOut = true,
+) {
   const pods: RayPod<S>[] = [];
   const notes: Result[] = [];
   for (const { resource, source } of entries) {
@@ -139,9 +151,11 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     }
     const refs = podTemplates(resource);
     if (!refs.length) continue;
-    const skipped = skipNote(resource);
-    if (skipped) {
-      notes.push(skipped);
+    // The validator does not honour the skip annotation: it judges the pods (and names the annotation).
+    const skipped = resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
+    const note = skipped && !honourOptOut ? undefined : skipNote(resource);
+    if (note) {
+      notes.push(note);
       continue;
     }
     for (const ref of refs) {
@@ -151,18 +165,23 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
         continue;
       }
       const pod = podView(resource, ref);
-      const { role, why, ignored } = decideRole(resource, ref, pod, clientSelector);
-      if (ignored !== undefined) {
-        const message =
-          `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client ` +
-          `or none; ignored (detected: ${role})`;
-        notes.push(about(resource, 'warning', message));
-      }
-      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why });
+      const decided = decideRole(resource, ref, pod, clientSelector, honourOptOut);
+      const { role, why, ignored } = decided;
+      const optOut = skipped ? `${SKIP_ANNOTATION}: "true"` : decided.optOut;
+      if (ignored !== undefined) notes.push(ignoredRole(resource, ref, ignored, role));
+      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why, ...(optOut && { optOut }) });
     }
   }
   return { pods, notes };
 }
+
+const ignoredRole = (resource: Resource, ref: PodTemplateRef, ignored: string, role: Role): Result =>
+  about(
+    resource,
+    'warning',
+    `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored ` +
+      `(detected: ${role})`,
+  );
 
 /** Why ray-tls leaves a resource with pod templates alone, if it does: the skip annotation, KubeRay's own TLS. */
 function skipNote(resource: Resource): Result | undefined {

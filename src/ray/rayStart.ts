@@ -29,6 +29,8 @@ const PREFIXES = new Set([
 ]);
 /** Runners that take options, then the command (`tini -g -- ray start`, `env -i A=1 ray start`). */
 const RUNNERS = new Set(['env', 'tini', 'dumb-init']);
+/** Runner options whose value is the next word (`env -u NAME ray start`, `tini -e 143 -- ...`). */
+const WITH_VALUE = new Set(['-u', '--unset', '-C', '--chdir', '-p', '-e', '-r', '--rewrite']);
 const ASSIGNMENT = /^[A-Za-z_]\w*=/;
 const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
 
@@ -93,7 +95,9 @@ function commandIndex(words: Word[]): number {
     else if (RUNNERS.has(base(w))) {
       i++;
       while (i < words.length && (words[i].text.startsWith('-') || ASSIGNMENT.test(words[i].text))) {
-        if (words[i++].text === '--') break;
+        const option = words[i++].text;
+        if (option === '--') break;
+        if (WITH_VALUE.has(option)) i++;
       }
     } else break;
   }
