@@ -1,4 +1,4 @@
-// The ray-tls benchmark (design.md §4, §6): whole-process runs, medians and
+// The ray-tls benchmark (docs/design.md §7, §6): whole-process runs, medians and
 // peak RSS, every ratio to a floor measured in the same run.
 //
 //   node scripts/build.mjs && node bench/run.mjs [--sizes 1000,10000,50000] [--runs N] [--seed S] [--keep] [--bundle FILE]
