@@ -1,4 +1,4 @@
-// Ray token authentication as the function emits it (`auth: token`, design.md §3.7), on real
+// Ray token authentication as the function emits it (`auth: token`, docs/design.md §5.2), on real
 // Ray 2.58 in local pods (§7), and the hardened per-pod init container.
 //
 // k8s/base is rendered through run() with spec {auth: token}: every Ray container gets
