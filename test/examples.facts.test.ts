@@ -299,7 +299,21 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
     },
     'clientSelector makes the notebook a client, even without a ray:// address': (c) => {
       const nb = one(c.items, 'Deployment', 'notebook', 'lab');
-      expectClientPod(podSpecOf(nb), 'notebook', '/var/run/ray-tls');
+      // ca.secretName may be an intermediate: the client trusts the CA's own certificate (the first of the CA
+      // Secret's tls.crt, cut by an init container), never the Secret's ca.crt; the CA key is never mounted.
+      const spec = podSpecOf(nb);
+      expect(spec.initContainers.map((i: Obj) => i.name)).toEqual(['ray-tls-trust']);
+      expect(spec.volumes).toEqual([
+        { name: 'ray-tls', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+        { name: 'ray-tls-secret', secret: { secretName: 'notebook-ray-tls-client' } },
+        {
+          name: 'ray-tls-trust',
+          projected: {
+            sources: [{ secret: { name: 'lab-ray-ca', items: [{ key: 'tls.crt', path: 'lab-ray-ca.crt' }] } }],
+          },
+        },
+      ]);
+      for (const container of spec.containers) expectTlsContainer(container, '/var/run/ray-tls');
       expectClientCertificate(c, 'notebook', 'lab');
       expect(nb.metadata.labels).toEqual({ team: 'ds' });
       expect(newItems(c).map(idOf)).toEqual(['Issuer/lab/ray-tls-ca', 'Certificate/lab/notebook-ray-tls-client']);

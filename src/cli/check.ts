@@ -8,6 +8,7 @@ import type { X509Certificate as X509 } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type * as Net from 'node:net';
 import type * as Tls from 'node:tls';
+import { pemCertificates, verifyToAnchor } from '../tls/anchor.js';
 import { parseFlags, wholeNumber } from './args.js';
 
 // Loaded on first use: a KRM run, which never checks, does not pay for TLS in its cold start.
@@ -192,6 +193,24 @@ function peerChain(socket: Tls.TLSSocket): X509[] {
   return chain;
 }
 
+// Node wants a chain up to a self-signed root; Ray's gRPC takes the --ca certificate as the anchor
+// even when it is an intermediate (a namespace CA under a corporate root): so does check.
+const NO_ISSUER = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+]);
+function anchored(error: string, chain: X509[], ca: string | undefined): boolean {
+  if (!ca || !NO_ISSUER.has(error)) return false;
+  return (
+    'anchor' in
+    verifyToAnchor(
+      chain,
+      pemCertificates(ca).map((pem) => new X509Certificate(pem)),
+    )
+  );
+}
+
 function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<Attempt> {
   const timeoutMs = o.timeoutSeconds * 1000;
   const name = o.servername ?? o.host;
@@ -244,12 +263,13 @@ function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<A
         secure = true;
         clearTimeout(timer);
         const err = socket.authorizationError as unknown as string | Error | null;
+        const chain = peerChain(socket);
         session = {
           kind: 'tls',
           protocol: socket.getProtocol(),
           alpn: socket.alpnProtocol || null,
-          chain: peerChain(socket),
-          authorizationError: err ? String(err) : null,
+          chain,
+          authorizationError: err && !anchored(String(err), chain, m.ca) ? String(err) : null,
           after: { rejected: false, detail: '' },
         };
         // A TLS 1.3 server rejects a client certificate (or its absence) only after the
@@ -270,7 +290,8 @@ function connectOnce(o: CheckOptions, m: Material, withCert: boolean): Promise<A
 // ---------------------------------------------------------------------------
 // The report.
 
-const oneLine = (dn: string) => dn.split('\n').join(', ');
+// A certificate may have an empty subject (cert-manager allows it with SANs): Node then gives undefined.
+const oneLine = (dn: string | undefined) => (dn ?? '').split('\n').join(', ');
 const day = (d: Date) => d.toISOString().slice(0, 10);
 
 function chainEntry(c: X509, now: number): ChainEntry {

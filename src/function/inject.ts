@@ -129,7 +129,7 @@ function injectVolumes(edit: NodeEdit, { mode, settings, clientSecret }: PodChan
     p.role === 'client'
       ? [{ name: VOLUME, secret: secretSource(clientSecret, secrets) }]
       : mode.nodeVolumes(settings, secrets);
-  const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings.trust);
+  const withBundle = mode.bundlesTrust && p.role === 'node' ? volumes : withTrust(volumes, settings);
   upsertList(
     t,
     spec,
@@ -137,8 +137,8 @@ function injectVolumes(edit: NodeEdit, { mode, settings, clientSecret }: PodChan
     withBundle.map((value) => ({ value, keys: ['name'] })),
     at('spec.volumes'),
   );
-  if (t.owned && !settings.trust.length) {
-    // A rotation is over: what an earlier render added for the trust bundle goes.
+  if (t.owned && withBundle === volumes && !settings.trust.length) {
+    // A rotation is over (or the CA is a root again): what an earlier render added for the bundle goes.
     removeNamed(t, spec, 'volumes', [TRUST_VOLUME, SECRET_VOLUME]);
     removeNamed(t, spec, 'initContainers', [TRUST_CONTAINER]);
   }

@@ -223,7 +223,7 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 
 /** What the run means for the cluster over time: the lifetimes, the trust, the HTTP side door. */
 function lifetimes(plan: Plan): Result[] {
-  const { leaf, trust, authToken, caSecret } = plan.pods;
+  const { leaf, trust, authToken } = plan.pods;
   const info = (message: string): Result => ({ severity: 'info', message });
   const perPod = plan.mode.bundlesTrust
     ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); `
@@ -236,14 +236,7 @@ function lifetimes(plan: Plan): Result[] {
         `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart ` +
         `every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
     ),
-    ...(trust.length
-      ? [
-          info(
-            `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs ` +
-              '(README: Rotation)',
-          ),
-        ]
-      : []),
+    ...(trust.length || plan.pods.caUnderRoot ? [info(trustMessage(plan.pods))] : []),
     ...(authToken
       ? [
           info(
@@ -253,6 +246,19 @@ function lifetimes(plan: Plan): Result[] {
         ]
       : []),
   ];
+}
+
+/** What every pod trusts, when it is more than the ca.crt of a self-signed CA's Secret (README: What a pod trusts). */
+function trustMessage({ caSecret, trust, caUnderRoot }: Plan['pods']): string {
+  const secrets = [caSecret, ...trust];
+  const what =
+    `the CA certificate${secrets.length > 1 ? 's' : ''} of Secret${secrets.length > 1 ? 's' : ''} ` +
+    `${secrets.join(', ')} and nothing else (the first certificate of each tls.crt`;
+  const root = caUnderRoot
+    ? "; never the root in ca.crt nor the intermediates above, which every other namespace's CA shares)"
+    : ')';
+  const rotation = trust.length ? `; CA rotation: ${caSecret} signs (README: Rotation)` : '';
+  return `trust: every Ray pod and client trusts ${what}${root}${rotation}`;
 }
 
 /** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */

@@ -472,7 +472,7 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
     if (started.length) sh('podman', ['rm', '--force', '--ignore', ...started], { env: PODMAN_ENV });
   });
 
-  it('the image holds this build of dist/ray-tls.js, runs as 65534:65534 (nobody) on the Node major of the base', () => {
+  it("the image holds this build of dist/ray-tls.js, runs as 65534:65534 (nobody), on the base's Node", () => {
     const user = ok('podman', ['image', 'inspect', '--format', '{{.Config.User}}', IMAGE], {
       env: PODMAN_ENV,
     }).stdout.trim();
