@@ -1,11 +1,10 @@
 // --help: the commands, and the config fields with their defaults. The modes come from the
-// list of modes (tls/modes), so a new mode shows up here by itself.
+// registry of modes (tls/modes), so a new mode shows up here by itself.
 import { DEFAULTS } from '../config/config.js';
 import { MODES } from '../tls/modes/index.js';
 
-const modeLines = MODES.map((m) => `                    ${m.name.padEnd(9)} ${m.help}`).join('\n');
-
-export const HELP = `ray-tls: a KRM function that makes every Ray pod talk TLS, with a
+/** The help text, built when asked: a mode registered by then is listed. */
+export const helpText = (): string => `ray-tls: a KRM function that makes every Ray pod talk TLS, with a
 certificate per Ray node that names the node's own address.
 
 Usage:
@@ -28,7 +27,7 @@ Usage:
 Config (kind RayTLS, apiVersion ray-tls.io/v1alpha1, fields under spec; or a
 ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
   mode            ${DEFAULTS.mode} (default), one of:
-${modeLines}
+${MODES.map((m) => `                    ${m.name.padEnd(9)} ${m.help}`).join('\n')}
   mountPath       ${DEFAULTS.mountPath}
   privateKey      {algorithm: RSA|ECDSA, size: ${DEFAULTS.privateKey.size}}
   duration        ${DEFAULTS.duration}      renewBefore  ${DEFAULTS.renewBefore}\

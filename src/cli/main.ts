@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { type RunOutput, run } from '../function/run.js';
 import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
 import { checkCommand } from './check.js';
-import { HELP } from './help.js';
+import { helpText } from './help.js';
 import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
 import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
 
@@ -24,7 +24,7 @@ function readStdin(): string {
 async function main(argv: string[]): Promise<number> {
   const [arg, ...rest] = argv;
   if (arg === '--help' || arg === '-h') {
-    process.stdout.write(`${HELP}\n`);
+    process.stdout.write(`${helpText()}\n`);
     return 0;
   }
   if (arg === '--version') {
@@ -36,7 +36,7 @@ async function main(argv: string[]): Promise<number> {
   if (arg === 'token') return token(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
-    process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${HELP}\n`);
+    process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${helpText()}\n`);
     return 2;
   }
   let legacyConfig: string | undefined;

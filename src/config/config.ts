@@ -1,7 +1,7 @@
 // The function config: the typed kind `RayTLS` (fields under `spec`) or a
 // ConfigMap whose `data` holds the same fields as flat strings. Absent config
 // means the defaults, which follow the django-ray setup.
-import { DEFAULT_MODE, MODES, modeNamed } from '../tls/modes/index.js';
+import { DEFAULT_MODE, MODES, modeNamed, modeProblems } from '../tls/modes/index.js';
 import type { IssuerRef, KeyAlgorithm } from '../tls/settings.js';
 import type { Json } from '../yaml/json.js';
 import { ConfigError, type ConfigProblem, duration, durationHours, isObject, type Raw, Reader } from './reader.js';
@@ -49,8 +49,11 @@ export interface Config {
   authSecret: { name: string; key: string };
 }
 
-const choices = MODES.map((m) => `${m.name} (${m.summary})`);
-const MODE_CHOICES = `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+/** The registered modes, for the error that lists them. */
+function modeChoices(): string {
+  const choices = MODES.map((m) => `${m.name} (${m.summary})`);
+  return `${choices.slice(0, -1).join(', ')} or ${choices[choices.length - 1]}`;
+}
 
 const DNS_LABELS = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 
@@ -167,7 +170,7 @@ function readSpec(spec: Raw, prefix: string): Config {
   const r = new Reader(prefix);
   r.unknown(spec, FIELDS, '');
   const mode = r.string(spec, 'mode', '', (v) =>
-    modeNamed(v) ? undefined : `"${v}" is not a mode; use ${MODE_CHOICES}`,
+    modeNamed(v) ? undefined : `"${v}" is not a mode; use ${modeChoices()}`,
   );
   const mountPath = r.string(spec, 'mountPath', '', (v) =>
     !v.startsWith('/') || v.includes('..') || v.replace(/\/+$/, '') === ''
@@ -192,8 +195,7 @@ function readSpec(spec: Raw, prefix: string): Config {
   const auth = readAuth(r, spec);
   const clientSelector = readClientSelector(r, spec);
   const validate = r.boolean(spec, 'validate', '') ?? false;
-  if (r.problems.length) throw new ConfigError(r.problems);
-  return {
+  const config: Config = {
     mode: mode ?? DEFAULTS.mode,
     mountPath: (mountPath ?? DEFAULTS.mountPath).replace(/\/+$/, ''),
     privateKey,
@@ -207,4 +209,9 @@ function readSpec(spec: Raw, prefix: string): Config {
     clientSelector,
     ...auth,
   };
+  // The chosen mode's rules: those its declaration implies, and its own.
+  const chosen = modeNamed(config.mode);
+  for (const p of chosen ? modeProblems(chosen, config) : []) r.fail(p.field, p.message);
+  if (r.problems.length) throw new ConfigError(r.problems);
+  return config;
 }

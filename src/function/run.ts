@@ -2,7 +2,6 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
-import { InputError } from '../krm/errors.js';
 import {
   type Decoded,
   decodeResourceList,
@@ -13,10 +12,11 @@ import {
 } from '../krm/resourceList.js';
 import { formatResult, type Result, toJsonResult } from '../krm/results.js';
 import { POD_KINDS } from '../ray/kinds.js';
+import { InputError } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
-import { planFrom } from './plan.js';
-import { readResources, transform } from './transform.js';
+import { type Plan, planFrom } from './plan.js';
+import { type Outcome, readResources, transform } from './transform.js';
 import { validate } from './validate.js';
 
 /** Under kpt, the file that new resources land in. */
@@ -35,15 +35,38 @@ const ALWAYS = new Set(['Service', 'Issuer', 'Certificate', 'Secret', 'RayCluste
 /** Every way a pod is a Ray node or client mentions Ray: `ray start`, ray://, RAY_*, ray-tls.io/ annotations. */
 const RAY_HINT = /\bray\b|ray:\/\/|RAY_/;
 
-/** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
-function selectItems(functionConfig: Json | undefined): Interesting {
-  let anyPod = false;
+/** The config, read once: the plan, or what is wrong with it (reported after decoding). */
+type Configured = Plan | ConfigError;
+
+function configure(functionConfig: Json | undefined): Configured {
   try {
-    anyPod = Object.keys(readConfig(functionConfig).clientSelector).length > 0;
-  } catch {
-    // An invalid config is reported after decoding.
+    return planFrom(readConfig(functionConfig));
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
   }
+}
+
+/** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
+function interesting(configured: Configured): Interesting {
+  const anyPod = !(configured instanceof ConfigError) && Object.keys(configured.clientSelector).length > 0;
   return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
+}
+
+/** The input's items and the config; throws InputError when the input cannot be read. */
+function decode(input: string, legacyConfig: string | undefined): { decoded: Decoded; configured: Configured } {
+  if (legacyConfig !== undefined) {
+    const doc = parseDocument(legacyConfig, PARSE);
+    if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
+    const configured = configure(toJson(doc.contents, doc));
+    return { decoded: decodeStream(input, interesting(configured)), configured };
+  }
+  let configured: Configured | undefined;
+  const decoded = decodeResourceList(input, (functionConfig) => {
+    configured = configure(functionConfig);
+    return interesting(configured);
+  });
+  return { decoded, configured: configured ?? configure(decoded.functionConfig) };
 }
 
 /**
@@ -51,58 +74,62 @@ function selectItems(functionConfig: Json | undefined): Interesting {
  * exec-plugin stream protocol; `validateOnly` forces the validator (`ray-tls validate`).
  */
 export function run(input: string, legacyConfig?: string, validateOnly = false): RunOutput {
-  let decoded: Decoded;
-  let functionConfig: Json | undefined;
+  let read: ReturnType<typeof decode>;
   try {
-    if (legacyConfig !== undefined) {
-      const doc = parseDocument(legacyConfig, PARSE);
-      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
-      functionConfig = toJson(doc.contents, doc);
-      decoded = decodeStream(input, selectItems(functionConfig));
-    } else {
-      decoded = decodeResourceList(input, selectItems);
-      functionConfig = decoded.functionConfig;
-    }
+    read = decode(input, legacyConfig);
   } catch (e) {
     return unreadable(e);
   }
-
-  let results: Result[];
-  let outcome: ReturnType<typeof transform> | undefined;
-  let validating = validateOnly;
+  const { decoded, configured } = read;
+  const legacy = legacyConfig !== undefined;
+  if (configured instanceof ConfigError)
+    return output(decoded, { results: configProblems(configured) }, legacy, validateOnly);
+  const validating = validateOnly || configured.validate;
+  let outcome: Partial<Outcome> & { results: Result[] };
   try {
-    const plan = planFrom(readConfig(functionConfig));
-    validating ||= plan.validate;
-    if (validating) {
-      results = validate(
+    outcome = runPlan(decoded, configured, validating);
+  } catch (e) {
+    return unreadable(e);
+  }
+  return output(decoded, outcome, legacy, validating);
+}
+
+const configProblems = (e: ConfigError): Result[] =>
+  e.problems.map((p) => ({
+    severity: 'error' as const,
+    message: `invalid function config: ${p.field}: ${p.message}`,
+    field: { path: p.field },
+  }));
+
+/** The validator's results, or the transformer's outcome. */
+function runPlan(decoded: Decoded, plan: Plan, validating: boolean): Partial<Outcome> & { results: Result[] } {
+  if (validating)
+    return {
+      results: validate(
         readResources(decoded.items).entries.map((e) => e.resource),
         plan,
-      );
-    } else {
-      const files = kptFiles(decoded.itemTexts());
-      outcome = transform(
-        decoded.items,
-        plan,
-        files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined,
-      );
-      results = outcome.results;
-    }
-  } catch (e) {
-    if (e instanceof InputError) return unreadable(e);
-    if (!(e instanceof ConfigError)) throw e;
-    results = e.problems.map((p) => ({
-      severity: 'error' as const,
-      message: `invalid function config: ${p.field}: ${p.message}`,
-      field: { path: p.field },
-    }));
-  }
+      ),
+    };
+  const files = kptFiles(decoded.itemTexts());
+  const placement = files.kpt ? { path: NEW_FILE, maxIndex: files.maxIndex(NEW_FILE) } : undefined;
+  return transform(decoded.items, plan, placement);
+}
+
+/** stdout, stderr and the exit code; on any error, the input unchanged. */
+function output(
+  decoded: Decoded,
+  outcome: Partial<Outcome> & { results: Result[] },
+  legacy: boolean,
+  validating: boolean,
+): RunOutput {
+  const { results } = outcome;
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
   const stdout = decoded.encode({
-    newItems: outcome?.newItems ?? [],
-    dropped: outcome?.dropped ?? new Set(),
-    results: legacyConfig !== undefined ? [] : results.map(toJsonResult),
+    newItems: outcome.newItems ?? [],
+    dropped: outcome.dropped ?? new Set(),
+    results: legacy ? [] : results.map(toJsonResult),
     keepInput: failed || validating, // the validator never changes anything
   });
   return {

@@ -5,10 +5,11 @@
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
-import { autoscalerOptionsPath, fieldPath, kubeRayHeadServices, operatorAuth } from '../ray/kinds.js';
+import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
 import { NO_AUTH_WARNING } from '../tls/auth.js';
-import { caChain, clientCertName, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
+import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
+import { type PodFacts, podFacts } from '../tls/facts.js';
 import { rotationOrder } from '../tls/rotation.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
@@ -26,16 +27,10 @@ export interface Outcome {
   results: Result[];
 }
 
-interface Service {
-  name: string;
-  namespace: string | undefined;
-  selector: Record<string, string>;
-}
-
 interface Survey {
   entries: { item: Item; resource: Resource }[];
-  services: Service[];
-  pods: RayPod<Item>[];
+  /** Each Ray pod with what is decided about it, once. */
+  pods: PodFacts<Item>[];
   results: Result[];
 }
 
@@ -74,10 +69,17 @@ function surveyItems(items: Item[], plan: Plan): Survey {
       ? [{ name: r.metadata.name, namespace: r.metadata.namespace, selector: selectorOf(r) }]
       : [],
   );
-  const { pods, notes } = findRayPods(
+  const found = findRayPods(
     entries.map(({ item, resource }) => ({ resource, source: item })),
     plan.clientSelector,
   );
+  const { notes } = found;
+  // The Services of the pod's namespace that select it.
+  const selecting = (p: RayPod) =>
+    services
+      .filter((s) => s.namespace === p.resource.metadata.namespace && selects(s.selector, p.pod.labels))
+      .map((s) => s.name);
+  const pods = found.pods.map((p) => podFacts(p, selecting(p), plan.pods));
   const order = plan.ca.noOverlap
     ? []
     : rotationOrder(
@@ -85,11 +87,11 @@ function surveyItems(items: Item[], plan: Plan): Survey {
         entries.map((e) => e.resource),
         plan.pods.caSecret,
       );
-  return { entries, services, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
+  return { entries, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */
-function podWarnings(pods: RayPod[], plan: Plan): Result[] {
+function podWarnings(pods: PodFacts[], plan: Plan): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
     if (p.pod.hostNetwork && p.role === 'node') {
@@ -99,7 +101,7 @@ function podWarnings(pods: RayPod[], plan: Plan): Result[] {
         `network`;
       out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
     }
-    if (plan.pods.authToken && operatorAuth(p.resource)) {
+    if (plan.pods.authToken && !p.auth) {
       out.push(
         about(
           p.resource,
@@ -126,22 +128,10 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
   for (const [namespace, pods] of byNamespace(survey.pods)) {
     wanted.push(...caChain(namespace, plan.ca));
     const nodes = pods.filter((p) => p.role === 'node');
-    const inNamespace = survey.services.filter((s) => s.namespace === namespace);
-    const named = new Map<RayPod, string[]>();
-    // The Services whose names a pod's certificate carries: each pod's once (mode and pod both ask).
-    const servicesFor = (p: RayPod): string[] => {
-      let names = named.get(p);
-      if (!names) {
-        const selecting = inNamespace.filter((s) => selects(s.selector, p.pod.labels)).map((s) => s.name);
-        names = [...selecting, ...kubeRayHeadServices(p.resource, p.ref).names];
-        named.set(p, names);
-      }
-      return names;
-    };
-    const serviceNames = [...new Set(nodes.flatMap(servicesFor))].flatMap((s) =>
+    const serviceNames = [...new Set(nodes.flatMap((p) => p.services))].flatMap((s) =>
       serviceDnsNames(s, namespace, settings.clusterDomain),
     );
-    const generatedHeads = nodes.filter((p) => kubeRayHeadServices(p.resource, p.ref).unknown);
+    const generatedHeads = nodes.filter((p) => p.generatedHead);
     const shared = plan.mode.namespaceCertificates(
       { namespace, nodes, serviceDnsNames: serviceNames, generatedHeads },
       settings,
@@ -149,34 +139,34 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
     wanted.push(...shared.certificates);
     results.push(...shared.results);
     for (const p of pods) {
-      const clientSecret = clientCertName(clientWorkload(p));
-      if (p.role === 'client')
-        wanted.push(
-          leafCertificate({ name: clientSecret, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer),
-        );
-      const auth = !!settings.authToken && !operatorAuth(p.resource);
-      const conflicts = inject(p, { mode: plan.mode, settings, clientSecret, services: servicesFor(p), auth });
-      for (const c of conflicts) {
-        const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
-        const skip = `, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`;
-        const message = `${c.message}${fix}${skip}`;
-        results.push(
-          about(p.resource, 'error', message, {
-            path: c.field,
-            ...(c.current !== undefined && { currentValue: c.current }),
-            proposedValue: c.proposed,
-          }),
-        );
-      }
-      if (!conflicts.length)
-        results.push(about(p.resource, 'info', `${p.ref.where}: Ray ${p.role} (${p.why}); ${describe(p, plan)}`));
+      if (p.role === 'client') wanted.push(clientCertificate(p.clientSecret, namespace, plan));
+      results.push(...injected(p, plan));
     }
   }
   return { wanted, results };
 }
 
-function byNamespace(pods: RayPod<Item>[]): Map<string | undefined, RayPod<Item>[]> {
-  const groups = new Map<string | undefined, RayPod<Item>[]>();
+const clientCertificate = (name: string, namespace: string | undefined, { pods: settings }: Plan): Json =>
+  leafCertificate({ name, namespace, usages: ['client auth'] }, settings.leaf, settings.caIssuer);
+
+/** Injects TLS into the pod: an error result per conflict, or the result that reports the pod. */
+function injected(p: PodFacts<Item>, plan: Plan): Result[] {
+  const conflicts = inject(p, plan);
+  if (!conflicts.length)
+    return [about(p.resource, 'info', `${p.ref.where}: Ray ${p.role} (${p.why}); ${describe(p, plan)}`)];
+  return conflicts.map((c) => {
+    const fix = c.fix ?? `; ray-tls needs ${JSON.stringify(c.proposed)}. Remove or rename the entry`;
+    const skip = `, or annotate the resource with ${SKIP_ANNOTATION}: "true" to leave it alone`;
+    return about(p.resource, 'error', `${c.message}${fix}${skip}`, {
+      path: c.field,
+      ...(c.current !== undefined && { currentValue: c.current }),
+      proposedValue: c.proposed,
+    });
+  });
+}
+
+function byNamespace(pods: PodFacts<Item>[]): Map<string | undefined, PodFacts<Item>[]> {
+  const groups = new Map<string | undefined, PodFacts<Item>[]>();
   for (const p of pods) {
     const group = groups.get(p.resource.metadata.namespace);
     if (group) group.push(p);
@@ -191,9 +181,7 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
   const results = outcome.results;
   if (!plan.certManager && pods.length) {
     const secrets = [
-      ...new Set(
-        pods.map((p) => (p.role === 'client' ? clientCertName(clientWorkload(p)) : plan.mode.nodeSecret(plan.pods))),
-      ),
+      ...new Set(pods.map((p) => (p.role === 'client' ? p.clientSecret : plan.mode.nodeSecret(plan.pods)))),
     ];
     results.push({
       severity: 'info',
@@ -225,9 +213,7 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 function lifetimes(plan: Plan): Result[] {
   const { leaf, trust, authToken } = plan.pods;
   const info = (message: string): Result => ({ severity: 'info', message });
-  const perPod = plan.mode.bundlesTrust
-    ? `per-pod node certificates live ${leaf.duration} (never past the CA's own expiry); `
-    : '';
+  const perPod = plan.mode.lifetimeNote?.(plan.pods) ?? '';
   return [
     // The warning first: kpt shows the first few results only.
     ...(authToken ? [] : [{ severity: 'warning' as const, message: NO_AUTH_WARNING }]),
@@ -261,13 +247,10 @@ function trustMessage({ caSecret, trust, caUnderRoot }: Plan['pods']): string {
   return `trust: every Ray pod and client trusts ${what}${root}${rotation}`;
 }
 
-/** The name a client's certificate is named after: its workload (a RayJob's submitter gets a suffix). */
-const clientWorkload = (p: RayPod): string =>
-  p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : '');
-
-function describe(p: RayPod, plan: Plan): string {
+function describe(p: PodFacts, plan: Plan): string {
   if (p.role === 'client') return `mounts its client certificate at ${plan.pods.mountPath}`;
-  const autoscaler = autoscalerOptionsPath(p.resource, p.ref);
-  const also = autoscaler ? `; the in-tree autoscaler gets the TLS env and mount through ${fieldPath(autoscaler)}` : '';
+  const also = p.autoscaler
+    ? `; the in-tree autoscaler gets the TLS env and mount through ${fieldPath(p.autoscaler)}`
+    : '';
   return plan.mode.describeNode(plan.pods) + also;
 }

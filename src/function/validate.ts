@@ -9,7 +9,7 @@ import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
 import { envOf, findRayPods } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
-import { OWN_CONTAINERS, TLS_VARS } from '../tls/pod.js';
+import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
 import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
 import type { Plan } from './plan.js';
 
@@ -103,6 +103,13 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     if (p.role !== 'node') continue;
     results.push(...(MODES.find((m) => m.recognises(p))?.validateNode(p, p.resource) ?? []));
   }
+  for (const { resource, ref, pod } of pods)
+    for (const o of ownContainerProblems(pod))
+      results.push(
+        about(resource, 'error', o.message, {
+          path: [fieldPath(ref.path), o.field].filter(Boolean).join('.'),
+        }),
+      );
   const errors = results.filter((x) => x.severity === 'error').length;
   results.push({ severity: errors ? 'error' : 'info', message: `ray-tls validate: ${errors} problem(s)` });
   return results;

@@ -15,9 +15,9 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
+import { InputError } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
-import { InputError } from './errors.js';
 
 export const PARSE: ParseOptions & DocumentOptions = {
   uniqueKeys: true,

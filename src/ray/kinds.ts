@@ -72,6 +72,9 @@ export interface PodTemplateRef {
   kuberay?: 'head' | 'worker' | 'submitter';
 }
 
+/** A KubeRay head or worker template: KubeRay starts Ray in its first container, from the group's rayStartParams. */
+export const inKubeRayGroup = (ref: PodTemplateRef): boolean => ref.kuberay === 'head' || ref.kuberay === 'worker';
+
 /** `spec.template` + `.spec.containers[0]` style paths for results. */
 export function fieldPath(path: Path): string {
   return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');

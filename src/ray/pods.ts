@@ -8,6 +8,7 @@ import { getIn, isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
 import {
   clusterSpecPath,
   fieldPath,
+  inKubeRayGroup,
   missingKubeRayTemplates,
   operatorTls,
   type PodTemplateRef,
@@ -62,7 +63,7 @@ export const runsRayStart = (c: JsonMap): boolean => findRayStart(c.command, c.a
 
 /** The index of the container that runs Ray: KubeRay's first, else the first that runs `ray start`. */
 export function rayContainerIndex(ref: PodTemplateRef, pod: PodView): number {
-  if (ref.kuberay === 'head' || ref.kuberay === 'worker') return 0; // KubeRay starts Ray in the first container
+  if (inKubeRayGroup(ref)) return 0;
   return Math.max(0, pod.containers.findIndex(runsRayStart));
 }
 
@@ -88,7 +89,7 @@ export function decideRole(
 }
 
 function detectRole(ref: PodTemplateRef, pod: PodView, clientSelector: Record<string, string>): RoleDecision {
-  if (ref.kuberay === 'head' || ref.kuberay === 'worker') return { role: 'node', why: `KubeRay ${ref.kuberay} group` };
+  if (inKubeRayGroup(ref)) return { role: 'node', why: `KubeRay ${ref.kuberay} group` };
   const starter = pod.containers.find(runsRayStart);
   if (starter) return { role: 'node', why: `container ${String(starter.name)} runs \`ray start\`` };
   if (ref.kuberay === 'submitter') return { role: 'client', why: 'KubeRay job submitter' };

@@ -1,14 +1,25 @@
 // What every Ray pod needs for TLS whatever the mode, as plain values: the env every Ray
 // process reads, the read-only mount, Secret volumes, and the marker of a rendered pod.
-import type { Json } from '../yaml/json.js';
+import type { PodView } from '../ray/pods.js';
+import { isMap, type Json, mapsOf } from '../yaml/json.js';
 
 export const VOLUME = 'ray-tls';
 /** The per-pod init container that issues the pod's leaf (modes/perPod.ts). */
 export const INIT_CONTAINER = 'ray-tls-init';
+/** The per-pod CA Secret volume (the CA key pair), mounted into INIT_CONTAINER alone. */
+export const CA_VOLUME = 'ray-tls-ca';
 /** The init container that assembles the trust bundle of a pod with a Secret certificate (trust.ts). */
 export const TRUST_CONTAINER = 'ray-tls-trust';
 /** Containers ray-tls adds: they get no Ray env, and the validator does not ask them for TLS. */
 export const OWN_CONTAINERS: ReadonlySet<string> = new Set([INIT_CONTAINER, TRUST_CONTAINER]);
+/**
+ * The kind of the certificate volume (VOLUME) of a pod, which decides how a trust bundle
+ * (ca.trust) gets in (trust.ts TRUST_BY_VOLUME):
+ * - `secret`: a Secret; with ca.trust, an init container copies it and the bundle into memory;
+ * - `filled`: an emptyDir that the mode's own init container fills: it writes the bundle from TRUST_DIR itself;
+ * - `readOnly`: filled by something else (a CSI driver): nothing can add a bundle, so ca.trust is refused.
+ */
+export type VolumeKind = 'secret' | 'filled' | 'readOnly';
 export const MARKER_ANNOTATION = 'ray-tls.io/injected';
 export const TLS_VARS = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'] as const;
 
@@ -39,4 +50,28 @@ export function secretSource(secretName: string, mode: number | undefined, keys?
     ...(keys && { items: keys.map((k) => ({ key: k, path: k })) }),
     ...(mode !== undefined && { defaultMode: mode }),
   };
+}
+
+/** Volume sources Kubernetes mounts read-only, whatever the mount says. */
+const READ_ONLY_SOURCES = ['secret', 'configMap', 'projected', 'downwardAPI'];
+
+/**
+ * What is wrong with ray-tls's own init containers in a rendered pod, whatever its mode: a mount
+ * of a volume the pod lacks (it never starts), or a writable mount of a volume nothing can write.
+ */
+export function ownContainerProblems(pod: PodView): { field: string; message: string }[] {
+  const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
+  const out: { field: string; message: string }[] = [];
+  pod.initContainers.forEach((c, i) => {
+    if (!OWN_CONTAINERS.has(String(c.name))) return;
+    mapsOf(c.volumeMounts).forEach((m, j) => {
+      const v = volumes.get(m.name);
+      const field = `spec.initContainers[${i}].volumeMounts[${j}]`;
+      const what = `ray-tls's init container ${String(c.name)} mounts volume ${String(m.name)}`;
+      if (!v) out.push({ field, message: `${what}, which the pod lacks: the pod cannot start` });
+      else if (m.readOnly !== true && (READ_ONLY_SOURCES.some((k) => k in v) || (isMap(v.csi) && v.csi.readOnly)))
+        out.push({ field, message: `${what} to write into it, and it is read-only: the pod cannot start` });
+    });
+  });
+  return out;
 }

@@ -6,8 +6,7 @@ import { about, type Result } from '../krm/results.js';
 import type { RayPod } from '../ray/pods.js';
 import { getIn, isMap, mapsOf } from '../yaml/json.js';
 import { MANAGED_BY } from './certificates.js';
-import { CA_VOLUME } from './modes/perPod.js';
-import { MARKER_ANNOTATION } from './pod.js';
+import { CA_VOLUME, MARKER_ANNOTATION } from './pod.js';
 import { TRUST_VOLUME } from './trust.js';
 
 const managedBy = MANAGED_BY['app.kubernetes.io/managed-by'];

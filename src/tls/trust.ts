@@ -12,7 +12,7 @@
 // container that already reads the CA Secret (initScript.ts).
 import { isMap, type Json } from '../yaml/json.js';
 import { restrictedContext } from './hardening.js';
-import { TRUST_CONTAINER, VOLUME } from './pod.js';
+import { TRUST_CONTAINER, VOLUME, type VolumeKind } from './pod.js';
 import type { PodSettings } from './settings.js';
 
 export const TRUST_VOLUME = 'ray-tls-trust';
@@ -20,6 +20,17 @@ export const TRUST_DIR = '/etc/ray/tls-trust';
 export const SECRET_VOLUME = 'ray-tls-secret';
 export const SECRET_DIR = '/etc/ray/tls-secret';
 export { TRUST_CONTAINER } from './pod.js';
+
+/**
+ * Who adds the trust bundle to a pod whose certificate volume is of each kind: `copy`, an init
+ * container (trustContainer) that copies the Secret and the bundle into memory; `mode`, the
+ * mode's own init container, from TRUST_DIR; undefined: nobody can, and the config refuses ca.trust.
+ */
+export const TRUST_BY_VOLUME: Record<VolumeKind, 'copy' | 'mode' | undefined> = {
+  secret: 'copy',
+  filled: 'mode',
+  readOnly: undefined,
+};
 
 /** Only the tls.crt of each trusted CA Secret, as <secret>.crt: the CA's certificate first, no key. */
 export function trustVolume(trust: string[]): Json {
@@ -59,17 +70,18 @@ echo "ray-tls: trusting $(grep -c 'BEGIN CERTIFICATE' "$CERT_DIR/ca.crt") CA cer
  * it needs the trust bundle: the Secret moves to an init container, which fills an in-memory ray-tls
  * volume with the certificate, its key and the bundle. The Ray containers see the same files.
  */
-export function withTrust(volumes: Json[], settings: PodSettings): Json[] {
-  if (!needsTrustBundle(settings)) return volumes;
-  return volumes.flatMap((v) => {
-    const secret = isMap(v) && v.name === VOLUME && isMap(v.secret) ? v.secret : undefined;
-    if (!secret) return [v];
-    return [
-      { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-      { name: SECRET_VOLUME, secret },
-      trustVolume(trustedSecrets(settings)),
-    ];
-  });
+export function withTrust(volumes: Json[], trust: string[]): Json[] {
+  const at = volumes.findIndex((v) => isMap(v) && v.name === VOLUME && isMap(v.secret));
+  // A mode that declares a secret volume and gives none is a bug, not a config to render.
+  if (at === -1) throw new Error(`the certificate volume ${VOLUME} is declared a Secret and is none`);
+  const secret = (volumes[at] as { secret: Json }).secret;
+  return [
+    ...volumes.slice(0, at),
+    { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: SECRET_VOLUME, secret },
+    trustVolume(trust),
+    ...volumes.slice(at + 1),
+  ];
 }
 
 export function trustContainer(

@@ -1,7 +1,7 @@
 // Reading values out of parsed nodes. Values read here are never written back
 // (writing toJS output would change 0644, `on` and dates); edits go through Editor.
 import type { Document, Node } from 'yaml';
-import { InputError } from '../krm/errors.js';
+import { InputError } from './errors.js';
 import type { Json } from './json.js';
 
 /** Aliases expand at most this often per value: a billion-laughs input fails fast. */

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { InputError } from '../../src/krm/errors.js';
 import { type Decoded, decodeResourceList, decodeStream, type Output } from '../../src/krm/resourceList.js';
+import { InputError } from '../../src/yaml/errors.js';
 
 const all = () => () => true;
 const HEAD = 'apiVersion: config.kubernetes.io/v1\nkind: ResourceList\n';

@@ -1,18 +1,18 @@
 // per-pod (the default): an init container in each Ray node pod signs a leaf for the pod's
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
-import { CLUSTER_LABEL, fieldPath, kubeRayHeadServices } from '../../ray/kinds.js';
+import { CLUSTER_LABEL, fieldPath } from '../../ray/kinds.js';
 import { envOf, type RayPod } from '../../ray/pods.js';
 import type { Json } from '../../yaml/json.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
-import { INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
+import { CA_VOLUME, INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
 import type { PodSettings } from '../settings.js';
-import { TRUST_DIR, trustMount, trustVolume } from '../trust.js';
-import type { CertificateMode, NodeEdit } from './mode.js';
+import { TRUST_DIR, trustMount } from '../trust.js';
+import type { CertificateMode } from './mode.js';
 
 export { INIT_CONTAINER } from '../pod.js';
-export const CA_VOLUME = 'ray-tls-ca';
+
 /** The validator's bar for a leaf's lifetime. */
 const MAX_HOURS = 8760;
 
@@ -60,38 +60,33 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
   };
 }
 
-function addInitContainer(edit: NodeEdit, settings: PodSettings): void {
-  const clusterFromLabel = kubeRayHeadServices(edit.pod.resource, edit.pod.ref).unknown;
-  edit.addInitContainer(
-    'certificate',
-    (image, ray) =>
-      initContainer(settings, {
-        image,
-        imagePullPolicy: ray.imagePullPolicy,
-        securityContext: ray.securityContext,
-        services: edit.services,
-        clusterFromLabel,
-      }),
-    settings.initImage,
-  );
-}
-
 export const perPod: CertificateMode = {
   name: 'per-pod',
   summary: 'a certificate per Ray node pod, the default',
   help: 'an init container issues each Ray node pod a certificate for its pod IP',
   namespaceCertificates: () => ({ certificates: [], results: [] }),
   nodeSecret: (settings) => settings.caSecret,
-  nodeVolumes: (settings, mode): Json[] => [
+  nodeVolume: 'filled',
+  nodeVolumes: (settings, pod): Json[] => [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     // Only the three keys the script reads; mounted into the init container alone.
-    { name: CA_VOLUME, secret: secretSource(settings.caSecret, mode, ['ca.crt', 'tls.crt', 'tls.key']) },
-    ...(settings.trust.length ? [trustVolume(settings.trust)] : []),
+    { name: CA_VOLUME, secret: secretSource(settings.caSecret, pod.secretMode, ['ca.crt', 'tls.crt', 'tls.key']) },
   ],
-  editPod: addInitContainer,
-  bundlesTrust: true,
+  initContainer: (settings, pod) => ({
+    what: 'certificate',
+    make: (image, ray) =>
+      initContainer(settings, {
+        image,
+        imagePullPolicy: ray.imagePullPolicy,
+        securityContext: ray.securityContext,
+        services: pod.services,
+        clusterFromLabel: pod.generatedHead,
+      }),
+  }),
   describeNode: (settings) =>
     `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
+  lifetimeNote: (settings) =>
+    `per-pod node certificates live ${settings.leaf.duration} (never past the CA's own expiry); `,
   recognises: (p) => p.pod.initContainers.some((c) => c.name === INIT_CONTAINER),
   validateNode(p: RayPod, r): Result[] {
     const env = envOf(p.pod.initContainers.find((c) => c.name === INIT_CONTAINER));

@@ -213,10 +213,10 @@ export const podDns: CertificateMode = {
     };
   },
   nodeSecret: () => NODES_CERT,
-  nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(NODES_CERT, mode) }],
+  nodeVolume: 'secret',
+  nodeVolumes: (_settings, pod) => [{ name: VOLUME, secret: secretSource(NODES_CERT, pod.secretMode) }],
   containerEnv(edit, c, index, field, settings) {
-    const kuberay = edit.pod.ref.kuberay === 'head' || edit.pod.ref.kuberay === 'worker';
-    if (kuberay) {
+    if (edit.pod.kubeRayGroup) {
       if (index !== 0) return [];
       advertiseKubeRay(edit, settings.clusterDomain);
       return podDnsEnv();

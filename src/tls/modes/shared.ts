@@ -54,7 +54,8 @@ export const shared: CertificateMode = {
     };
   },
   nodeSecret: () => SHARED_SECRET,
-  nodeVolumes: (_settings, mode) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, mode) }],
+  nodeVolume: 'secret',
+  nodeVolumes: (_settings, pod) => [{ name: VOLUME, secret: secretSource(SHARED_SECRET, pod.secretMode) }],
   describeNode: (settings) => `mounts the shared certificate at ${settings.mountPath}`,
   recognises: (p) => certificateSecret(p) !== undefined,
   validateNode: (p, r) => [
