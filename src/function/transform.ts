@@ -5,9 +5,10 @@
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
+import { RAY_CONTAINERS_ANNOTATION } from '../ray/containers.js';
 import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
-import { NO_AUTH_WARNING } from '../tls/auth.js';
+import { NO_AUTH_WARNING, TOKEN_DIR, TOKEN_PATH_VAR } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { type PodFacts, podFacts } from '../tls/facts.js';
 import { rotationOrder } from '../tls/rotation.js';
@@ -226,8 +227,9 @@ function lifetimes(plan: Plan): Result[] {
     ...(authToken
       ? [
           info(
-            `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} ` +
-              `(key ${authToken.key}); create it in each namespace before the pods start (ray-tls token)`,
+            `token authentication: every Ray process reads the token from the file ${TOKEN_PATH_VAR} ` +
+              `(${TOKEN_DIR}/${authToken.key}), mounted from Secret ${authToken.name} (key ${authToken.key}) into ` +
+              'the containers that talk to Ray only; create it in each namespace before the pods start (ray-tls token)',
           ),
         ]
       : []),
@@ -248,9 +250,19 @@ function trustMessage({ caSecret, trust, caUnderRoot }: Plan['pods']): string {
 }
 
 function describe(p: PodFacts, plan: Plan): string {
-  if (p.role === 'client') return `mounts its client certificate at ${plan.pods.mountPath}`;
+  const what =
+    p.role === 'client' ? `mounts its client certificate at ${plan.pods.mountPath}` : plan.mode.describeNode(plan.pods);
   const also = p.autoscaler
     ? `; the in-tree autoscaler gets the TLS env and mount through ${fieldPath(p.autoscaler)}`
     : '';
-  return plan.mode.describeNode(plan.pods) + also;
+  return what + also + containersNote(p);
+}
+
+/** Which containers got the TLS files (and the token), and which got nothing (least material). */
+function containersNote({ rayContainers: { ray, others }, auth }: PodFacts): string {
+  const files = `the TLS env and files${auth ? ' and the token file' : ''}`;
+  const none = others.length
+    ? `; nothing to ${others.join(', ')} (no sign of Ray; annotation ${RAY_CONTAINERS_ANNOTATION} adds one)`
+    : '';
+  return `; ${files} go to ${[...ray].join(', ')}${none}`;
 }

@@ -7,7 +7,8 @@ import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { fieldPath } from '../ray/kinds.js';
-import { envOf, findRayPods } from '../ray/pods.js';
+import { rayContainers } from '../ray/containers.js';
+import { envOf, findRayPods, rayContainerIndex } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
 import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
 import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
@@ -43,6 +44,8 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
   const cas = caSecrets(resources, plan);
   for (const { resource: r, ref, pod, role } of pods) {
     const base = ref.path.length ? `${fieldPath(ref.path)}.` : '';
+    // Only the containers that talk to Ray need TLS (a log shipper sidecar gets nothing).
+    const ray = rayContainers(pod, OWN_CONTAINERS, role === 'node' ? rayContainerIndex(ref, pod) : undefined).ray;
     const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
     for (const [listKey, containers] of [
       ['containers', pod.containers],
@@ -50,7 +53,7 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     ] as const) {
       containers.forEach((c, i) => {
         const at = `${base}spec.${listKey}[${i}]`;
-        if (OWN_CONTAINERS.has(String(c.name))) return;
+        if (!ray.has(String(c.name))) return;
         const env = envOf(c);
         const missing = TLS_VARS.filter((v) => !env.has(v));
         const name = String(c.name);

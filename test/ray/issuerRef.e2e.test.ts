@@ -51,7 +51,8 @@ import json, ray
 ray.init(address="auto", logging_level="ERROR")
 print("NODES " + json.dumps({n["NodeManagerAddress"]: n["Alive"] for n in ray.nodes()}))
 `;
-const REFUSAL = /CERTIFICATE_VERIFY_FAILED|certificate verify failed|unknown ca|Handshake failed/i;
+// BoringSSL refuses a peer without an alert and logs this (design.md §3.10).
+const REFUSAL = /CERTIFICATE_VERIFY_FAILED/;
 
 /** `openssl verify` of a Secret dir's leaf with its tls.crt as the untrusted chain, against `trusted`. */
 function verifies(trusted: string, secretDir: string, partial = false): { ok: boolean; out: string } {
@@ -80,6 +81,12 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
     return v;
   };
+  /** Every Ray session log of the head, by file, to take what a step adds (`since`). */
+  const headLogs = (): Record<string, string> => sessionLogs(need(headPod, 'the head'), /\.(out|err|log)$/);
+  const refusalsSince = (before: Record<string, string>): string[] =>
+    Object.entries(headLogs()).flatMap(([f, text]) =>
+      logLines(text.slice(before[f]?.length ?? 0), REFUSAL).map((l) => `${f}: ${l}`),
+    );
   /** Alive flag by node address, as the head's GCS sees it. */
   const nodes = async (): Promise<Record<string, boolean>> => {
     const r = await need(headPod, 'the head').exec(['python', '-c', NODES_SCRIPT], { timeoutMs: 120_000 });
@@ -206,16 +213,18 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     const init = spec.initContainers.find((c: Obj) => c.name === 'ray-tls-init');
     init.env.push({ name: 'CA_TRUST_DIR', value: '/etc/ray/tls-trust' });
     init.volumeMounts.push({ name: 'ray-tls-trust', mountPath: '/etc/ray/tls-trust', readOnly: true });
+    const before = headLogs();
     const pod = await cluster!.startPod(rogue as never);
     for (const line of logLines(pod.logs('ray-tls-init'), /^ray-tls: (issued|trusting)/))
       say(`ray-worker-sibling ray-tls-init: ${line}`);
     const leaf = join(pod.volumeDir('ray-tls'), 'tls.crt');
     const issuer = execFileSync('openssl', ['x509', '-noout', '-issuer', '-in', leaf], { encoding: 'utf8' }).trim();
+    const viaRoot = verifies(join(ours['ray-tls-ca']!, 'ca.crt'), pod.volumeDir('ray-tls'));
     say(
-      `ray-worker-sibling leaf ${issuer}; against the root: ` +
-        verifies(join(ours['ray-tls-ca']!, 'ca.crt'), pod.volumeDir('ray-tls')).out,
+      `ray-worker-sibling leaf ${issuer}; against the root (what pods trusted before): ${viaRoot.ok ? 'OK' : 'fails'}`,
     );
     expect(issuer).toContain('sibling CA (other-team)');
+    expect(viaRoot.ok).toBe(true);
     // Ray's own timeouts: give the raylet time to register (a good node joins within seconds).
     await new Promise((r) => setTimeout(r, 45_000));
     const seen = await nodes();
@@ -223,25 +232,16 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     expect(seen[h.ip]).toBe(true);
     expect(seen[w.ip]).toBe(true);
     expect(Object.keys(seen)).not.toContain(pod.ip);
-    const headLogs = Object.entries(sessionLogs(h, /^gcs_server\.(out|err)$/));
-    const refused = headLogs.flatMap(([f, text]) => logLines(text, REFUSAL).map((l) => `${f}: ${l}`));
-    const rogueLogs = [
-      pod.logs(),
-      ...Object.values(sessionLogs(pod, /^(raylet|gcs_server|python-core).*\.(out|err)$/)),
-    ];
-    const rogueSide = rogueLogs.flatMap((t) => logLines(t, REFUSAL));
-    say(
-      `head gcs_server on the sibling-signed node: ${refused.length} refusal lines, e.g. ` +
-        refused.slice(0, 2).join(' || '),
-    );
-    if (rogueSide.length) say(`sibling-signed node's own logs: ${rogueSide.slice(0, 2).join(' || ')}`);
-    expect(refused.length + rogueSide.length).toBeGreaterThan(0);
+    const refused = refusalsSince(before);
+    say(`head on the sibling-signed node: ${refused.length} refusal lines, e.g. ${refused[0] ?? 'none'}`);
+    expect(refused.length).toBeGreaterThan(0);
+    const own = logLines(pod.logs(), /Ray runtime started|Failed to connect|Timed out|GCS/).slice(0, 2);
+    if (own.length) say(`sibling-signed node's own output: ${own.join(' || ')}`);
   }, 600_000);
 
   it('issuerRef: a client with a sibling-signed client certificate is refused', async (ctx) => {
     keep(ctx);
-    const h = need(headPod, 'the head');
-    const mark = Object.values(sessionLogs(h, /^ray_client_server.*\.(err|out)$/)).join('\n').length;
+    const before = headLogs();
     const rogue = clientPod('sibling-client', template(items, 'django-ray-worker'));
     (rogue.spec as Obj).volumes.find((v: Obj) => v.name === 'ray-tls-secret').secret.secretName = 'sibling-client';
     const pod = await cluster!.startPod(rogue);
@@ -255,13 +255,9 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     expect(r.stdout).not.toContain('CONNECTED');
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/ConnectionError: ray client connection timeout/);
-    const headSide = logLines(
-      Object.values(sessionLogs(h, /^ray_client_server.*\.(err|out)$/))
-        .join('\n')
-        .slice(mark),
-      REFUSAL,
-    );
-    say(`head's Ray client server on it: ${headSide.length} refusal lines, e.g. ${headSide.slice(0, 2).join(' || ')}`);
+    const refused = refusalsSince(before);
+    say(`head on the sibling-signed client: ${refused.length} refusal lines, e.g. ${refused[0] ?? 'none'}`);
+    expect(refused.length).toBeGreaterThan(0);
     // The same pod with the namespace's own client Secret connects (only the certificate differs).
     const good = await client!.exec(CONNECT, { env: SHORT_CLIENT_TIMEOUT, timeoutMs: 120_000 });
     say(`the same connect from the client with its own certificate: ${good.stdout.trim()}`);

@@ -21,8 +21,11 @@ export const trust: PodFilter = (edits, pod, { mode, pods: settings }) => {
   const by = TRUST_BY_VOLUME[kind];
   const needed = by === 'copy' ? needsTrustBundle(settings) : settings.trust.length > 0;
   // A rotation is over (or the CA is a root again): what an earlier render added for the bundle goes.
-  if (!needed)
-    return { ...edits, stale: { volumes: [TRUST_VOLUME, SECRET_VOLUME], initContainers: [TRUST_CONTAINER] } };
+  if (!needed) {
+    const { stale } = edits;
+    const volumes = [...stale.volumes, TRUST_VOLUME, SECRET_VOLUME];
+    return { ...edits, stale: { ...stale, volumes, initContainers: [...stale.initContainers, TRUST_CONTAINER] } };
+  }
   switch (by) {
     case 'mode':
       return { ...edits, volumes: [...edits.volumes, trustVolume(settings.trust)] };
