@@ -6,8 +6,8 @@
 import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { fieldPath } from '../ray/kinds.js';
 import { rayContainers } from '../ray/containers.js';
+import { fieldPath } from '../ray/kinds.js';
 import { envOf, findRayPods, rayContainerIndex } from '../ray/pods.js';
 import { MODES } from '../tls/modes/index.js';
 import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
