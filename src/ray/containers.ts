@@ -2,8 +2,8 @@
 // (least material: a log shipper sidecar or a `git clone` init container gets none of them).
 // A container shows Ray by its image, a `ray` command, a RAY_ variable or a ray:// address; a
 // node's Ray container (the one that runs `ray start`, KubeRay's first) always does. The pod's
-// annotations add one that talks to Ray without showing it, or take one away. Decided on the input, ignoring what ray-tls adds itself,
-// so a second run decides the same.
+// annotations add one that talks to Ray without showing it, or take one away. Decided on the
+// input, ignoring what ray-tls adds itself, so a second run decides the same.
 import { type JsonMap, mapsOf } from '../yaml/json.js';
 import type { PodView } from './pods.js';
 import { argvOf } from './rayStart.js';
