@@ -237,6 +237,8 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     expect(refused.length).toBeGreaterThan(0);
     const own = logLines(pod.logs(), /Ray runtime started|Failed to connect|Timed out|GCS/).slice(0, 2);
     if (own.length) say(`sibling-signed node's own output: ${own.join(' || ')}`);
+    // It keeps retrying: gone, so that the head's refusals below are the client's alone.
+    await cluster!.deletePod(pod.name);
   }, 600_000);
 
   it('issuerRef: a client with a sibling-signed client certificate is refused', async (ctx) => {
