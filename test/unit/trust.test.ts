@@ -114,6 +114,21 @@ describe('ca.issuerRef: a pod trusts its namespace CA, not the corporate root', 
     expect(spec.containers[0].volumeMounts).toEqual([{ name: 'ray-tls', mountPath: '/etc/ray/tls', readOnly: true }]);
   });
 
+  it('pod-dns and shared nodes, whose certificate is a Secret, get the same trust init container', () => {
+    for (const mode of ['pod-dns', 'shared']) {
+      const spec = podSpec(render({ ...issuerRef, mode }).items, 'ray-head');
+      expect(
+        spec.initContainers.map((c: Obj) => c.name),
+        mode,
+      ).toEqual(['ray-tls-trust']);
+      expect(spec.volumes.find((v: Obj) => v.name === 'ray-tls-trust').projected.sources, mode).toEqual([
+        { secret: { name: 'ray-tls-ca', items: [{ key: 'tls.crt', path: 'ray-tls-ca.crt' }] } },
+      ]);
+    }
+    // With the default self-signed CA the Secret's ca.crt is the CA itself: nothing is added.
+    expect(podSpec(render({ mode: 'pod-dns' }).items, 'ray-head').initContainers).toBeUndefined();
+  });
+
   it('the result says what every pod trusts', () => {
     const { results } = render(issuerRef);
     expect(results.map((r) => r.message)).toContainEqual(
