@@ -23,7 +23,7 @@ let BUNDLE = join(ROOT, 'dist', 'ray-tls.js');
 const FLOOR = join(ROOT, 'bench', 'floor.mjs');
 const TIME = '/usr/bin/time';
 const KUSTOMIZE_SIZES = new Set([1000]);
-const TARGETS = { coldStart: 1.5, timeAt10k: 0.5, rssAt10k: 0.5 };
+const TARGETS = { coldStart: 1.3, timeAt10k: 0.3, rssAt10k: 0.3, linearAt50k: 0.1 };
 
 function parseArgs(argv) {
   const opts = { sizes: [1000, 10000, 50000], runs: undefined, seed: 1, keep: false };
@@ -306,6 +306,17 @@ function main() {
           `${verdict(Number.isFinite(m) ? m <= TARGETS.rssAt10k : undefined)}`,
       );
     } else lines.push('  10,000 resources: not measured (add 10000 to --sizes)');
+    const at50k = rows.find((r) => r.n === 50000);
+    if (at10k && at50k) {
+      // Linear growth: the time per resource at 50,000 stays within 10% of the figure at 10,000.
+      const per = (r) => (r.ray.seconds / r.n) * 1e6;
+      const growth = per(at50k) / per(at10k) - 1;
+      lines.push(
+        `  50,000 resources: ray-tls µs/resource = ${fmt(per(at50k), 1)} vs ${fmt(per(at10k), 1)} at 10,000 ` +
+          `(${growth >= 0 ? '+' : ''}${fmt(growth * 100, 1)}%, target within ±${TARGETS.linearAt50k * 100}%)  ` +
+          `${verdict(Math.abs(growth) <= TARGETS.linearAt50k)}`,
+      );
+    } else lines.push('  50,000 resources: not measured (add 10000 and 50000 to --sizes)');
     if (!haveKubectl) lines.push('  kubectl not found: the kustomize comparison was skipped');
     if (problems.length) {
       lines.push('');

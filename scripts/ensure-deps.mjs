@@ -1,9 +1,10 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
 // a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
-// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump) and real Ray
-// (scripts/ensure-ray.sh).
+// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump, unzip), real Ray
+// (scripts/ensure-ray.sh) and Helm 3, Helm 4, kubectl 1.34 and 1.35 (scripts/ensure-k8s-tools.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import { ensureK8sTools } from './ensure-k8s-tools.mjs';
 
 const forTests = process.argv.includes('--test');
 const sh = (cmd, args, env = {}) => execFileSync(cmd, args, { stdio: 'inherit', env: { ...process.env, ...env } });
@@ -42,6 +43,7 @@ if (forTests) {
     ip: 'iproute2',
     openssl: 'openssl',
     tcpdump: 'tcpdump',
+    unzip: 'unzip',
     kubectl: null,
     kpt: null,
   };
@@ -59,5 +61,6 @@ if (forTests) {
   }
   for (const tool of ['kubectl', 'kpt'])
     if (!has(tool)) throw new Error(`ensure-deps: ${tool} is not on PATH; the end-to-end tests drive the real ${tool}`);
+  ensureK8sTools();
   sh('bash', ['scripts/ensure-ray.sh']);
 }

@@ -606,6 +606,37 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     }
   });
 
+  // Values that would add SANs of another type, an extension or a config line if they reached
+  // openssl's config: the script refuses each, and writes no certificate.
+  it.each([
+    ['CERT_SERVICES', 'x,IP:10.96.0.1,DNS:*.svc.cluster.local,URI:spiffe://evil', 'the Service name'],
+    ['CERT_SERVICES', 'ray-head\nsubjectAltName = DNS:evil.example', 'the Service name'],
+    ['CERT_SERVICES', '*', 'the Service name'],
+    ['CERT_SERVICES', 'ray-head -evil', 'the Service name'],
+    ['CERT_RAY_CLUSTER', 'rc,DNS:evil.example', 'CERT_RAY_CLUSTER'],
+    ['POD_NAMESPACE', 'ns,DNS:evil.example', 'POD_NAMESPACE'],
+    ['CERT_CLUSTER_DOMAIN', 'cluster.local,URI:spiffe://evil', 'CERT_CLUSTER_DOMAIN'],
+    ['POD_IP', '10.244.7.2,DNS:evil.example', 'POD_IP'],
+    ['POD_NAME', 'ray-head\n[dn]\nCN = evil', 'POD_NAME'],
+    ['POD_NAME', 'ray-head\nbasicConstraints = critical,CA:TRUE', 'POD_NAME'],
+  ])('refuses %s %j: not a DNS name or IP address, no certificate written', async (name, value, said) => {
+    const out = outDir();
+    const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca, [name]: value });
+    expect(r.status).not.toBe(0);
+    expect(r.stderr).toContain(`ray-tls: refusing ${said} '`);
+    expect(r.stderr).toMatch(/in the certificate: not an? (DNS name|IP address)\n$/);
+    expect(existsSync(join(out, 'tls.crt'))).toBe(false);
+    expect(existsSync(join(out, 'tls.key'))).toBe(false);
+  });
+
+  it('splits CERT_SERVICES on spaces and never expands a glob against the files in its directory', async () => {
+    const out = outDir();
+    const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca, CERT_SERVICES: 'ray-head  ray-client' });
+    expect(r.status, r.stderr).toBe(0);
+    const dns = sansOf(firstCert(join(out, 'tls.crt'))).filter((s) => s.startsWith('DNS:') && !s.includes('.'));
+    expect(dns).toEqual(['DNS:localhost', 'DNS:ray-head', 'DNS:ray-client']);
+  });
+
   it('bundles the extra CAs of CA_TRUST_DIR into ca.crt (once each), for a planned CA rotation', async () => {
     const second = caSecret(join(work, `ca-second-${n}`), false);
     const trust = join(work, `trust-${n}`);

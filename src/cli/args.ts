@@ -36,3 +36,17 @@ export function wholeNumber(flag: string, text: string, min: number, what: strin
     ? Number(text)
     : `${flag} must be a whole number of ${what}, got ${text}`;
 }
+
+/** A word for a POSIX shell: as is when it holds no special character, else single-quoted. */
+export function shellQuote(word: string): string {
+  return /^[-A-Za-z0-9_./=:@%+,]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
+}
+
+/** `-n NS` for a printed kubectl command, or nothing. */
+export const namespaceFlag = (ns: string | undefined) => (ns ? ` -n ${shellQuote(ns)}` : '');
+
+/** --namespace must be a namespace name (a DNS-1123 label), so it can only be that in a printed command. */
+export function namespaceError(ns: string | undefined): string | undefined {
+  if (ns === undefined || (ns.length <= 63 && /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(ns))) return undefined;
+  return `--namespace ${JSON.stringify(ns)} is not a namespace name (lowercase letters, digits and '-', at most 63)`;
+}

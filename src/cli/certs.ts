@@ -1,13 +1,17 @@
 // `ray-tls certs`: a CA and client certificates for clusters without
 // cert-manager and for local development, written as the Secrets the default
 // mode mounts. Uses the openssl CLI; key material goes to files (0600) only.
-import { execFileSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import type * as ChildProcess from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NAME } from '../config/reader.js';
 import { CA_NAME, clientCertName } from '../tls/certificates.js';
-import { parseFlags, wholeNumber } from './args.js';
+import { namespaceError, namespaceFlag, parseFlags, shellQuote, wholeNumber } from './args.js';
+
+// Loaded when this command runs: importing child_process costs every render's cold start.
+const execFileSync = ((...args: Parameters<typeof ChildProcess.execFileSync>) =>
+  process.getBuiltinModule('node:child_process').execFileSync(...args)) as typeof ChildProcess.execFileSync;
 
 export const CERTS_HELP = `Usage: ray-tls certs [options]
 
@@ -69,10 +73,14 @@ export function parseCertsArgs(argv: string[]): CertsOptions | string {
     caDays,
     force: v.force ?? false,
   };
+  const badNamespace = namespaceError(v.namespace);
+  if (badNamespace) return badNamespace;
   for (const c of o.clients) if (!NAME.test(c)) return `--client ${c} is not a valid workload name`;
   if (!NAME.test(o.caName)) return `--ca-name ${o.caName} is not a valid Secret name`;
   return o;
 }
+
+const FILES = ['ca.crt', 'tls.crt', 'tls.key'];
 
 const openssl = (args: string[], cwd: string) =>
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
@@ -85,6 +93,8 @@ export function writeCerts(o: CertsOptions): string[] {
   if (taken.length && !o.force) {
     throw new Error(`${taken.map((s) => join(out, s)).join(', ')} already exist; pass --force to replace them`);
   }
+  // New files, so every mode is 0600 whatever the old ones had (open() keeps an existing file's mode).
+  if (o.force) for (const s of taken) for (const f of FILES) rmSync(join(out, s, f), { force: true });
   const previous = process.umask(0o077);
   const work = mkdtempSync(join(tmpdir(), 'ray-tls-certs-'));
   try {
@@ -100,14 +110,15 @@ export function writeCerts(o: CertsOptions): string[] {
     process.umask(previous);
     rmSync(work, { recursive: true, force: true });
   }
-  const ns = o.namespace ? ` -n ${o.namespace}` : '';
-  const files = (s: string) => ['ca.crt', 'tls.crt', 'tls.key'].map((f) => `--from-file=${join(out, s, f)}`).join(' ');
+  const ns = namespaceFlag(o.namespace);
+  const files = (s: string) => FILES.map((f) => shellQuote(`--from-file=${join(out, s, f)}`)).join(' ');
   return secrets.map((s) => `kubectl create secret generic ${s}${ns} ${files(s)}`);
 }
 
 /** A self-signed CA with its own subject (chains are built by issuer name), laid out like cert-manager's. */
 function writeCa(work: string, dir: string, keyArgs: string[], o: CertsOptions): void {
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o700);
   openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
   const ext = ['basicConstraints=critical,CA:TRUE', 'keyUsage=critical,keyCertSign,cRLSign,digitalSignature'];
   const subject = ['-subj', `/CN=ray-tls CA ${o.caName}`, '-days', String(o.caDays), '-sha256'];
@@ -142,6 +153,7 @@ function writeClient(
 ): void {
   const usage = o.key === 'rsa' ? 'digitalSignature,keyEncipherment' : 'digitalSignature';
   mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o700);
   openssl(['genpkey', ...keyArgs, '-out', join(dir, 'tls.key')], work);
   openssl(
     ['req', '-new', '-config', 'req.cnf', '-subj', `/CN=${client}`, '-key', join(dir, 'tls.key'), '-out', 'client.csr'],

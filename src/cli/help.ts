@@ -1,7 +1,20 @@
-// --help: the commands, and the config fields with their defaults. The modes come from the
-// registry of modes (tls/modes), so a new mode shows up here by itself.
-import { DEFAULTS } from '../config/config.js';
-import { MODES } from '../tls/modes/index.js';
+// --help: the commands, and the config fields with their defaults, from the fields' declarations
+// (config/fields.ts); the modes come from their registry (tls/modes), so a new one shows up by itself.
+import type { Field } from '../config/field.js';
+import { FIELDS } from '../config/fields.js';
+
+/** The config fields' lines, from their declarations (config/fields.ts). */
+function configHelp(): string {
+  let text = '';
+  for (const [name, f] of Object.entries(FIELDS) as [string, Field<unknown>][]) {
+    if (!f.help) continue;
+    const help = f.help(f.default);
+    if (f.helpLayout === 'sameLine') text += `      ${name}  ${help}`;
+    else if (f.helpLayout === 'below') text += `\n${' '.repeat(18)}${name} ${help}`;
+    else text += `${text ? '\n' : ''}  ${name.padEnd(16)}${help}`;
+  }
+  return text;
+}
 
 /** The help text, built when asked: a mode registered by then is listed. */
 export const helpText = (): string => `ray-tls: a KRM function that makes every Ray pod talk TLS, with a
@@ -12,6 +25,10 @@ Usage:
   kpt fn eval DIR --exec ray-tls -- mode=per-pod
   ray-tls CONFIG_FILE < stream.yaml     legacy kustomize exec plugin: CONFIG_FILE holds
                                         the RayTLS config, stdin a multi-document stream
+  ray-tls helm [--namespace=NS] [--config=FILE] [KEY=VALUE...] < stream.yaml
+                                        Helm post-renderer: the rendered chart in, with
+                                        TLS out; NS is the release namespace
+                                        (ray-tls helm --help; README: Helm)
   ray-tls validate < resource-list.yaml
                                         change nothing; exit 1 with an error result per
                                         Ray container without TLS and per weak setting
@@ -26,25 +43,7 @@ Usage:
 
 Config (kind RayTLS, apiVersion ray-tls.io/v1alpha1, fields under spec; or a
 ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
-  mode            ${DEFAULTS.mode} (default), one of:
-${MODES.map((m) => `                    ${m.name.padEnd(9)} ${m.help}`).join('\n')}
-  mountPath       ${DEFAULTS.mountPath}
-  privateKey      {algorithm: RSA|ECDSA, size: ${DEFAULTS.privateKey.size}}
-  duration        ${DEFAULTS.duration}      renewBefore  ${DEFAULTS.renewBefore}\
-      clusterDomain  ${DEFAULTS.clusterDomain}
-  ca              name: ${DEFAULTS.ca.name}   the CA ray-tls emits (a new name is a new key)
-                  trust: [SECRET, ...]  further CAs every Ray pod trusts (CA rotation)
-                  duration: ${DEFAULTS.ca.duration}  renewBefore: the leaf duration (at least)
-                  issuerRef: {name, kind}  your issuer signs the CA (intermediate), or
-                  secretName: NAME  an existing CA Secret
-                  noOverlap: true   after a CA key compromise only (README: Rotation)
-  certManager     true (default); false: emit no cert-manager resources, the Secrets
-                  come from \`ray-tls certs\` or your PKI
-  auth            ${DEFAULTS.auth} (default) or token: Ray token authentication, the token from
-                  authSecret {name: ${DEFAULTS.authSecret.name}, key: ${DEFAULTS.authSecret.key}}
-  initImage       image for the init containers (default: the pod's Ray image)
-  validate        true: the validator (as ray-tls validate), for kpt validators: and CI
-  clientSelector  {matchLabels: {...}} pods that are Ray clients without a ray:// address
+${configHelp()}
 
 Annotations: ray-tls.io/skip: "true" leaves a resource alone;
              ray-tls.io/role: node|client|none overrides the detected role;

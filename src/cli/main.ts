@@ -1,11 +1,9 @@
 // The only place with I/O: argv, stdin, stdout, stderr and the exit code.
 import { readFileSync } from 'node:fs';
 import { type RunOutput, run } from '../function/run.js';
-import { CERTS_HELP, parseCertsArgs, writeCerts } from './certs.js';
-import { checkCommand } from './check.js';
+import { HELM_HELP, helmCommand } from './helm.js';
 import { helpText } from './help.js';
 import { INTERNAL_ERROR_STATUS, internalErrorText } from './internalError.js';
-import { parseTokenArgs, TOKEN_HELP, writeToken } from './token.js';
 
 declare const VERSION: string;
 
@@ -31,9 +29,11 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`ray-tls ${typeof VERSION === 'string' ? VERSION : 'dev'}\n`);
     return 0;
   }
+  // The other commands load on demand: a render never needs their code (docs/design.md §6).
   if (arg === 'certs') return certs(rest);
-  if (arg === 'check') return checkCommand(rest, out);
+  if (arg === 'check') return (await import('./check.js')).checkCommand(rest, out);
   if (arg === 'token') return token(rest);
+  if (arg === 'helm') return helm(rest);
   if (arg === 'validate' && !rest.length) return emit(run(readStdin(), undefined, true));
   if (arg?.startsWith('-') || rest.length) {
     process.stderr.write(`error: unknown arguments ${argv.join(' ')}\n\n${helpText()}\n`);
@@ -55,6 +55,18 @@ function emit(result: RunOutput): number {
   for (const line of result.stderr) process.stderr.write(`${line}\n`);
   process.stdout.write(result.stdout);
   return result.exitCode;
+}
+
+/** Helm's post-renderer: a stream in, a stream out (cli/helm.ts). */
+function helm(argv: string[]): number {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    process.stdout.write(`${HELM_HELP}\n`);
+    return 0;
+  }
+  const r = helmCommand(argv, { stdin: readStdin, readFile: (p) => readFileSync(p, 'utf8'), env: process.env });
+  process.stderr.write(r.stderr);
+  process.stdout.write(r.stdout);
+  return r.exitCode;
 }
 
 /**
@@ -88,19 +100,23 @@ function fileCommand<O>(
   }
 }
 
-const certs = (argv: string[]) =>
-  fileCommand(argv, CERTS_HELP, parseCertsArgs, (o) => ({
+async function certs(argv: string[]): Promise<number> {
+  const { CERTS_HELP, parseCertsArgs, writeCerts } = await import('./certs.js');
+  return fileCommand(argv, CERTS_HELP, parseCertsArgs, (o) => ({
     commands: writeCerts(o),
     wrote: `wrote the CA ${o.caName} and ${o.clients.length} client certificate(s) under ${o.out} (keys 0600)`,
     next: 'Then render with the config `certManager: false`, and keep the CA key out of version control.',
   }));
+}
 
-const token = (argv: string[]) =>
-  fileCommand(argv, TOKEN_HELP, parseTokenArgs, (o) => ({
+async function token(argv: string[]): Promise<number> {
+  const { parseTokenArgs, TOKEN_HELP, writeToken } = await import('./token.js');
+  return fileCommand(argv, TOKEN_HELP, parseTokenArgs, (o) => ({
     commands: [writeToken(o)],
     wrote: `wrote a Ray auth token to ${o.out} (0600)`,
     next: 'Then render with auth: token, and keep the file out of version control.',
   }));
+}
 
 main(process.argv.slice(2)).then(
   (code) => {

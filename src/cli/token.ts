@@ -1,9 +1,9 @@
 // `ray-tls token`: a Ray auth token for `auth: token`, written to a file (0600), never to
 // stdout; prints the kubectl command that makes the Secret from that file.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { secretName } from '../config/reader.js';
-import { parseFlags } from './args.js';
+import { namespaceError, namespaceFlag, parseFlags, shellQuote } from './args.js';
 
 export const TOKEN_HELP = `Usage: ray-tls token [options]
 
@@ -44,6 +44,8 @@ export function parseTokenArgs(argv: string[]): TokenOptions | string {
     key: v.key ?? 'token',
     force: v.force ?? false,
   };
+  const badNamespace = namespaceError(v.namespace);
+  if (badNamespace) return badNamespace;
   if (secretName(o.secret)) return `--secret ${o.secret} is not a valid Secret name`;
   if (!/^[-._a-zA-Z0-9]+$/.test(o.key)) return `--key ${o.key} is not a valid Secret key`;
   return o;
@@ -53,10 +55,12 @@ export function parseTokenArgs(argv: string[]): TokenOptions | string {
 export function writeToken(o: TokenOptions): string {
   const file = resolve(o.out);
   if (existsSync(file) && !o.force) throw new Error(`${file} already exists; pass --force to replace it`);
+  // A new file, so the mode is 0600 whatever the old one had (open() keeps an existing file's mode).
+  if (o.force) rmSync(file, { force: true });
   writeFileSync(file, Buffer.from(globalThis.crypto.getRandomValues(new Uint8Array(32))).toString('hex'), {
     mode: 0o600,
-    flag: o.force ? 'w' : 'wx',
+    flag: 'wx',
   });
-  const ns = o.namespace ? ` -n ${o.namespace}` : '';
-  return `kubectl create secret generic ${o.secret}${ns} --from-file=${o.key}=${file}`;
+  const from = shellQuote(`--from-file=${o.key}=${file}`);
+  return `kubectl create secret generic ${o.secret}${namespaceFlag(o.namespace)} ${from}`;
 }

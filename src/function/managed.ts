@@ -25,6 +25,29 @@ export function reconcileManaged(
   results: Result[],
   placement: Placement | undefined,
 ): { newItems: Json[]; dropped: Set<number> } {
+  const existing = managedResources(resources);
+  const newItems: Json[] = [];
+  const placeNew = kptPlacement(placement);
+  for (const w of wanted) {
+    const key = keyOf(w as unknown as Resource);
+    const have = existing.get(key);
+    existing.delete(key);
+    if (!have) {
+      newItems.push(placeNew(w));
+      continue;
+    }
+    if (rewrite(have, w)) results.push(about(have.resource, 'info', 'updated to match the config'));
+  }
+  const dropped = new Set<number>();
+  for (const { item, resource } of existing.values()) {
+    dropped.add(item.position);
+    results.push(about(resource, 'info', 'removed: ray-tls emitted it earlier and no Ray pod needs it now'));
+  }
+  return { newItems, dropped };
+}
+
+/** The cert-manager resources of the input that ray-tls emitted, by kind, namespace and name. */
+function managedResources(resources: { item: Item; resource: Resource | undefined }[]) {
   const existing = new Map<string, { item: Item; resource: Resource }>();
   for (const { item, resource } of resources) {
     if (
@@ -36,36 +59,24 @@ export function reconcileManaged(
       existing.set(keyOf(resource), { item, resource });
     }
   }
-  const newItems: Json[] = [];
-  const placeNew = kptPlacement(placement);
-  for (const w of wanted) {
-    const key = keyOf(w as unknown as Resource);
-    const have = existing.get(key);
-    existing.delete(key);
-    if (!have) {
-      newItems.push(placeNew(w));
-      continue;
-    }
-    const { annotations, ...haveMeta } = have.resource.metadata;
-    const comparable = { ...have.resource, metadata: haveMeta } as unknown as Json;
-    if (deepEqual(comparable, w)) continue;
-    // Keep the item's own annotations (kpt's path and index), replace the rest.
-    const merged = {
-      ...(w as Record<string, Json>),
-      metadata: {
-        ...((w as Record<string, Json>).metadata as Record<string, Json>),
-        ...(annotations && { annotations }),
-      },
-    };
-    have.item.editor.replace(have.item.node, merged, false);
-    results.push(about(have.resource, 'info', 'updated to match the config'));
-  }
-  const dropped = new Set<number>();
-  for (const { item, resource } of existing.values()) {
-    dropped.add(item.position);
-    results.push(about(resource, 'info', 'removed: ray-tls emitted it earlier and no Ray pod needs it now'));
-  }
-  return { newItems, dropped };
+  return existing;
+}
+
+/** Rewrites an emitted resource in place as now wanted; false when it already is. */
+function rewrite(have: { item: Item; resource: Resource }, w: Json): boolean {
+  const { annotations, ...haveMeta } = have.resource.metadata;
+  const comparable = { ...have.resource, metadata: haveMeta } as unknown as Json;
+  if (deepEqual(comparable, w)) return false;
+  // Keep the item's own annotations (kpt's path and index), replace the rest.
+  const merged = {
+    ...(w as Record<string, Json>),
+    metadata: {
+      ...((w as Record<string, Json>).metadata as Record<string, Json>),
+      ...(annotations && { annotations }),
+    },
+  };
+  have.item.editor.replace(have.item.node, merged, false);
+  return true;
 }
 
 /** Under kpt new items go to their own file, after any item already there; elsewhere they get no annotations. */

@@ -14,6 +14,17 @@ export interface Plan {
   clientSelector: Record<string, string>;
   /** Change nothing; report what lacks TLS. */
   validate: boolean;
+  namespace?: Namespacing;
+}
+
+/**
+ * Where resources without metadata.namespace are, when the caller knows (Helm installs them into
+ * the release namespace): `release` is that namespace; without it, `ask` makes Ray pods with and
+ * without a namespace in one input an error, since they may be one namespace that needs one CA chain.
+ */
+export interface Namespacing {
+  release?: string;
+  ask?: boolean;
 }
 
 export function planFrom(config: Config): Plan {

@@ -2,6 +2,7 @@
 // every route (kpt, kustomize, pipes, the legacy exec plugin) share it.
 import { parseDocument } from 'yaml';
 import { ConfigError, readConfig } from '../config/config.js';
+import { redactResult, redactText } from '../krm/redact.js';
 import {
   type Decoded,
   decodeResourceList,
@@ -12,10 +13,10 @@ import {
 } from '../krm/resourceList.js';
 import { formatResult, type Result, toJsonResult } from '../krm/results.js';
 import { POD_KINDS } from '../ray/kinds.js';
-import { InputError } from '../yaml/errors.js';
+import { InputError, yamlProblem } from '../yaml/errors.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
-import { type Plan, planFrom } from './plan.js';
+import { type Namespacing, type Plan, planFrom } from './plan.js';
 import { type Outcome, readResources, transform } from './transform.js';
 import { validate } from './validate.js';
 
@@ -38,9 +39,9 @@ const RAY_HINT = /\bray\b|ray:\/\/|RAY_/;
 /** The config, read once: the plan, or what is wrong with it (reported after decoding). */
 type Configured = Plan | ConfigError;
 
-function configure(functionConfig: Json | undefined): Configured {
+function configure(functionConfig: Json | undefined, stream?: StreamOptions): Configured {
   try {
-    return planFrom(readConfig(functionConfig));
+    return { ...planFrom(readConfig(functionConfig, stream?.settings)), namespace: stream?.namespace };
   } catch (e) {
     if (e instanceof ConfigError) return e;
     throw e;
@@ -53,13 +54,28 @@ function interesting(configured: Configured): Interesting {
   return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
 }
 
+/** A multi-document stream in and out: the legacy exec plugin (a config file) and `ray-tls helm`. */
+export interface StreamOptions {
+  /** The config file's text (RayTLS or ConfigMap). */
+  config?: string;
+  /** `key=value` config fields over the config's, as kpt's `-- key=value` (flat ConfigMap keys). */
+  settings?: Record<string, string>;
+  namespace?: Namespacing;
+  /** Annotations for every new document (Helm 4 names a document's source file by one). */
+  newAnnotations?: Record<string, string>;
+}
+
 /** The input's items and the config; throws InputError when the input cannot be read. */
-function decode(input: string, legacyConfig: string | undefined): { decoded: Decoded; configured: Configured } {
-  if (legacyConfig !== undefined) {
-    const doc = parseDocument(legacyConfig, PARSE);
-    if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${doc.errors[0].message}`);
-    const configured = configure(toJson(doc.contents, doc));
-    return { decoded: decodeStream(input, interesting(configured)), configured };
+function decode(input: string, stream: StreamOptions | undefined): { decoded: Decoded; configured: Configured } {
+  if (stream) {
+    let functionConfig: Json | undefined;
+    if (stream.config !== undefined) {
+      const doc = parseDocument(stream.config, PARSE);
+      if (doc.errors.length) throw new InputError(`the config file is not valid YAML: ${yamlProblem(doc.errors[0])}`);
+      functionConfig = toJson(doc.contents, doc);
+    }
+    const configured = configure(functionConfig, stream);
+    return { decoded: decodeStream(input, interesting(configured), stream.newAnnotations), configured };
   }
   let configured: Configured | undefined;
   const decoded = decodeResourceList(input, (functionConfig) => {
@@ -74,14 +90,21 @@ function decode(input: string, legacyConfig: string | undefined): { decoded: Dec
  * exec-plugin stream protocol; `validateOnly` forces the validator (`ray-tls validate`).
  */
 export function run(input: string, legacyConfig?: string, validateOnly = false): RunOutput {
+  return runOver(input, legacyConfig === undefined ? undefined : { config: legacyConfig }, validateOnly);
+}
+
+/** Runs over a multi-document stream (`ray-tls helm`, the legacy exec plugin). */
+export const runStream = (input: string, options: StreamOptions): RunOutput => runOver(input, options, false);
+
+function runOver(input: string, stream: StreamOptions | undefined, validateOnly: boolean): RunOutput {
   let read: ReturnType<typeof decode>;
   try {
-    read = decode(input, legacyConfig);
+    read = decode(input, stream);
   } catch (e) {
     return unreadable(e);
   }
   const { decoded, configured } = read;
-  const legacy = legacyConfig !== undefined;
+  const legacy = stream !== undefined;
   if (configured instanceof ConfigError)
     return output(decoded, { results: configProblems(configured) }, legacy, validateOnly);
   const validating = validateOnly || configured.validate;
@@ -106,7 +129,7 @@ function runPlan(decoded: Decoded, plan: Plan, validating: boolean): Partial<Out
   if (validating)
     return {
       results: validate(
-        readResources(decoded.items).entries.map((e) => e.resource),
+        readResources(decoded.items, plan.namespace).entries.map((e) => e.resource),
         plan,
       ),
     };
@@ -122,7 +145,8 @@ function output(
   legacy: boolean,
   validating: boolean,
 ): RunOutput {
-  const { results } = outcome;
+  // Everything below prints the results: none of them may carry a secret from the input.
+  const results = outcome.results.map(redactResult);
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
@@ -143,5 +167,5 @@ function output(
 /** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
 function unreadable(e: unknown): RunOutput {
   if (!(e instanceof InputError)) throw e;
-  return { stdout: '', stderr: [`error: ${e.message}`], exitCode: 1, results: [] };
+  return { stdout: '', stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
 }

@@ -8,7 +8,7 @@ import { about, type Result } from '../krm/results.js';
 import { RAY_CONTAINERS_ANNOTATION } from '../ray/containers.js';
 import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
-import { NO_AUTH_WARNING, TOKEN_DIR, TOKEN_PATH_VAR } from '../tls/auth.js';
+import { literalTokenWarnings, NO_AUTH_WARNING, TOKEN_DIR, TOKEN_PATH_VAR } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { type PodFacts, podFacts } from '../tls/facts.js';
 import { rotationOrder } from '../tls/rotation.js';
@@ -16,7 +16,8 @@ import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 import { inject } from './inject.js';
 import { type Placement, reconcileManaged } from './managed.js';
-import type { Plan } from './plan.js';
+import { sanNameErrors } from './names.js';
+import type { Namespacing, Plan } from './plan.js';
 import { keyMaterialResult } from './validate.js';
 
 export type { Placement } from './managed.js';
@@ -35,14 +36,22 @@ interface Survey {
   results: Result[];
 }
 
-/** The items that are Kubernetes resources, as plain values, and a result for each that is not. */
-export function readResources(items: Item[]): { entries: { item: Item; resource: Resource }[]; results: Result[] } {
+/**
+ * The items that are Kubernetes resources, as plain values (in the release namespace when they
+ * name none and one is known), and a result for each that is not.
+ */
+export function readResources(
+  items: Item[],
+  namespacing?: Namespacing,
+): { entries: { item: Item; resource: Resource }[]; results: Result[] } {
   const entries: { item: Item; resource: Resource }[] = [];
   const results: Result[] = [];
   for (const item of items) {
     const read = readResource(toJson(item.node, item.doc));
-    if (isResource(read)) entries.push({ item, resource: read });
-    else
+    if (isResource(read)) {
+      read.metadata.namespace ??= namespacing?.release;
+      entries.push({ item, resource: read });
+    } else
       results.push({
         severity: 'error',
         message: `items[${item.position}] ${read.problem}`,
@@ -60,10 +69,11 @@ export function transform(items: Item[], plan: Plan, placement?: Placement): Out
 }
 
 function surveyItems(items: Item[], plan: Plan): Survey {
-  const { entries, results } = readResources(items);
+  const { entries, results } = readResources(items, plan.namespace);
   for (const { resource } of entries) {
     const leaked = keyMaterialResult(resource, 'warning');
     if (leaked) results.push(leaked);
+    results.push(...literalTokenWarnings(resource));
   }
   const services = entries.flatMap(({ resource: r }) =>
     r.kind === 'Service' && r.apiVersion === 'v1'
@@ -88,7 +98,24 @@ function surveyItems(items: Item[], plan: Plan): Survey {
         entries.map((e) => e.resource),
         plan.pods.caSecret,
       );
-  return { entries, pods, results: [...results, ...notes, ...order, ...podWarnings(pods, plan)] };
+  const names = sanNameErrors(
+    entries.map((e) => e.resource),
+    pods,
+  );
+  const unsure = plan.namespace?.ask ? namespaceUnknown(pods) : [];
+  return { entries, pods, results: [...results, ...notes, ...names, ...unsure, ...order, ...podWarnings(pods, plan)] };
+}
+
+/** Ray pods without a namespace beside Ray pods with one: they may all be in one namespace, with one CA chain. */
+function namespaceUnknown(pods: RayPod[]): Result[] {
+  const named = [...new Set(pods.flatMap((p) => p.resource.metadata.namespace ?? []))];
+  if (!named.length) return [];
+  const unnamed = new Set(pods.filter((p) => p.resource.metadata.namespace === undefined).map((p) => p.resource));
+  const message =
+    `no metadata.namespace, beside Ray pods in ${named.join(', ')}: ray-tls cannot tell the namespace Helm ` +
+    'puts it in; pass the release namespace: --namespace=NAMESPACE (in Helm: ' +
+    '--post-renderer-args=--namespace=NAMESPACE)';
+  return [...unnamed].map((r) => about(r, 'error', message, { path: 'metadata.namespace' }));
 }
 
 /** What ray-tls cannot fix in a pod but its user should know. */
@@ -214,12 +241,12 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 function lifetimes(plan: Plan): Result[] {
   const { leaf, trust, authToken } = plan.pods;
   const info = (message: string): Result => ({ severity: 'info', message });
-  const perPod = plan.mode.lifetimeNote?.(plan.pods) ?? '';
+  const modeNote = plan.mode.lifetimeNote?.(plan.pods) ?? '';
   return [
     // The warning first: kpt shows the first few results only.
     ...(authToken ? [] : [{ severity: 'warning' as const, message: NO_AUTH_WARNING }]),
     info(
-      `${perPod}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
+      `${modeNote}cert-manager renews leaves ${leaf.renewBefore} before they expire and the CA ` +
         `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart ` +
         `every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
     ),

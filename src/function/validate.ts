@@ -8,7 +8,8 @@ import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
 import { rayContainers } from '../ray/containers.js';
 import { fieldPath } from '../ray/kinds.js';
-import { envOf, findRayPods, rayContainerIndex } from '../ray/pods.js';
+import { envOf, findRayPods, type RayPod, rayContainerIndex } from '../ray/pods.js';
+import { literalTokenWarnings } from '../tls/auth.js';
 import { MODES } from '../tls/modes/index.js';
 import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
 import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
@@ -35,8 +36,9 @@ function carriesKey(secret: Resource): string | undefined {
   );
 }
 
+// long: the validator's rules are being split on their own branch; this keeps them as they were.
 export function validate(resources: Resource[], plan: Plan): Result[] {
-  const results = resources.flatMap(certificateProblems);
+  const results = [...resources.flatMap(certificateProblems), ...resources.flatMap(literalTokenWarnings)];
   const { pods } = findRayPods(
     resources.map((resource) => ({ resource, source: undefined })),
     plan.clientSelector,
@@ -106,17 +108,17 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
     if (p.role !== 'node') continue;
     results.push(...(MODES.find((m) => m.recognises(p))?.validateNode(p, p.resource) ?? []));
   }
-  for (const { resource, ref, pod } of pods)
-    for (const o of ownContainerProblems(pod))
-      results.push(
-        about(resource, 'error', o.message, {
-          path: [fieldPath(ref.path), o.field].filter(Boolean).join('.'),
-        }),
-      );
+  results.push(...pods.flatMap(ownContainerResults));
   const errors = results.filter((x) => x.severity === 'error').length;
   results.push({ severity: errors ? 'error' : 'info', message: `ray-tls validate: ${errors} problem(s)` });
   return results;
 }
+
+/** ray-tls's own init containers that cannot work, whatever the mode (tls/pod.ts). */
+const ownContainerResults = ({ resource, ref, pod }: RayPod): Result[] =>
+  ownContainerProblems(pod).map((o) =>
+    about(resource, 'error', o.message, { path: [fieldPath(ref.path), o.field].filter(Boolean).join('.') }),
+  );
 
 /** The Secrets that hold a CA key: the configured one and every cert-manager CA's. */
 function caSecrets(resources: Resource[], plan: Plan): Set<string> {

@@ -15,8 +15,8 @@ import {
   type YAMLSeq,
 } from 'yaml';
 import { blockDocument, blockItem, Editor, plainItems } from '../yaml/edit.js';
-import { InputError } from '../yaml/errors.js';
-import type { Json } from '../yaml/json.js';
+import { InputError, yamlProblem } from '../yaml/errors.js';
+import { isMap as isJsonMap, type Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
 
 export const PARSE: ParseOptions & DocumentOptions = {
@@ -190,7 +190,7 @@ function parseItems(input: string, slices: { start: number; end: number }[], int
     const kind = kindOf(text, keyColumn(text));
     if (kind !== undefined && !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${doc.errors[0].message}`);
+    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     const seq = doc.contents;
     if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
       throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
@@ -262,8 +262,8 @@ function checkResourceList(root: Record<string, unknown> | null): void {
   }
 }
 
-/** The fallback: one Document for the whole input, spliced into the source the same way. */
-function parseWholeList(input: string, select: Select): Decoded {
+/** The whole input as one ResourceList document, or why it is not one. */
+function parseRoot(input: string): { doc: Document; root: YAMLMap } {
   const doc = parseDocument(input, PARSE);
   if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
     throw new InputError(
@@ -271,13 +271,19 @@ function parseWholeList(input: string, select: Select): Decoded {
         'DIR | ray-tls`, or the legacy plugin form `ray-tls CONFIG_FILE < stream.yaml`',
     );
   }
-  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${doc.errors[0].message}`);
+  if (doc.errors.length) throw new InputError(`input is not valid YAML: ${yamlProblem(doc.errors[0])}`);
   const root = doc.contents;
   if (!isMap(root)) throw new InputError('input is not a YAML mapping: expected a ResourceList');
   checkResourceList({
     kind: toJson(root.get('kind', true) as Node, doc),
     apiVersion: toJson(root.get('apiVersion', true) as Node, doc),
   });
+  return { doc, root };
+}
+
+/** The fallback: one Document for the whole input, spliced into the source the same way. */
+function parseWholeList(input: string, select: Select): Decoded {
+  const { doc, root } = parseRoot(input);
   const editor = new Editor(input, wideSeqs(input));
   const itemsNode = root.get('items', true) as Node | undefined;
   if (itemsNode !== undefined && !isSeq(itemsNode) && toJson(itemsNode, doc) !== null)
@@ -294,30 +300,35 @@ function parseWholeList(input: string, select: Select): Decoded {
     if (typeof kind !== 'string') throw noKind(position);
     if (interesting(kind, input.slice(node.range![0], node.range![2]))) items.push({ node, doc, editor, position });
   });
-  const resultsNode = root.get('results', true) as Node | undefined;
   return {
     items,
     functionConfig,
     itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
-    encode({ newItems, results, dropped, keepInput }) {
-      if (keepInput) {
-        // Discard the item edits: only the results are added.
-        const plain = new Editor(input, editor.wideSeqs);
-        addResults(plain, root, resultsNode, results);
-        return plain.apply();
-      }
-      for (const position of dropped) {
-        const node = (itemsNode as YAMLSeq).items[position] as Node;
-        editor.remove(node, !!(itemsNode as YAMLSeq).flow);
-      }
-      if (newItems.length) {
-        if (isSeq(itemsNode)) editor.appendItems(itemsNode as YAMLSeq, newItems);
-        else if (itemsNode) editor.replace(itemsNode, newItems, !!root.flow);
-        else editor.addPair(root, 'items', newItems);
-      }
-      addResults(editor, root, resultsNode, results);
-      return editor.apply();
-    },
+    encode: wholeListEncoder(input, editor, root, itemsNode),
+  };
+}
+
+/** Writes the output of a whole-document list: the item edits, dropped and new items, the results. */
+function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNode: Node | undefined) {
+  const resultsNode = root.get('results', true) as Node | undefined;
+  return ({ newItems, results, dropped, keepInput }: Output): string => {
+    if (keepInput) {
+      // Discard the item edits: only the results are added.
+      const plain = new Editor(input, editor.wideSeqs);
+      addResults(plain, root, resultsNode, results);
+      return plain.apply();
+    }
+    for (const position of dropped) {
+      const node = (itemsNode as YAMLSeq).items[position] as Node;
+      editor.remove(node, !!(itemsNode as YAMLSeq).flow);
+    }
+    if (newItems.length) {
+      if (isSeq(itemsNode)) editor.appendItems(itemsNode as YAMLSeq, newItems);
+      else if (itemsNode) editor.replace(itemsNode, newItems, !!root.flow);
+      else editor.addPair(root, 'items', newItems);
+    }
+    addResults(editor, root, resultsNode, results);
+    return editor.apply();
   };
 }
 
@@ -328,20 +339,16 @@ function addResults(editor: Editor, root: YAMLMap, resultsNode: Node | undefined
 }
 
 /**
- * The legacy kustomize exec-plugin protocol: a multi-document YAML stream in,
- * the same stream out (each document is one item; their ids must survive).
+ * The legacy kustomize exec-plugin protocol (and Helm's post-renderers): a multi-document YAML
+ * stream in, the same stream out (each document is one item; their ids must survive). New
+ * documents get `newAnnotations` (Helm 4 reads their source file's name from one).
  */
-export function decodeStream(input: string, interesting: Interesting): Decoded {
-  const docs: { start: number; end: number }[] = [];
-  const starts = lineStarts(input);
-  let start = 0;
-  for (const at of starts) {
-    if (/^---[ \t]*(#.*)?\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) {
-      if (at > start) docs.push({ start, end: at });
-      start = at;
-    }
-  }
-  if (start < input.length) docs.push({ start, end: input.length });
+export function decodeStream(
+  input: string,
+  interesting: Interesting,
+  newAnnotations?: Record<string, string>,
+): Decoded {
+  const docs = streamDocuments(input);
   const items: Item[] = [];
   const editors = new Map<number, Editor>();
   docs.forEach((d, position) => {
@@ -350,7 +357,7 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
     if (!kind || !interesting(kind, text)) return;
     const doc = parseDocument(text, PARSE);
     if (doc.errors.length)
-      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${doc.errors[0].message}`);
+      throw new InputError(`document ${position + 1} of the stream is not valid YAML: ${yamlProblem(doc.errors[0])}`);
     if (!isMap(doc.contents)) return;
     const editor = new Editor(text, wideSeqs(text));
     editors.set(position, editor);
@@ -367,10 +374,31 @@ export function decodeStream(input: string, interesting: Interesting): Decoded {
         else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(d.start, d.end);
       });
       if (!keepInput)
-        for (const v of newItems) out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(v, false)}`;
+        for (const v of newItems)
+          out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(annotate(v, newAnnotations), false)}`;
       return out;
     },
   };
+}
+
+/** The documents of a stream: from each `---` line to the next. */
+function streamDocuments(input: string): { start: number; end: number }[] {
+  const docs: { start: number; end: number }[] = [];
+  let start = 0;
+  for (const at of lineStarts(input)) {
+    if (/^---[ \t]*(#.*)?\r?$/.test(input.slice(at, input.indexOf('\n', at) >>> 0))) {
+      if (at > start) docs.push({ start, end: at });
+      start = at;
+    }
+  }
+  if (start < input.length) docs.push({ start, end: input.length });
+  return docs;
+}
+
+function annotate(value: Json, annotations: Record<string, string> | undefined): Json {
+  if (!annotations || !isJsonMap(value) || !isJsonMap(value.metadata)) return value;
+  const own = isJsonMap(value.metadata.annotations) ? value.metadata.annotations : {};
+  return { ...value, metadata: { ...value.metadata, annotations: { ...own, ...annotations } } };
 }
 
 /** Where kpt keeps each item (its path and index annotations), read from the item texts without parsing them. */

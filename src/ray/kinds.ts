@@ -170,10 +170,6 @@ export function autoscalerOptionsPath(r: Resource, ref: PodTemplateRef): Path | 
     : undefined;
 }
 
-/** KubeRay names this head's cluster at run time; its pods carry the name in the ray.io/cluster label. */
-export const generatedClusterName = (r: Resource, ref: PodTemplateRef): boolean =>
-  ref.kuberay === 'head' && !!kindOf(r)?.generatedClusterName;
-
 /** The pod label KubeRay sets to the cluster's name (read through the downward API). */
 export const CLUSTER_LABEL = 'ray.io/cluster';
 

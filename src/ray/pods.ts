@@ -139,17 +139,9 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     }
     const refs = podTemplates(resource);
     if (!refs.length) continue;
-    if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true') {
-      notes.push(about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`));
-      continue;
-    }
-    if (operatorTls(resource)) {
-      const message =
-        "skipped: tlsOptions.enabled: KubeRay issues this cluster's certificates and sets its TLS env itself (and " +
-        'rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
-      notes.push(
-        about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` }),
-      );
+    const skipped = skipNote(resource);
+    if (skipped) {
+      notes.push(skipped);
       continue;
     }
     for (const ref of refs) {
@@ -170,6 +162,17 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
     }
   }
   return { pods, notes };
+}
+
+/** Why ray-tls leaves a resource with pod templates alone, if it does: the skip annotation, KubeRay's own TLS. */
+function skipNote(resource: Resource): Result | undefined {
+  if (resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true')
+    return about(resource, 'info', `skipped: annotation ${SKIP_ANNOTATION}: "true"`);
+  if (!operatorTls(resource)) return undefined;
+  const message =
+    "skipped: tlsOptions.enabled: KubeRay issues this cluster's certificates and sets its TLS env itself (and " +
+    'rejects pods that already set RAY_USE_TLS); ray-tls leaves it to the operator';
+  return about(resource, 'info', message, { path: `${fieldPath(clusterSpecPath(resource)!)}.tlsOptions.enabled` });
 }
 
 const kindOfValue = (v: Json | undefined) => (v === null ? 'null' : Array.isArray(v) ? 'a list' : `a ${typeof v}`);

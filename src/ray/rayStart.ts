@@ -129,37 +129,44 @@ export function shellCommands(script: string): Word[][] {
       i++;
     } else if (c === '#') while (i < script.length && script[i] !== '\n') i++;
     else {
-      let text = '';
-      while (i < script.length && !BLANK.test(script[i]) && !SEPARATOR.test(script[i])) {
-        const ch = script[i];
-        if (ch === "'") {
-          const close = script.indexOf("'", i + 1);
-          const stop = close === -1 ? script.length : close;
-          text += script.slice(i + 1, stop);
-          i = stop + 1;
-        } else if (ch === '"') {
-          for (i++; i < script.length && script[i] !== '"'; i++) {
-            if (script[i] === '\\' && i + 1 < script.length) i++;
-            text += script[i];
-          }
-          i++;
-        } else if (ch === '\\') {
-          if (script[i + 1] !== '\n') text += script[i + 1] ?? '';
-          i += 2;
-        } else if (ch === '$' && script[i + 1] === '(') {
-          const close = closingParen(script, i + 1);
-          text += script.slice(i, close + 1);
-          i = close + 1;
-        } else {
-          text += ch;
-          i++;
-        }
-      }
-      words.push({ text, end: Math.min(i, script.length) });
+      const word = readWord(script, i);
+      words.push(word);
+      i = word.end;
     }
   }
   flush();
   return commands;
+}
+
+/** The shell word that starts at `i`, quotes and escapes removed, `$(...)` kept; `end` is after it. */
+function readWord(script: string, i: number): Word {
+  let text = '';
+  while (i < script.length && !BLANK.test(script[i]) && !SEPARATOR.test(script[i])) {
+    const ch = script[i];
+    if (ch === "'") {
+      const close = script.indexOf("'", i + 1);
+      const stop = close === -1 ? script.length : close;
+      text += script.slice(i + 1, stop);
+      i = stop + 1;
+    } else if (ch === '"') {
+      for (i++; i < script.length && script[i] !== '"'; i++) {
+        if (script[i] === '\\' && i + 1 < script.length) i++;
+        text += script[i];
+      }
+      i++;
+    } else if (ch === '\\') {
+      if (script[i + 1] !== '\n') text += script[i + 1] ?? '';
+      i += 2;
+    } else if (ch === '$' && script[i + 1] === '(') {
+      const close = closingParen(script, i + 1);
+      text += script.slice(i, close + 1);
+      i = close + 1;
+    } else {
+      text += ch;
+      i++;
+    }
+  }
+  return { text, end: Math.min(i, script.length) };
 }
 
 function closingParen(text: string, open: number): number {

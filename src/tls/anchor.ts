@@ -1,5 +1,5 @@
 // Chain verification with an intermediate as the trust anchor, as Ray's gRPC (BoringSSL, partial
-// chains allowed) does it (design.md §3.10). Node's TLS has no such switch: it wants a chain up to
+// chains allowed) does it (docs/design.md §5.5). Node's TLS has no such switch: it wants a chain up to
 // a self-signed root, so a pod's ca.crt (its namespace CA alone, trust.ts) would never verify.
 import type { X509Certificate } from 'node:crypto';
 

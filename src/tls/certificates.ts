@@ -1,7 +1,7 @@
-// The cert-manager resources the function emits, built with the
-// kubernetes-models classes and validated before they leave.
+// The cert-manager resources the function emits. They are plain objects: the function
+// builds every field itself, so the tests (not each run) check them against cert-manager's
+// schemas with the kubernetes-models classes (docs/design.md §6).
 import type { Json } from '../yaml/json.js';
-import * as models from './models.js';
 import type { CaSettings, KeySettings, LeafSettings } from './settings.js';
 
 export const MANAGED_BY = { 'app.kubernetes.io/managed-by': 'ray-tls' };
@@ -21,15 +21,15 @@ const meta = (name: string, namespace: string | undefined) => ({
 
 /**
  * Leaves get a new key on renewal (Always). A CA keeps its key (Never): a CA renewed with a
- * new key is not trusted by the pods started before, nor they by it (design.md §3.8).
+ * new key is not trusted by the pods started before, nor they by it (docs/design.md §5.4).
  */
 function privateKey(key: KeySettings, rotationPolicy: 'Always' | 'Never') {
   return { algorithm: key.algorithm, size: key.size, rotationPolicy };
 }
 
-function checked(model: models.Certificate | models.Issuer): Json {
-  model.validate();
-  return model.toJSON() as unknown as Json;
+/** A cert-manager.io/v1 resource, apiVersion and kind first. */
+function resource(kind: 'Certificate' | 'Issuer', body: { metadata: object; spec: object }): Json {
+  return { apiVersion: 'cert-manager.io/v1', kind, ...body } as Json;
 }
 
 /**
@@ -41,12 +41,10 @@ export function caChain(namespace: string | undefined, ca: CaSettings): Json[] {
   const out: Json[] = [];
   if (!ca.secretName) {
     if (!ca.issuerRef)
-      out.push(checked(new models.Issuer({ metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } })));
+      out.push(resource('Issuer', { metadata: meta(SELF_SIGNED_ISSUER, namespace), spec: { selfSigned: {} } }));
     for (const name of [ca.name, ...ca.trust]) out.push(caCertificate(name, namespace, ca));
   }
-  out.push(
-    checked(new models.Issuer({ metadata: meta(ca.name, namespace), spec: { ca: { secretName: caSecretName(ca) } } })),
-  );
+  out.push(resource('Issuer', { metadata: meta(ca.name, namespace), spec: { ca: { secretName: caSecretName(ca) } } }));
   return out;
 }
 
@@ -54,21 +52,19 @@ function caCertificate(name: string, namespace: string | undefined, ca: CaSettin
   const issuerRef = ca.issuerRef ?? { name: SELF_SIGNED_ISSUER, kind: 'Issuer', group: 'cert-manager.io' };
   // Each CA its own subject: chains are built by issuer name, so two CAs must not share one.
   const commonName = `ray-tls CA${name === CA_NAME ? '' : ` ${name}`}${namespace ? ` (${namespace})` : ''}`;
-  return checked(
-    new models.Certificate({
-      metadata: meta(name, namespace),
-      spec: {
-        isCA: true,
-        commonName,
-        secretName: name,
-        duration: ca.duration,
-        renewBefore: ca.renewBefore,
-        privateKey: privateKey(ca.key, 'Never'),
-        usages: ['cert sign', 'crl sign', 'digital signature'],
-        issuerRef,
-      },
-    }),
-  );
+  return resource('Certificate', {
+    metadata: meta(name, namespace),
+    spec: {
+      isCA: true,
+      commonName,
+      secretName: name,
+      duration: ca.duration,
+      renewBefore: ca.renewBefore,
+      privateKey: privateKey(ca.key, 'Never'),
+      usages: ['cert sign', 'crl sign', 'digital signature'],
+      issuerRef,
+    },
+  });
 }
 
 export interface LeafSpec {
@@ -86,22 +82,20 @@ export function leafCertificate(leaf: LeafSpec, settings: LeafSettings, issuer: 
     settings.key.algorithm === 'RSA'
       ? (['digital signature', 'key encipherment'] as const)
       : (['digital signature'] as const);
-  return checked(
-    new models.Certificate({
-      metadata: meta(leaf.name, leaf.namespace),
-      spec: {
-        secretName: leaf.secretName ?? leaf.name,
-        commonName: leaf.name,
-        ...(leaf.dnsNames?.length && { dnsNames: leaf.dnsNames }),
-        ...(leaf.ipAddresses?.length && { ipAddresses: leaf.ipAddresses }),
-        duration: settings.duration,
-        renewBefore: settings.renewBefore,
-        privateKey: privateKey(settings.key, 'Always'),
-        usages: [...keyUsages, ...leaf.usages],
-        issuerRef: { name: issuer, kind: 'Issuer', group: 'cert-manager.io' },
-      },
-    }),
-  );
+  return resource('Certificate', {
+    metadata: meta(leaf.name, leaf.namespace),
+    spec: {
+      secretName: leaf.secretName ?? leaf.name,
+      commonName: leaf.name,
+      ...(leaf.dnsNames?.length && { dnsNames: leaf.dnsNames }),
+      ...(leaf.ipAddresses?.length && { ipAddresses: leaf.ipAddresses }),
+      duration: settings.duration,
+      renewBefore: settings.renewBefore,
+      privateKey: privateKey(settings.key, 'Always'),
+      usages: [...keyUsages, ...leaf.usages],
+      issuerRef: { name: issuer, kind: 'Issuer', group: 'cert-manager.io' },
+    },
+  });
 }
 
 /** DNS names of a Service, exact names before any wildcard (gRPC tries SANs in order). */

@@ -91,18 +91,34 @@ end=$(x509_time $((now + life)))
 
 # SANs: the pod IP first (what Ray dials), loopback, then every Service name,
 # including a KubeRay cluster's head Service, whose name is known only at run time.
+# Each value is an IP address or a DNS name (lowercase letters, digits, '-', '.') before it
+# reaches openssl's config: nothing in it can add another SAN type or an extension.
+dns_name() {
+  case "$1" in
+    ''|*[!a-z0-9.-]*|[.-]*|*[.-]) fail "refusing $2 '$1' in the certificate: not a DNS name" ;;
+  esac
+}
+case "$POD_IP" in
+  ''|*[!0-9a-fA-F.:]*) fail "refusing POD_IP '$POD_IP' in the certificate: not an IP address" ;;
+esac
+dns_name "$POD_NAMESPACE" POD_NAMESPACE
+dns_name "$CERT_CLUSTER_DOMAIN" CERT_CLUSTER_DOMAIN
 services="$CERT_SERVICES"
 if [ -n "\${CERT_RAY_CLUSTER:-}" ]; then
+  dns_name "$CERT_RAY_CLUSTER" CERT_RAY_CLUSTER
   case " $services " in
     *" $CERT_RAY_CLUSTER-head-svc "*) ;;
     *) services="$services $CERT_RAY_CLUSTER-head-svc" ;;
   esac
 fi
 san="IP:$POD_IP,IP:127.0.0.1,DNS:localhost"
+set -f # split the Service names on spaces, never expand a '*' in them
 for svc in $services; do
+  dns_name "$svc" 'the Service name'
   ns="$svc.$POD_NAMESPACE"
   san="$san,DNS:$svc,DNS:$ns,DNS:$ns.svc,DNS:$ns.svc.$CERT_CLUSTER_DOMAIN"
 done
+set +f
 
 if [ "$CERT_KEY_ALGORITHM" = ECDSA ]; then
   case "$CERT_KEY_SIZE" in 384) curve=P-384 ;; 521) curve=P-521 ;; *) curve=P-256 ;; esac
@@ -114,6 +130,7 @@ else
 fi
 
 # A common name holds at most 64 characters; the SANs carry the real names.
+dns_name "$POD_NAME" POD_NAME
 cn=$(printf %.64s "$POD_NAME")
 cat > req.cnf <<EOF
 [req]

@@ -4,14 +4,20 @@ import type { PodView } from '../ray/pods.js';
 import { isMap, type Json, mapsOf } from '../yaml/json.js';
 
 export const VOLUME = 'ray-tls';
-/** The per-pod init container that issues the pod's leaf (modes/perPod.ts). */
-export const INIT_CONTAINER = 'ray-tls-init';
-/** The per-pod CA Secret volume (the CA key pair), mounted into INIT_CONTAINER alone. */
+/** The per-pod CA Secret volume (the CA key pair), mounted into its init container alone. */
 export const CA_VOLUME = 'ray-tls-ca';
 /** The init container that assembles the trust bundle of a pod with a Secret certificate (trust.ts). */
 export const TRUST_CONTAINER = 'ray-tls-trust';
-/** Containers ray-tls adds: they get no Ray env, and the validator does not ask them for TLS. */
-export const OWN_CONTAINERS: ReadonlySet<string> = new Set([INIT_CONTAINER, TRUST_CONTAINER]);
+const own = new Set([TRUST_CONTAINER]);
+/**
+ * Containers ray-tls adds (the trust bundle's, and those the registered modes declare): they get
+ * no Ray env, and the validator does not ask them for TLS.
+ */
+export const OWN_CONTAINERS: ReadonlySet<string> = own;
+/** Declares a container ray-tls adds (modes/index.ts registerMode). */
+export const declareOwnContainer = (name: string): void => {
+  own.add(name);
+};
 /**
  * The kind of the certificate volume (VOLUME) of a pod, which decides how a trust bundle
  * (ca.trust) gets in (trust.ts TRUST_BY_VOLUME):

@@ -1,4 +1,4 @@
-// The one dangerous order of a planned CA rotation (design.md §8): signing with a CA that the
+// The one dangerous order of a planned CA rotation (docs/design.md §4): signing with a CA that the
 // running pods do not trust yet. Pods rendered before say what they trust: the CA Secret they
 // sign with (per-pod), the Secrets of their trust bundle, and the CA Issuers ray-tls emitted.
 import type { Resource } from '../krm/resource.js';

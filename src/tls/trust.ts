@@ -1,9 +1,9 @@
 // What a Ray pod trusts: exactly its namespace CA's own certificate, plus each CA of ca.trust
-// (the overlap of a planned CA rotation, design.md §8). That is the FIRST certificate of each
+// (the overlap of a planned CA rotation, docs/design.md §4). That is the FIRST certificate of each
 // CA Secret's tls.crt, never its ca.crt: with ca.issuerRef (or a ca.secretName intermediate)
 // ca.crt is the corporate root, and the rest of tls.crt the issuing intermediates, under which
 // every other namespace's CA and anything the corporate PKI signed would pass as a Ray peer.
-// Ray's gRPC accepts an intermediate as the trust anchor (design.md §3.10).
+// Ray's gRPC accepts an intermediate as the trust anchor (docs/design.md §5.5).
 //
 // A pod whose certificate comes from a Secret (clients; pod-dns and shared nodes) gets a small
 // init container that cuts those first certificates out of the CA Secrets' tls.crt, mounted

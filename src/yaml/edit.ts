@@ -24,12 +24,61 @@ const BLOCK = {
 
 /** Serialises a value as block YAML, each line after the first indented by `indent`. */
 function block(value: Json, indent: number, wideSeqs: boolean): string {
-  const text = stringify(value, { ...BLOCK, indentSeq: wideSeqs }).replace(/\n$/, '');
+  const laid = value !== null && typeof value === 'object' ? layout(value, wideSeqs) : undefined;
+  const text = laid ?? stringify(value, { ...BLOCK, indentSeq: wideSeqs }).replace(/\n$/, '');
   const pad = ' '.repeat(indent);
-  return text
-    .split('\n')
-    .map((line, i) => (i === 0 || line === '' ? line : pad + line))
-    .join('\n');
+  return indent === 0 ? text : text.replace(/\n(?!\n|$)/g, `\n${pad}`);
+}
+
+/**
+ * The block YAML that `yaml`'s stringify prints for a value, laid out here: the serialiser
+ * builds a document for every call, and the function inserts thousands of values into a
+ * large list (docs/design.md §6). Only each scalar goes through `yaml` (its quoting and
+ * block-literal rules), once per distinct scalar. Undefined for what this layout does not
+ * cover (a lone scalar, keys that need quoting, a list directly in a list): the caller asks `yaml`.
+ */
+function layout(value: Json, wideSeqs: boolean, indent = 0): string | undefined {
+  if (value === null || typeof value !== 'object') return scalar(value, indent);
+  const pad = ' '.repeat(indent);
+  if (Array.isArray(value)) {
+    if (!value.length) return '[]';
+    let out = '';
+    for (const v of value) {
+      if (Array.isArray(v) && v.length) return undefined;
+      // A map's keys line up after the dash; a block literal's lines sit 2 in from the dash, as under a key.
+      const item = layout(v, wideSeqs, v !== null && typeof v === 'object' ? indent + 2 : indent);
+      if (item === undefined) return undefined;
+      out += `${out ? `\n${pad}` : ''}- ${item}`;
+    }
+    return out;
+  }
+  const keys = Object.keys(value);
+  if (!keys.length) return '{}';
+  let out = '';
+  for (const k of keys) {
+    if (!PLAIN.test(k) || YAML11_WORDS.test(k)) return undefined;
+    const v = value[k];
+    const nested = v !== null && typeof v === 'object' && (Array.isArray(v) ? v.length : Object.keys(v).length);
+    const at = nested ? (Array.isArray(v) && !wideSeqs ? indent : indent + 2) : indent;
+    const text = layout(v, wideSeqs, at);
+    if (text === undefined) return undefined;
+    out += `${out ? `\n${pad}` : ''}${k}:${nested ? `\n${' '.repeat(at)}` : ' '}${text}`;
+  }
+  return out;
+}
+
+const scalars = new Map<string, string>();
+
+/** A scalar as `yaml` prints it as a map value at column `indent` (a block literal's lines follow it). */
+function scalar(value: string | number | boolean | null, indent: number): string {
+  const id = `${indent} ${typeof value === 'string' ? `s${value}` : String(value)}`;
+  let text = scalars.get(id);
+  if (text === undefined) {
+    text = stringify({ k: value }, BLOCK).slice(3, -1);
+    if (indent && text.includes('\n')) text = text.replace(/\n(?!\n|$)/g, `\n${' '.repeat(indent)}`);
+    scalars.set(id, text);
+  }
+  return text;
 }
 
 /** Serialises a value in flow style (for insertion into flow collections and JSON input). */

@@ -35,7 +35,6 @@ interface Entry {
 /** Upserts `entries` into the list `parent[key]`; `field` names parent[key] for messages. */
 export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Entry[], field: string): void {
   const listNode = parent.get(key, true) as Node | undefined;
-  const existing = isSeq(listNode) ? (listNode as YAMLSeq).items : [];
   if (listNode !== undefined && !isSeq(listNode) && toJson(listNode, t.doc) !== null) {
     t.conflicts.push({
       field,
@@ -45,6 +44,29 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
     });
     return;
   }
+  const { prepend, append } = updateEntries(t, listNode as YAMLSeq | undefined, entries, field);
+  if (prepend === undefined && append.length === 0) return;
+  if (isSeq(listNode)) {
+    if (prepend !== undefined) t.editor.prependItem(listNode as YAMLSeq, prepend);
+    t.editor.appendItems(listNode as YAMLSeq, append);
+  } else if (listNode !== undefined) {
+    t.editor.fillEmpty(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
+  } else {
+    t.editor.addPair(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
+  }
+}
+
+/**
+ * Updates the entries the list already has (ours on a rendered pod; else a differing one is a
+ * conflict) and returns those it lacks: the one to put first, and those to append.
+ */
+function updateEntries(
+  t: Target,
+  listNode: YAMLSeq | undefined,
+  entries: Entry[],
+  field: string,
+): { prepend: Json | undefined; append: Json[] } {
+  const existing = isSeq(listNode) ? listNode.items : [];
   const values = existing.map((n) => toJson(n as Node, t.doc));
   const append: Json[] = [];
   let prepend: Json | undefined;
@@ -60,31 +82,18 @@ export function upsertList(t: Target, parent: YAMLMap, key: string, entries: Ent
     }
     const have = values[index];
     if (deepEqual(have, entry.value)) continue;
-    const at = `${field}[${index}]`;
-    if (!t.owned) {
-      const same = entry.keys
-        .filter((k) => isObj(have) && have[k] === want[k])
-        .map((k) => `${k} ${JSON.stringify(want[k])}`)
-        .join(' and ');
-      t.conflicts.push({
-        field: at,
-        current: have,
-        proposed: entry.value,
-        message: `an entry with ${same} already exists with other settings`,
-      });
+    if (t.owned) {
+      t.editor.replace(existing[index] as Node, entry.value, !!listNode?.flow);
       continue;
     }
-    t.editor.replace(existing[index] as Node, entry.value, !!(listNode as YAMLSeq).flow);
+    const same = entry.keys
+      .filter((k) => isObj(have) && have[k] === want[k])
+      .map((k) => `${k} ${JSON.stringify(want[k])}`)
+      .join(' and ');
+    const message = `an entry with ${same} already exists with other settings`;
+    t.conflicts.push({ field: `${field}[${index}]`, current: have, proposed: entry.value, message });
   }
-  if (prepend === undefined && append.length === 0) return;
-  if (isSeq(listNode)) {
-    if (prepend !== undefined) t.editor.prependItem(listNode as YAMLSeq, prepend);
-    t.editor.appendItems(listNode as YAMLSeq, append);
-  } else if (listNode !== undefined) {
-    t.editor.fillEmpty(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
-  } else {
-    t.editor.addPair(parent, key, [...(prepend !== undefined ? [prepend] : []), ...append]);
-  }
+  return { prepend, append };
 }
 
 const isObj = (v: Json | undefined): v is Record<string, Json> =>

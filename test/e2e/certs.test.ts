@@ -1,7 +1,7 @@
 // `ray-tls certs` with the real openssl: the Secrets' files, their modes and
 // usages, no key material on stdout, and no overwriting without --force.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -63,6 +63,16 @@ describe('ray-tls certs', () => {
     expect(readFileSync(join(out, 'ray-tls-ca', 'tls.key'), 'utf8')).not.toBe(before);
   });
 
+  it('--force over 0644 files and a 0755 directory writes them 0600 in 0700 again', () => {
+    const ca = join(out, 'ray-tls-ca');
+    chmodSync(ca, 0o755);
+    for (const f of ['ca.crt', 'tls.crt', 'tls.key']) chmodSync(join(ca, f), 0o644);
+    const r = certs('--out', out, '--force', '--key', 'ecdsa');
+    expect(r.status, r.stderr).toBe(0);
+    expect(statSync(ca).mode & 0o777).toBe(0o700);
+    for (const f of ['ca.crt', 'tls.crt', 'tls.key']) expect(statSync(join(ca, f)).mode & 0o777, f).toBe(0o600);
+  });
+
   it('rejects bad options with usage', () => {
     const r = certs('--key', 'dsa');
     expect(r.status).toBe(2);
@@ -104,5 +114,58 @@ describe('ray-tls token', () => {
     expect(token('--out', file, '--force').status).toBe(0);
     expect(readFileSync(file, 'utf8')).not.toBe(value);
     expect(token('--secret', 'Bad_Name').status).toBe(2);
+  });
+
+  it('--force over a 0644 file leaves it 0600, as the message says', () => {
+    const file = join(dir, 'loose');
+    writeFileSync(file, 'old', { mode: 0o644 });
+    chmodSync(file, 0o644);
+    const r = token('--out', file, '--force');
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`wrote a Ray auth token to ${file} (0600)`);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
+
+describe('printed kubectl commands: --namespace validated, paths shell-quoted', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'ray-tls-quote-'));
+  const run = (cmd: string, ...args: string[]) =>
+    spawnSync(process.execPath, [BUNDLE, cmd, ...args], { encoding: 'utf8' });
+
+  it.each([['token'], ['certs']])("%s --namespace 'ns; echo x' is a one-line usage error", (cmd) => {
+    const r = run(cmd, '--out', join(dir, `never-${cmd}`), '--namespace', 'ns; echo x');
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    const first = r.stderr.split('\n')[0];
+    expect(first).toBe(
+      `error: --namespace "ns; echo x" is not a namespace name (lowercase letters, digits and '-', at most 63)`,
+    );
+    expect(run(cmd, '--namespace', 'A'.repeat(3)).status).toBe(2);
+    expect(run(cmd, '--namespace', 'a'.repeat(64)).status).toBe(2);
+  });
+
+  it('a path with a space, a quote and `$(...)` is printed as one shell word that sh reads back exactly', () => {
+    const sub = join(dir, "it's $(touch pwned) x");
+    mkdirSync(sub);
+    const file = join(sub, 'tok');
+    const r = run('token', '--out', file, '--namespace', 'django-ray');
+    expect(r.status, r.stderr).toBe(0);
+    // sh parses the printed command into words: printf shows them one per line, and runs nothing.
+    const words = execFileSync('sh', ['-c', `set -- ${r.stdout.trim()}; printf '%s\\n' "$@"`], { cwd: dir });
+    expect(words.toString().trimEnd().split('\n')).toEqual([
+      'kubectl',
+      'create',
+      'secret',
+      'generic',
+      'ray-auth-token',
+      '-n',
+      'django-ray',
+      `--from-file=token=${file}`,
+    ]);
+    expect(spawnSync('ls', [join(dir, 'pwned')]).status).not.toBe(0);
+    const c = run('certs', '--out', join(sub, 'certs'), '--key', 'ecdsa');
+    expect(c.status, c.stderr).toBe(0);
+    const caWords = execFileSync('sh', ['-c', `set -- ${c.stdout.trim()}; printf '%s\\n' "$@"`], { cwd: dir });
+    expect(caWords.toString()).toContain(`--from-file=${join(sub, 'certs', 'ray-tls-ca', 'tls.key')}\n`);
   });
 });

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
-import { BUNDLE, ROOT } from '../support/paths.js';
+import { BUNDLE, KUBECTL_1_34, KUBECTL_1_35, ROOT } from '../support/paths.js';
 import { requireRealTools } from '../support/realTools.js';
 
 type Obj = Record<string, any>;
@@ -66,7 +66,8 @@ function ok(cmd: string, args: string[], opts: Parameters<typeof sh>[2] = {}): R
 }
 
 const SDK = dirname(realpathSync(sh('sh', ['-c', 'command -v kubectl']).stdout.trim()));
-const KUBECTLS = ['kubectl', join(SDK, 'kubectl.1.27'), join(SDK, 'kubectl.1.33')];
+// kubectl 1.34 and 1.35 (embedded kustomize 5.7.1) come from npm packages (scripts/ensure-k8s-tools.mjs).
+const KUBECTLS = ['kubectl', join(SDK, 'kubectl.1.27'), join(SDK, 'kubectl.1.33'), KUBECTL_1_34, KUBECTL_1_35];
 const name = (kubectl: string) => basename(kubectl);
 
 const docs = (text: string): Obj[] =>
@@ -281,8 +282,10 @@ const legacyBuild = (kubectl: string) => {
   return legacyBuilds.get(kubectl)!;
 };
 
-it('finds kubectl.1.27 and kubectl.1.33 beside kubectl', () => {
+it('finds kubectl.1.27 and kubectl.1.33 beside kubectl, and kubectl 1.34 and 1.35', () => {
   for (const k of KUBECTLS) expect(sh(k, ['version', '--client']).status, k).toBe(0);
+  expect(sh(KUBECTL_1_34, ['version', '--client']).stdout).toContain('Client Version: v1.34.');
+  expect(sh(KUBECTL_1_35, ['version', '--client']).stdout).toContain('Client Version: v1.35.');
 });
 
 describe(

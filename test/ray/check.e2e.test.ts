@@ -11,7 +11,9 @@
 //   (1b) the same head by its Service name from the client pod's hosts file (SNI, DNS SAN).
 //   (2) plaintext head, 6379 and 10001: exit 1, TLS is off.
 //   (3) --ca of a foreign CA (openssl): exit 1, the chain does not verify.
-//   (4) no --cert/--key against the TLS head: the head refuses the client, mtls.required true.
+//   (4) no --cert/--key against the TLS head: the head refuses a client without a certificate and
+//       one with a throwaway self-signed certificate; without --cert mTLS is "unknown" (not proven).
+//   (5) --json with the client certificate: mTLS "on" (both refused, the right one served).
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/check.e2e.test.ts (root;
 // fails without pod support unless RAY_TLS_SKIP_REAL=1). About 1-2 minutes on 2 cores.
@@ -20,6 +22,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { CheckReport } from '../../src/cli/check.js';
 import { issueCertificates, secretDirs } from './issuer.js';
 import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
@@ -231,24 +234,39 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     expect(r.stdout).toMatch(/FAIL .*does not verify against/);
   });
 
-  it('(4) no client certificate against the TLS head: the head refuses the client, mtls.required', async (ctx) => {
+  it('(4) no --cert: the head refuses no certificate and a self-signed one; mTLS unknown', async (ctx) => {
     keepOnFailure(ctx);
     for (const port of [6379, 10001]) {
       const human = await checkListening([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`]);
       show(`(4) TLS head ${tlsHead.ip}:${port} --ca only`, human);
-      expect(human.stdout).toContain('mTLS on');
+      // Refusing both is also what a server that refuses everyone does: only (1) proves mTLS.
+      expect(human.stdout).toContain('mTLS unknown: the server refused a client without a certificate');
       const r = await check([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`, '--json']);
-      const report = JSON.parse(r.stdout) as {
-        mtls: { required: boolean | null; detail: string };
-        tls: { on: boolean };
-        ok: boolean;
-      };
+      const report = JSON.parse(r.stdout) as CheckReport;
       say(
-        `(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ok ` +
-          `${report.ok}`,
+        `(4) --json ${port}: exit ${r.code}; tls.on ${report.tls.on}; mtls ${JSON.stringify(report.mtls)}; ` +
+          `ok ${report.ok}`,
       );
       expect(report.tls.on).toBe(true);
-      expect(report.mtls.required).toBe(true);
+      expect(report.mtls.state).toBe('unknown');
+      expect(report.mtls.noCert.outcome).toBe('refused');
+      expect(report.mtls.selfSigned?.outcome).toBe('refused');
+    }
+  });
+
+  it('(5) the client certificate: --json says mTLS on, a self-signed client refused, --cert served', async (ctx) => {
+    keepOnFailure(ctx);
+    for (const port of [6379, 10001]) {
+      const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT, '--json']);
+      const report = JSON.parse(r.stdout) as CheckReport;
+      say(`(5) --json ${port}: exit ${r.code}; mtls ${JSON.stringify(report.mtls)}`);
+      expect(report.mtls).toMatchObject({
+        state: 'on',
+        noCert: { outcome: 'refused' },
+        selfSigned: { outcome: 'refused' },
+        clientCert: { outcome: 'served', detail: 'the server spoke after the handshake' },
+      });
+      expect(r.code).toBe(0);
     }
   });
 });

@@ -1,5 +1,7 @@
 // `ray-tls check` against real servers on 127.0.0.1, with certificates from the openssl CLI.
 import { execFileSync } from 'node:child_process';
+import * as nodeCrypto from 'node:crypto';
+import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http2 from 'node:http2';
 import net from 'node:net';
@@ -8,6 +10,9 @@ import { join } from 'node:path';
 import tls from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { judgeMtls, namesHost } from '../../src/cli/check/judge.js';
+import type { Attempt, Handshake } from '../../src/cli/check/probe.js';
+import { throwawayClient } from '../../src/cli/check/throwaway.js';
 import { CHECK_HELP, type CheckReport, checkCommand, parseCheckArgs } from '../../src/cli/check.js';
 import { ROOT } from '../support/paths.js';
 
@@ -128,6 +133,19 @@ beforeAll(async () => {
   ports.noMtls = await tlsServer('ray-head');
   ports.http11 = await tlsServer('ray-head', { ALPNProtocols: ['http/1.1'] });
   ports.foreign = await tlsServer('foreign-head', mtls);
+  // Refuses a client without a certificate and serves any certificate, from any CA.
+  const anyCa = { ca: read('ca.crt'), requestCert: true, rejectUnauthorized: false };
+  const anyCert = tls.createServer({ key: read('ray-head.key'), cert: read('ray-head.crt'), ...anyCa });
+  anyCert.on('secureConnection', (s) => (s.getPeerCertificate().raw ? s.write('\0') : s.destroy()));
+  ports.anyCert = await listen(anyCert);
+  // Completes every handshake, then closes: refuses the right certificate as much as the others.
+  const closesAll = tls.createServer({ key: read('ray-head.key'), cert: read('ray-head.crt'), ...anyCa });
+  closesAll.on('secureConnection', (s) => s.destroy());
+  ports.closesAll = await listen(closesAll);
+  // An HTTP/2 server with mTLS: speaks first with its SETTINGS frame, as gRPC does.
+  const h2 = http2.createSecureServer({ key: read('ray-head.key'), cert: read('leaf-and-ca.crt'), ...mtls });
+  h2.on('tlsClientError', () => {});
+  ports.h2mtls = await listen(h2);
   ports.shortLived = await tlsServer('short-lived', mtls);
   ports.closes = await listen(net.createServer((s) => s.destroy()));
   ports.http = await listen(net.createServer((s) => s.end('HTTP/1.1 400 Bad Request\r\n\r\n')));
@@ -164,9 +182,13 @@ describe('ray-tls check against a TLS endpoint', () => {
     expect(lines).toContainEqual(expect.stringMatching(/^ok {4}expires \d{4}-\d\d-\d\d \(\d{4} days left\): CN=ca$/));
     const mtlsOn =
       'ok    mTLS on: the server refused a client without a certificate' +
-      ' (TLS alert "certificate required" after the handshake)';
+      ' (TLS alert "certificate required" after the handshake) and one with a self-signed certificate' +
+      ` (the server closed the connection right after the handshake), and served ${f('client.crt')}`;
     expect(lines).toContain(mtlsOn);
-    expect(lines).toContain(`ok    the handshake with the client certificate ${f('client.crt')} succeeded`);
+    const served =
+      `ok    the handshake with the client certificate ${f('client.crt')} succeeded: ` +
+      'the server spoke after the handshake';
+    expect(lines).toContain(served);
     expect(lines).toContain(`ok    Ray auth token present in ${f('token')} (not sent, not printed)`);
     expect(lines.at(-1)).toBe(`ok    ${at('mtls')}: all 9 checks passed`);
     expect(r.code).toBe(0);
@@ -179,7 +201,12 @@ describe('ray-tls check against a TLS endpoint', () => {
     const r = await check(at('mtls12'), ...CA, ...CLIENT);
     expect(r.stdout).toContain('ok    TLS: TLSv1.2, ALPN h2');
     const inHandshake = '(the handshake failed with TLS alert "handshake failure")';
-    expect(r.stdout).toContain(`ok    mTLS on: the server refused a client without a certificate ${inHandshake}`);
+    // Node's TLS 1.2 server closes on a certificate from no CA without an alert, as BoringSSL does.
+    const closed = '(the server closed the connection during the handshake, without an alert)';
+    expect(r.stdout).toContain(
+      `ok    mTLS on: the server refused a client without a certificate ${inHandshake} and one with a self-signed ` +
+        `certificate ${closed}, and served ${f('client.crt')}`,
+    );
     // The server sends its leaf only; the chain is completed with the CA from --ca.
     expect(r.stdout).toContain(`ok    chain verifies against ${f('ca.crt')} (2 certificates)`);
     expect(r.code).toBe(0);
@@ -189,7 +216,9 @@ describe('ray-tls check against a TLS endpoint', () => {
     const r = await check(at('mtls12'), ...CA);
     const noHandshake = 'FAIL  TLS is on, but no handshake completed: handshake failed: TLS alert "handshake failure"';
     expect(r.stdout).toContain(`${noHandshake} (if the server wants a client certificate: pass --cert and --key)`);
-    expect(r.stdout).toMatch(/^ok {4}mTLS on: /m);
+    // Refusing both clients is what a server that refuses everyone does too: not proof.
+    expect(r.stdout).toMatch(/^FAIL {2}mTLS unknown: the server refused a client without a certificate .*$/m);
+    expect(r.stdout).toContain('; without --cert/--key it cannot be told from a server that refuses every client\n');
     expect(r.stdout).not.toContain('chain verifies');
     expect(r.code).toBe(1);
   });
@@ -203,12 +232,12 @@ describe('ray-tls check against a TLS endpoint', () => {
     expect(r.code).toBe(1);
   });
 
-  it('a client certificate from another CA: the server refuses it', async () => {
+  it('a client certificate from another CA: the server refuses it, so mTLS is not proven', async () => {
     const r = await check(at('mtls'), ...CA, '--cert', f('stranger.crt'), '--key', f('stranger.key'));
-    // Node's server verifies after OpenSSL's handshake and just closes (gRPC's sends an alert).
-    const refused = `FAIL  the server refused the client certificate ${f('stranger.crt')}: `;
-    expect(r.stdout).toContain(refused + 'the server closed the connection right after the handshake');
-    expect(r.stdout).toContain('ok    mTLS on:');
+    const refused = `FAIL  the server did not serve the client certificate ${f('stranger.crt')}: `;
+    // Node's server verifies after OpenSSL's handshake and just closes, without an alert, as BoringSSL does.
+    expect(r.stdout).toContain(`${refused}the server closed the connection right after the handshake`);
+    expect(r.stdout).toMatch(/^FAIL {2}mTLS unknown: the server refused .*, but did not serve .*stranger\.crt either/m);
     expect(r.code).toBe(1);
   });
 
@@ -237,14 +266,15 @@ describe('ray-tls check against a TLS endpoint', () => {
     const within = /^FAIL {2}expires \d{4}-\d\d-\d\d \(0 days left, within --warn-days 30\): CN=short-lived$/m;
     expect(near.stdout).toMatch(within);
     expect(near.code).toBe(1);
-    const relaxed = await check(at('shortLived'), ...CA);
+    const relaxed = await check(at('shortLived'), ...CA, ...CLIENT);
     expect(relaxed.stdout).toMatch(/^ok {4}expires \d{4}-\d\d-\d\d \(0 days left\): CN=short-lived$/m);
     expect(relaxed.code).toBe(0);
   });
 
   it('--servername names another host: the name check fails, the chain still verifies', async () => {
     const r = await check(at('mtls'), ...CA, '--servername', 'other.example');
-    expect(r.stdout).toMatch(/^FAIL {2}certificate does not name other\.example: .*altnames/m);
+    const names = "the certificate's names are IP Address:127.0.0.1, DNS:localhost";
+    expect(r.stdout).toContain(`FAIL  certificate does not name other.example: ${names}`);
     expect(r.stdout).toContain('ok    chain verifies');
     expect(r.code).toBe(1);
     const byName = await check(at('mtls'), ...CA, '--servername', 'localhost');
@@ -265,11 +295,124 @@ describe('ray-tls check against a TLS endpoint', () => {
     expect(Date.parse(report.chain[0].notAfter)).toBeGreaterThan(Date.now());
     expect(report.verified).toEqual({ ok: true, error: null });
     expect(report.namesHost).toEqual({ ok: true, name: '127.0.0.1', error: null });
-    expect(report.mtls.required).toBe(true);
+    expect(report.mtls).toEqual({
+      state: 'on',
+      detail: expect.stringMatching(/^the server refused a client without a certificate/),
+      noCert: { outcome: 'refused', detail: 'TLS alert "certificate required" after the handshake' },
+      selfSigned: { outcome: 'refused', detail: 'the server closed the connection right after the handshake' },
+      clientCert: { outcome: 'served', detail: 'the server spoke after the handshake' },
+    });
     const names = ['connect', 'tls', 'verified', 'namesHost', 'expiry', 'expiry', 'mtls', 'clientCert'];
     expect(report.checks.map((c) => c.name)).toEqual(names);
     expect(report.ok).toBe(true);
     expect(r.code).toBe(0);
+  });
+});
+
+describe('mTLS on only when proven: no certificate and a self-signed one refused, --cert served', () => {
+  it('an HTTP/2 server requiring a certificate from the CA (SETTINGS first, like gRPC): mTLS on, exit 0', async () => {
+    const r = await check(at('h2mtls'), ...CA, ...CLIENT, '--json');
+    const report = JSON.parse(r.stdout) as CheckReport;
+    expect(report.mtls.state).toBe('on');
+    expect(report.mtls.noCert.outcome).toBe('refused');
+    expect(report.mtls.selfSigned?.outcome).toBe('refused');
+    expect(report.mtls.clientCert).toEqual({ outcome: 'served', detail: 'the server spoke after the handshake' });
+    expect(r.code).toBe(0);
+  });
+
+  it('a server that accepts a client certificate from any CA: mTLS off, though it refuses no certificate', async () => {
+    const r = await check(at('anyCert'), ...CA, ...CLIENT, '--json');
+    const report = JSON.parse(r.stdout) as CheckReport;
+    expect(report.mtls).toMatchObject({
+      state: 'off',
+      detail:
+        'the server accepted a throwaway self-signed client certificate, i.e. any CA' +
+        ' (the server spoke after the handshake)',
+      noCert: { outcome: 'refused' },
+      selfSigned: { outcome: 'served' },
+      clientCert: { outcome: 'served' },
+    });
+    expect(report.checks.find((c) => c.name === 'mtls')).toMatchObject({ ok: false });
+    expect(r.code).toBe(1);
+    const text = await check(at('anyCert'), ...CA, ...CLIENT);
+    expect(text.stdout).toMatch(/^FAIL {2}mTLS off: the server accepted a throwaway self-signed client certificate/m);
+  });
+
+  it('a server that closes after every handshake: mTLS unknown, never on, and --json says why', async () => {
+    const r = await check(at('closesAll'), ...CA, ...CLIENT, '--json');
+    const report = JSON.parse(r.stdout) as CheckReport;
+    const gone = { outcome: 'refused', detail: 'the server closed the connection right after the handshake' };
+    expect(report.mtls).toEqual({
+      state: 'unknown',
+      detail:
+        `unknown: the server refused a client without a certificate (${gone.detail}) and one with a self-signed ` +
+        `certificate (${gone.detail}), but did not serve ${f('client.crt')} either (${gone.detail})`,
+      noCert: gone,
+      selfSigned: gone,
+      clientCert: gone,
+    });
+    expect(report.ok).toBe(false);
+    expect(r.code).toBe(1);
+  });
+
+  it('a plaintext server: TLS off, mTLS not judged', async () => {
+    const r = await check(at('h2c'), ...CA, ...CLIENT, '--json');
+    const report = JSON.parse(r.stdout) as CheckReport;
+    expect(report.tls.on).toBe(false);
+    expect(report.mtls.state).toBe('unknown');
+    expect(report.checks.map((c) => c.name)).toEqual(['connect', 'tls']);
+  });
+});
+
+describe('the judgement alone (made-up observations)', () => {
+  const handshake = (after: Handshake['after']): Handshake => ({
+    kind: 'tls',
+    protocol: 'TLSv1.3',
+    alpn: 'h2',
+    chain: [],
+    authorizationError: null,
+    after,
+  });
+  const served = handshake({ kind: 'served', detail: 'spoke' });
+  const closed = handshake({ kind: 'refused', detail: 'closed' });
+  const silent = handshake({ kind: 'silent', detail: 'quiet' });
+  const midway: Attempt = { kind: 'closed', error: 'closed mid-handshake' };
+  const noAlpn: Attempt = { kind: 'alert', error: 'TLS alert "no application protocol"' };
+  it.each([
+    ['refused, refused, served', closed, midway, served, 'on'],
+    ['refused, refused, not given', closed, closed, undefined, 'unknown'],
+    ['refused, refused, refused (closes on everyone)', closed, closed, closed, 'unknown'],
+    ['refused, refused, silent (never spoke)', closed, midway, silent, 'unknown'],
+    ['served without a certificate', served, closed, served, 'off'],
+    ['silent without a certificate (not refused)', silent, closed, served, 'off'],
+    ['refused, self-signed served', closed, served, served, 'off'],
+    ['an alert that is not about certificates', noAlpn, noAlpn, noAlpn, 'unknown'],
+  ] as const)('%s: %s', (_, bare, selfSigned, withCert, state) => {
+    expect(judgeMtls({ bare, selfSigned, ...(withCert && { withCert }) }).state).toBe(state);
+  });
+
+  it('the name check: an IP address against IP SANs, a name against DNS SANs', () => {
+    const leaf = new X509Certificate(read('ray-head.crt'));
+    expect(namesHost(leaf, '127.0.0.1')).toBeNull();
+    expect(namesHost(leaf, 'localhost')).toBeNull();
+    expect(namesHost(leaf, '127.0.0.2')).toBe("the certificate's names are IP Address:127.0.0.1, DNS:localhost");
+    expect(namesHost(undefined, 'x')).toBe('no certificate');
+  });
+});
+
+describe('the throwaway client certificate', () => {
+  it('is a v3 self-signed certificate that openssl reads and that verifies with its own key, every time', () => {
+    for (let i = 0; i < 200; i++) {
+      const { cert, key } = throwawayClient(nodeCrypto);
+      const x = new X509Certificate(cert);
+      expect(x.verify(x.publicKey) && x.checkPrivateKey(nodeCrypto.createPrivateKey(key))).toBe(true);
+      tls.createSecureContext({ cert, key });
+    }
+    const { cert } = throwawayClient(nodeCrypto);
+    const text = execFileSync('openssl', ['x509', '-noout', '-text'], { input: cert, encoding: 'utf8' });
+    expect(text).toContain('Version: 3 (0x2)');
+    expect(text).toContain('Issuer: CN = ray-tls check throwaway client');
+    expect(text).toContain('Subject: CN = ray-tls check throwaway client');
   });
 });
 

@@ -395,3 +395,37 @@ describe('auth', () => {
     expect(fields(rayTls({ authSecret: { name: 'Bad Name' } }))).toEqual(['functionConfig.spec.authSecret.name']);
   });
 });
+
+describe('key=value settings over a config (ray-tls helm KEY=VALUE)', () => {
+  it('alone: read as flat keys, as a ConfigMap', () => {
+    const c = readConfig(undefined, { mode: 'pod-dns', 'privateKey.size': '2048', clientSelector: 'app=x' });
+    expect(c).toMatchObject({ mode: 'pod-dns', privateKey: { algorithm: 'RSA', size: 2048 } });
+    expect(c.clientSelector).toEqual({ app: 'x' });
+    expect(readConfig({}, { auth: 'token' }).auth).toBe('token');
+  });
+
+  it('over a ConfigMap: its keys, the settings winning', () => {
+    const c = readConfig(configMap({ mode: 'shared', 'ca.name': 'a' }), { 'ca.name': 'b' });
+    expect(c.mode).toBe('shared');
+    expect(c.ca.name).toBe('b');
+  });
+
+  it('over a RayTLS: merged into spec field by field', () => {
+    const c = readConfig(rayTls({ mode: 'shared', privateKey: { algorithm: 'ECDSA' }, ca: { name: 'a' } }), {
+      'privateKey.size': '384',
+      mode: 'per-pod',
+    });
+    expect(c).toMatchObject({ mode: 'per-pod', privateKey: { algorithm: 'ECDSA', size: 384 }, ca: { name: 'a' } });
+  });
+
+  it('a bad setting is a config problem naming its key', () => {
+    try {
+      readConfig(undefined, { mode: 'mutual', '__proto__.x': 'y' });
+      throw new Error('accepted');
+    } catch (e) {
+      expect((e as ConfigError).problems.map((p) => p.field)).toEqual(['functionConfig.data.__proto__.x']);
+    }
+    expect(() => readConfig(undefined, { mode: 'mutual' })).toThrow(/mode: "mutual" is not a mode/);
+    expect(({} as Record<string, unknown>).x).toBeUndefined();
+  });
+});

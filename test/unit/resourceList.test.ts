@@ -311,4 +311,13 @@ describe('decodeStream (legacy exec plugin)', () => {
         'c}\n---\nkind: Secret\n',
     );
   });
+
+  it('gives new documents the annotations asked for, over their own; the input keeps its bytes', () => {
+    const d = decodeStream(STREAM, all(), { 'helm.example/file': 'chart/ray-tls.yaml' });
+    const added = { kind: 'Issuer', metadata: { name: 'x', annotations: { own: 'kept' } } };
+    expect(d.encode({ ...NOTHING, newItems: [added, { kind: 'Bare' }] })).toBe(
+      `${STREAM}---\nkind: Issuer\nmetadata:\n  name: x\n  annotations:\n    own: kept\n` +
+        '    helm.example/file: chart/ray-tls.yaml\n---\nkind: Bare\n',
+    );
+  });
 });

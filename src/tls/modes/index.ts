@@ -1,6 +1,7 @@
-// The registry of certificate modes, in the order the validator asks them whether a pod is theirs.
+// The registry of certificate modes, in the order they were registered: the shipped ones (below) first.
 // Adding a mode is one module and one registerMode line: the config, --help, the pod edits, the
 // trust bundle and the validator all ask the registry and the mode's declaration.
+import { declareOwnContainer } from '../pod.js';
 import { TRUST_BY_VOLUME } from '../trust.js';
 import type { CertificateMode, ModeConfig } from './mode.js';
 import { perPod } from './perPod.js';
@@ -9,13 +10,15 @@ import { shared } from './shared.js';
 
 export type { CertificateMode } from './mode.js';
 
-const registered: CertificateMode[] = [perPod, podDns, shared];
+const registered: CertificateMode[] = [];
 export const MODES: readonly CertificateMode[] = registered;
 export const DEFAULT_MODE = perPod;
 
-/** Adds a mode (after the others): the config accepts its name from then on. */
+/** Adds a mode (after the others): the config accepts its name from then on, and its containers are ray-tls's. */
 export function registerMode(mode: CertificateMode): void {
-  if (!modeNamed(mode.name)) registered.push(mode);
+  if (modeNamed(mode.name)) return;
+  registered.push(mode);
+  for (const name of mode.ownContainers ?? []) declareOwnContainer(name);
 }
 
 export const modeNamed = (name: string): CertificateMode | undefined => MODES.find((m) => m.name === name);
@@ -38,3 +41,6 @@ export function modeProblems(mode: CertificateMode, config: ModeConfig): { field
     ...(mode.configRules?.(config) ?? []),
   ];
 }
+
+// The shipped modes, in the order the validator asks them whether a pod is theirs.
+for (const mode of [perPod, podDns, shared]) registerMode(mode);

@@ -62,6 +62,8 @@ export interface CertificateMode {
   nodeSecret(settings: PodSettings): string;
   /** The volumes of a node pod (VOLUME, of the kind `nodeVolume` says, and any the mode's init container needs). */
   nodeVolumes(settings: PodSettings, pod: PodFacts): Json[];
+  /** The names of the containers the mode adds (they get no Ray env; the validator asks them nothing). */
+  readonly ownContainers?: readonly string[];
   /** The mode's init container in a node pod, first in order (`what` names it in errors). */
   initContainer?(settings: PodSettings, pod: PodFacts): { what: string; make(image: string, ray: JsonMap): Json };
   /** Env a node's container needs beyond the TLS env (and the edits that go with it, such as the start rewrite). */

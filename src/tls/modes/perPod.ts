@@ -6,12 +6,13 @@ import { envOf, type RayPod } from '../../ray/pods.js';
 import type { Json } from '../../yaml/json.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
-import { CA_VOLUME, INIT_CONTAINER, secretSource, VOLUME } from '../pod.js';
+import { CA_VOLUME, secretSource, VOLUME } from '../pod.js';
 import type { PodSettings } from '../settings.js';
 import { TRUST_DIR, trustMount } from '../trust.js';
 import type { CertificateMode } from './mode.js';
 
-export { INIT_CONTAINER } from '../pod.js';
+/** The init container that issues the pod's leaf. */
+export const INIT_CONTAINER = 'ray-tls-init';
 
 /** The validator's bar for a leaf's lifetime. */
 const MAX_HOURS = 8760;
@@ -67,6 +68,7 @@ export const perPod: CertificateMode = {
   namespaceCertificates: () => ({ certificates: [], results: [] }),
   nodeSecret: (settings) => settings.caSecret,
   nodeVolume: 'filled',
+  ownContainers: [INIT_CONTAINER],
   nodeVolumes: (settings, pod): Json[] => [
     { name: VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
     // Only the three keys the script reads; mounted into the init container alone.

@@ -196,7 +196,7 @@ export const podDns: CertificateMode = {
         results: nodes.map((p) => about(p.resource, 'error', message, { path: 'metadata.namespace' })),
       };
     }
-    // Exact names before the wildcard: gRPC tries SANs in order (design.md §3.4).
+    // Exact names before the wildcard: gRPC tries SANs in order (docs/design.md §5.1).
     const dnsNames = [...serviceDnsNames, 'localhost', `*.${namespace}.pod.${settings.clusterDomain}`];
     // A head Service named at run time (<cluster>-head-svc): workers dial its full name, which this covers.
     if (generatedHeads.length) dnsNames.push(`*.${namespace}.svc.${settings.clusterDomain}`);

@@ -1,0 +1,1 @@
+../../../dist/ray-tls.js

@@ -1,0 +1,3 @@
+{{- define "ray-demo.head" -}}
+{{ .Release.Name }}-ray-head-svc
+{{- end -}}
