@@ -62,8 +62,8 @@ export function literalTokenWarnings(r: Resource): Result[] {
       r,
       'warning',
       'RAY_AUTH_TOKEN is set to a literal value in the manifests, where anyone who reads them (or their git ' +
-        'history) has the token: take it from a Secret (auth: token mounts one as a file; ray-tls token makes it), and ' +
-        'replace the token, which is no longer secret',
+        'history) has the token: take it from a Secret (auth: token mounts one as a file; ray-tls token makes ' +
+        'it), and replace the token, which is no longer secret',
       { path: fieldPath(path) },
     ),
   );
