@@ -1,5 +1,5 @@
 // The floor ray-tls is compared with: the whole input parsed into one `yaml`
-// Document with the round-trip options of design.md §3.3 and printed again.
+// Document with the round-trip options of docs/design.md §5.10 and printed again.
 // Reads stdin, writes stdout.
 import { readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';

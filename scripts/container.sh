@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Build and run ray-tls as a container with podman, on machines without a Docker
-# engine or a reachable registry (design.md §3.6).
+# engine or a reachable registry (docs/design.md §5.11).
 #
 #   scripts/container.sh ensure     install podman + runc with apt-get if podman is missing
 #   scripts/container.sh base       assemble localhost/ray-tls-node-base from the node of NODE_PACKAGE

@@ -1,6 +1,6 @@
 // Installs what `npm start` / `npm test` need when it is missing, so both work on
 // a fresh clone: node_modules (npm ci, from the lock file), and for tests the Debian
-// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump, unzip), real Ray
+// packages (shellcheck, busybox, podman, runc, iproute2, openssl, tcpdump, unzip, git), real Ray
 // (scripts/ensure-ray.sh) and Helm 3, Helm 4, kubectl 1.34 and 1.35 (scripts/ensure-k8s-tools.mjs).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -44,6 +44,7 @@ if (forTests) {
     openssl: 'openssl',
     tcpdump: 'tcpdump',
     unzip: 'unzip',
+    git: 'git', // test/e2e/examples.test.ts diffs each rendered example package
     kubectl: null,
     kpt: null,
   };

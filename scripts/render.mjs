@@ -1,6 +1,6 @@
 // npm run render: writes k8s/overlays/dev-tls, the function's output over the
 // dev overlay as plain Kustomize files, because `kubectl apply -k` runs no
-// plugin (design.md §3.1): strategic-merge patches holding only what ray-tls
+// plugin (docs/design.md §5.6): strategic-merge patches holding only what ray-tls
 // adds, and the cert-manager resources it emits.
 // `npm run render -- --check` fails when the committed files differ from a fresh render.
 import { execFileSync, spawnSync } from 'node:child_process';

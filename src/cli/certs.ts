@@ -1,17 +1,13 @@
 // `ray-tls certs`: a CA and client certificates for clusters without
 // cert-manager and for local development, written as the Secrets the default
 // mode mounts. Uses the openssl CLI; key material goes to files (0600) only.
-import type * as ChildProcess from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { NAME } from '../config/reader.js';
 import { CA_NAME, clientCertName } from '../tls/certificates.js';
 import { namespaceError, namespaceFlag, parseFlags, shellQuote, wholeNumber } from './args.js';
-
-// Loaded when this command runs: importing child_process costs every render's cold start.
-const execFileSync = ((...args: Parameters<typeof ChildProcess.execFileSync>) =>
-  process.getBuiltinModule('node:child_process').execFileSync(...args)) as typeof ChildProcess.execFileSync;
 
 export const CERTS_HELP = `Usage: ray-tls certs [options]
 

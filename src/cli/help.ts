@@ -31,7 +31,8 @@ Usage:
                                         (ray-tls helm --help; README: Helm)
   ray-tls validate < resource-list.yaml
                                         change nothing; exit 1 with an error result per
-                                        Ray container without TLS and per weak setting
+                                        Ray container without TLS, per way to a CA key
+                                        and per weak setting (same config as the render)
   ray-tls certs [--out DIR] [--ca-name NAME] [--client NAME]...
                                         a CA and client certificates for clusters
                                         without cert-manager (ray-tls certs --help)

@@ -2,6 +2,7 @@
 // stdout; prints the kubectl command that makes the Secret from that file.
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { DEFAULTS } from '../config/config.js';
 import { secretName } from '../config/reader.js';
 import { namespaceError, namespaceFlag, parseFlags, shellQuote } from './args.js';
 
@@ -15,8 +16,9 @@ Options:
   --out FILE        where to write (default ./ray-auth-token); an existing file is kept
                     unless --force
   --namespace NS    namespace for the printed kubectl command
-  --secret NAME     the Secret's name (default ray-auth-token; config authSecret.name)
-  --key KEY         the Secret's key (default token; config authSecret.key)
+  --secret NAME     the Secret's name (default ${DEFAULTS.authSecret.name}; config authSecret.name)
+  --key KEY         the Secret's key (default ${DEFAULTS.authSecret.key}, the key KubeRay's authOptions
+                    reads; config authSecret.key)
   --force           overwrite an existing file`;
 
 export interface TokenOptions {
@@ -40,8 +42,8 @@ export function parseTokenArgs(argv: string[]): TokenOptions | string {
   const o: TokenOptions = {
     out: v.out ?? 'ray-auth-token',
     ...(v.namespace && { namespace: v.namespace }),
-    secret: v.secret ?? 'ray-auth-token',
-    key: v.key ?? 'token',
+    secret: v.secret ?? DEFAULTS.authSecret.name,
+    key: v.key ?? DEFAULTS.authSecret.key,
     force: v.force ?? false,
   };
   const badNamespace = namespaceError(v.namespace);

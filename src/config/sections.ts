@@ -136,7 +136,7 @@ export const auth = field<'token' | 'none'>({
 
 /** The Secret and key that hold the Ray auth token (made outside the manifests: ray-tls token). */
 export const authSecret = field<{ name: string; key: string }>({
-  default: { name: 'ray-auth-token', key: 'token' },
+  default: { name: 'ray-auth-token', key: 'auth_token' },
   read(r, spec) {
     const secret = r.object(spec, 'authSecret', '') ?? {};
     r.unknown(secret, ['name', 'key'], 'authSecret.');

@@ -48,10 +48,17 @@ function configure(functionConfig: Json | undefined, stream?: StreamOptions): Co
   }
 }
 
-/** The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may pick any). */
+/** What a pod spec of a kind ray-tls does not know must say to be reported (pods.ts foreignRayPods). */
+const FOREIGN_RAY_HINT = /ray start|ray:\/\//;
+
+/**
+ * The items worth parsing: pod carriers that mention Ray (all of them when a clientSelector may
+ * pick any), and other kinds that look like running Ray (to warn about them).
+ */
 function interesting(configured: Configured): Interesting {
   const anyPod = !(configured instanceof ConfigError) && Object.keys(configured.clientSelector).length > 0;
-  return (kind, text) => ALWAYS.has(kind) || (POD_KINDS.has(kind) && (anyPod || RAY_HINT.test(text)));
+  return (kind, text) =>
+    ALWAYS.has(kind) || (POD_KINDS.has(kind) ? anyPod || RAY_HINT.test(text) : FOREIGN_RAY_HINT.test(text));
 }
 
 /** A multi-document stream in and out: the legacy exec plugin (a config file) and `ray-tls helm`. */

@@ -2,6 +2,7 @@
 // the Ray pods and the Services), apply (each namespace's certificates, each pod's TLS), and
 // report (what happened, or nothing changed when anything failed). Pure: no I/O.
 
+import type { YAMLMap } from 'yaml';
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
@@ -11,6 +12,7 @@ import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '.
 import { literalTokenWarnings, NO_AUTH_WARNING, TOKEN_DIR, TOKEN_PATH_VAR } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { type PodFacts, podFacts } from '../tls/facts.js';
+import { kubeRayAuth } from '../tls/kubeRayAuth.js';
 import { rotationOrder } from '../tls/rotation.js';
 import type { Json } from '../yaml/json.js';
 import { toJson } from '../yaml/read.js';
@@ -122,22 +124,13 @@ function namespaceUnknown(pods: RayPod[]): Result[] {
 function podWarnings(pods: PodFacts[], plan: Plan): Result[] {
   const out: Result[] = [];
   for (const p of pods) {
+    if (p.role === 'node') out.push(...(plan.mode.warnNode?.(p) ?? []));
     if (p.pod.hostNetwork && p.role === 'node') {
       const message =
         `${p.ref.where}: hostNetwork: true: this Ray node's address is its Kubernetes node's IP, so ` +
         `its certificate names that IP, and any pod on that node with hostNetwork shares it; run Ray pods on the pod ` +
         `network`;
       out.push(about(p.resource, 'warning', message, { path: `${fieldPath(p.ref.path)}.spec.hostNetwork` }));
-    }
-    if (plan.pods.authToken && !p.auth) {
-      out.push(
-        about(
-          p.resource,
-          'info',
-          `${p.ref.where}: spec.authOptions: KubeRay sets this cluster's token authentication itself; ray-tls adds ` +
-            `TLS only`,
-        ),
-      );
     }
   }
   return out;
@@ -153,6 +146,7 @@ function apply(survey: Survey, plan: Plan): { wanted: Json[]; results: Result[] 
   const wanted: Json[] = [];
   const results: Result[] = [];
   const settings = plan.pods;
+  if (settings.authToken) results.push(...authOptions(survey, settings.authToken));
   for (const [namespace, pods] of byNamespace(survey.pods)) {
     wanted.push(...caChain(namespace, plan.ca));
     const nodes = pods.filter((p) => p.role === 'node');
@@ -191,6 +185,22 @@ function injected(p: PodFacts<Item>, plan: Plan): Result[] {
       proposedValue: c.proposed,
     });
   });
+}
+
+/** `auth: token` on KubeRay clusters: authOptions in each cluster spec that has Ray pods here. */
+function authOptions(survey: Survey, secret: { name: string; key: string }): Result[] {
+  const results: Result[] = [];
+  const withPods = new Set(survey.pods.map((p) => p.source));
+  for (const { item, resource } of survey.entries.filter((e) => withPods.has(e.item))) {
+    const decision = kubeRayAuth(resource, secret);
+    if (!decision) continue;
+    results.push(...decision.results);
+    if (decision.add && !decision.results.some((r) => r.severity === 'error')) {
+      const spec = item.node.getIn(decision.add.path, true) as YAMLMap;
+      item.editor.addPair(spec, 'authOptions', decision.add.value);
+    }
+  }
+  return results;
 }
 
 function byNamespace(pods: PodFacts<Item>[]): Map<string | undefined, PodFacts<Item>[]> {
@@ -256,7 +266,8 @@ function lifetimes(plan: Plan): Result[] {
           info(
             `token authentication: every Ray process reads the token from the file ${TOKEN_PATH_VAR} ` +
               `(${TOKEN_DIR}/${authToken.key}), mounted from Secret ${authToken.name} (key ${authToken.key}) into ` +
-              'the containers that talk to Ray only; create it in each namespace before the pods start (ray-tls token)',
+              'the containers that talk to Ray only (KubeRay clusters: through authOptions); create it in each ' +
+              'namespace before the pods start (ray-tls token)',
           ),
         ]
       : []),

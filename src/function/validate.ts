@@ -1,19 +1,22 @@
 // The validator: changes nothing and reports, as error results, every Ray container without
-// TLS and every setting below the security bar. For kpt `validators:` pipelines and CI
-// (`ray-tls validate`, or `validate: true`). It walks the same Ray pods as the transformer,
-// and asks each certificate mode whether a node pod is its own and what is wrong with it.
+// TLS, every way to the CA key, and every setting below the security bar. For kpt
+// `validators:` pipelines and CI (`ray-tls validate`, or `validate: true`). It walks the same
+// Ray pods as the transformer (opt-out annotations do not exempt them), judges each pod by
+// what it will do (podRules.ts) against what the function would emit for it (expected.ts),
+// and asks each certificate mode what is wrong with a node pod's certificate.
 
 import { durationHours } from '../config/config.js';
 import type { Resource } from '../krm/resource.js';
 import { about, type Result } from '../krm/results.js';
-import { rayContainers } from '../ray/containers.js';
-import { fieldPath } from '../ray/kinds.js';
-import { envOf, findRayPods, type RayPod, rayContainerIndex } from '../ray/pods.js';
+import { clusterSpecPath, fieldPath, operatorTls, type PodTemplateRef, podTemplates } from '../ray/kinds.js';
+import { findRayPods, type PodView, podView, type RayPod } from '../ray/pods.js';
 import { literalTokenWarnings } from '../tls/auth.js';
 import { MODES } from '../tls/modes/index.js';
-import { OWN_CONTAINERS, ownContainerProblems, TLS_VARS } from '../tls/pod.js';
-import { isMap, type Json, type JsonMap, mapsOf } from '../yaml/json.js';
+import { MARKER_ANNOTATION, ownContainerProblems } from '../tls/pod.js';
+import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
+import { expectedTemplates, ownContainers } from './expected.js';
 import type { Plan } from './plan.js';
+import { checkPod } from './podRules.js';
 
 const MAX_HOURS = 8760;
 const obj = (v: Json | undefined): JsonMap => (isMap(v) ? v : {});
@@ -36,73 +39,31 @@ function carriesKey(secret: Resource): string | undefined {
   );
 }
 
-// long: the validator's rules are being split on their own branch; this keeps them as they were.
 export function validate(resources: Resource[], plan: Plan): Result[] {
   const results = [...resources.flatMap(certificateProblems), ...resources.flatMap(literalTokenWarnings)];
+  // Opt-outs are not honoured: a Ray pod is judged by what it runs.
   const { pods } = findRayPods(
-    resources.map((resource) => ({ resource, source: undefined })),
+    resources.map((resource, index) => ({ resource, source: index })),
     plan.clientSelector,
+    false,
   );
+  const ray = new Map(pods.map((p) => [podKey(p.source, p.ref), p]));
+  const expected = expectedTemplates(resources, plan);
   const cas = caSecrets(resources, plan);
-  for (const { resource: r, ref, pod, role } of pods) {
-    const base = ref.path.length ? `${fieldPath(ref.path)}.` : '';
-    // Only the containers that talk to Ray need TLS (a log shipper sidecar gets nothing).
-    const ray = rayContainers(pod, OWN_CONTAINERS, role === 'node' ? rayContainerIndex(ref, pod) : undefined).ray;
-    const volumes = new Map(pod.volumes.map((v) => [v.name, v]));
-    for (const [listKey, containers] of [
-      ['containers', pod.containers],
-      ['initContainers', pod.initContainers],
-    ] as const) {
-      containers.forEach((c, i) => {
-        const at = `${base}spec.${listKey}[${i}]`;
-        if (!ray.has(String(c.name))) return;
-        const env = envOf(c);
-        const missing = TLS_VARS.filter((v) => !env.has(v));
-        const name = String(c.name);
-        if (env.get('RAY_USE_TLS') !== undefined && env.get('RAY_USE_TLS') !== '1')
-          results.push(
-            about(
-              r,
-              'error',
-              `Ray ${role} container ${name} sets RAY_USE_TLS=${String(env.get('RAY_USE_TLS'))}: TLS is off`,
-              { path: `${at}.env` },
-            ),
-          );
-        else if (missing.length)
-          results.push(
-            about(
-              r,
-              'error',
-              `Ray ${role} container ${name} lacks TLS: ${missing.join(', ')} not set (run ray-tls over it)`,
-              { path: `${at}.env` },
-            ),
-          );
-        const cert = env.get('RAY_TLS_SERVER_CERT');
-        const certDir = typeof cert === 'string' ? cert.replace(/\/[^/]*$/, '') : undefined;
-        mapsOf(c.volumeMounts).forEach((m, j) => {
-          const secret = obj(obj(volumes.get(m.name)).secret).secretName;
-          if (typeof secret === 'string' && cas.has(secret))
-            results.push(
-              about(
-                r,
-                'error',
-                `Ray ${role} container ${name} mounts the CA Secret ${secret}: the CA key must stay out of Ray and ` +
-                  `client containers`,
-                { path: `${at}.volumeMounts[${j}]` },
-              ),
-            );
-          if (certDir !== undefined && m.mountPath === certDir && m.readOnly !== true)
-            results.push(
-              about(r, 'error', `the TLS mount at ${certDir} is writable: set readOnly: true`, {
-                path: `${at}.volumeMounts[${j}].readOnly`,
-                currentValue: m.readOnly ?? null,
-                proposedValue: true,
-              }),
-            );
-        });
-      });
+  resources.forEach((resource, index) => {
+    for (const ref of podTemplates(resource)) {
+      if (!isMap(getIn(resource as unknown as Json, ref.path))) continue;
+      const p = ray.get(podKey(index, ref));
+      const pod = p?.pod ?? podView(resource, ref);
+      const want = p && expected(index, ref);
+      const own = ownContainers(pod.initContainers, want);
+      // A pod ray-tls rendered stays a Ray pod, whatever its command now shows.
+      const role = p?.role ?? renderedRole(pod);
+      const check = { resource, ref, pod, role, expected: want, own, cas, mountPath: plan.pods.mountPath };
+      results.push(...checkPod({ ...check, ...(p?.optOut && { optOut: p.optOut }) }));
     }
-  }
+  });
+  results.push(...resources.filter(operatorTls).map(operatorTlsWarning));
   // Each node pod's certificate, as the mode that rendered it judges it.
   for (const p of pods) {
     if (p.role !== 'node') continue;
@@ -114,24 +75,36 @@ export function validate(resources: Resource[], plan: Plan): Result[] {
   return results;
 }
 
+/** KubeRay does the TLS (tlsOptions.enabled): left to the operator, whose feature gates the validator cannot see. */
+function operatorTlsWarning(r: Resource): Result {
+  const message =
+    "tlsOptions.enabled: KubeRay does this cluster's TLS; the validator cannot see whether the operator runs with " +
+    'its RayClusterMTLS feature gate on, without which Ray runs in plaintext';
+  return about(r, 'warning', message, { path: `${fieldPath(clusterSpecPath(r)!)}.tlsOptions.enabled` });
+}
+
 /** ray-tls's own init containers that cannot work, whatever the mode (tls/pod.ts). */
 const ownContainerResults = ({ resource, ref, pod }: RayPod): Result[] =>
   ownContainerProblems(pod).map((o) =>
     about(resource, 'error', o.message, { path: [fieldPath(ref.path), o.field].filter(Boolean).join('.') }),
   );
 
-/** The Secrets that hold a CA key: the configured one and every cert-manager CA's. */
+const podKey = (index: number, ref: PodTemplateRef) => `${index}:${JSON.stringify(ref.path)}`;
+
+const renderedRole = (pod: PodView): 'node' | 'client' | undefined => {
+  const role = pod.annotations[MARKER_ANNOTATION]?.split('/')[1];
+  return role === 'node' || role === 'client' ? role : undefined;
+};
+
+/** The Secrets that hold a CA key: the config's (signing and trusted), every cert-manager CA's, every CA Issuer's. */
 function caSecrets(resources: Resource[], plan: Plan): Set<string> {
-  const names = new Set([plan.pods.caSecret]);
+  const names = new Set([plan.pods.caSecret, ...plan.pods.trust]);
   for (const r of resources) {
+    if (!r.apiVersion.startsWith('cert-manager.io/')) continue;
     const spec = obj(r.spec as Json);
-    if (
-      r.kind === 'Certificate' &&
-      r.apiVersion.startsWith('cert-manager.io/') &&
-      spec.isCA === true &&
-      typeof spec.secretName === 'string'
-    )
-      names.add(spec.secretName);
+    // A CA Certificate's Secret, or a CA (Cluster)Issuer's.
+    const name = r.kind === 'Certificate' ? spec.isCA === true && spec.secretName : obj(spec.ca).secretName;
+    if (typeof name === 'string') names.add(name);
   }
   return names;
 }

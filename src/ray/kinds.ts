@@ -3,7 +3,8 @@
 // and maybe a job submitter. Adding a kind is adding a row.
 
 import type { Resource } from '../krm/resource.js';
-import { getIn, isMap, type Json } from '../yaml/json.js';
+import { getIn, isMap, type Json, type JsonMap } from '../yaml/json.js';
+import { argvOf } from './rayStart.js';
 
 export type Path = (string | number)[];
 
@@ -20,6 +21,8 @@ interface Kind {
   clusterOptional?: boolean;
   /** KubeRay: the operator names the cluster at run time (not the resource's own name). */
   generatedClusterName?: boolean;
+  /** KubeRay: the metadata of the RayCluster the operator makes (its annotations), when not the resource's own. */
+  clusterMetadata?: Path;
 }
 
 const APPS = /^apps\//;
@@ -27,6 +30,14 @@ const APPS_OR_EXTENSIONS = /^(apps|extensions)\//;
 const BATCH = /^batch\//;
 const CORE = /^v1$/;
 const KUBERAY = /^ray\.io\/(v1|v1alpha1)$/;
+/** AIBrix's fleet and replica set: a RayCluster spec under spec.template, clusters named at run time. */
+const AIBRIX = /^orchestration\.aibrix\.ai\//;
+const AIBRIX_CLUSTER = {
+  apiVersions: AIBRIX,
+  cluster: ['spec', 'template', 'spec'],
+  clusterMetadata: ['spec', 'template', 'metadata'],
+  generatedClusterName: true,
+};
 
 export const KINDS: readonly Kind[] = [
   { kind: 'Deployment', apiVersions: APPS_OR_EXTENSIONS, template: ['spec', 'template'] },
@@ -56,6 +67,8 @@ export const KINDS: readonly Kind[] = [
     clusterOptional: true,
     generatedClusterName: true,
   },
+  { kind: 'RayClusterFleet', ...AIBRIX_CLUSTER },
+  { kind: 'RayClusterReplicaSet', ...AIBRIX_CLUSTER },
 ];
 
 /** Kinds whose items the function must parse. */
@@ -142,7 +155,9 @@ export function kubeRayHeadServices(r: Resource, ref: PodTemplateRef): { names: 
   const names = typeof custom === 'string' ? [custom] : [];
   if (!kindOf(r)?.generatedClusterName)
     return { names: names.length ? names : [`${r.metadata.name}-head-svc`], unknown: false };
-  if (r.kind === 'RayService') return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
+  // RayService, and a RayJob with its own cluster, also get a head Service named after themselves.
+  if (r.kind === 'RayService' || r.kind === 'RayJob')
+    return { names: [`${r.metadata.name}-head-svc`, ...names], unknown: !names.length };
   return { names, unknown: !names.length };
 }
 
@@ -170,12 +185,64 @@ export function autoscalerOptionsPath(r: Resource, ref: PodTemplateRef): Path | 
     : undefined;
 }
 
+/**
+ * KubeRay does Ray token authentication for this resource's pods: under auth: token every
+ * KubeRay cluster spec gets authOptions (tls/kubeRayAuth.ts), or has its own.
+ */
+export const operatorAuth = (r: Resource): boolean => clusterSpecPath(r) !== undefined;
+
 /** The pod label KubeRay sets to the cluster's name (read through the downward API). */
 export const CLUSTER_LABEL = 'ray.io/cluster';
+/** KubeRay's labels that a pod template cannot override. */
+const KUBERAY_OWN_LABELS = [CLUSTER_LABEL, 'ray.io/node-type', 'ray.io/group'];
 
-/** KubeRay 1.5+ does Ray token authentication itself for this cluster (spec.authOptions). */
-export function operatorAuth(r: Resource): boolean {
-  const path = clusterSpecPath(r);
-  const options = path && getIn(r as unknown as Json, [...path, 'authOptions']);
-  return options !== undefined && options !== null;
+/**
+ * A KubeRay group pod's labels as the operator sets them at run time (common/pod.go labelPod):
+ * its own, then the template's except the three it keeps. A cluster named at run time has no
+ * ray.io/cluster (nor identifier) known here.
+ */
+export function kubeRayLabels(r: Resource, ref: PodTemplateRef, template: Record<string, string>) {
+  if (ref.kuberay !== 'head' && ref.kuberay !== 'worker') return template;
+  const groupName = getIn(r as unknown as Json, [...groupPath(ref), 'groupName']);
+  const group = ref.kuberay === 'head' ? 'headgroup' : typeof groupName === 'string' ? groupName : '';
+  const name = kindOf(r)?.generatedClusterName ? undefined : r.metadata.name;
+  const own: Record<string, string> = {
+    'ray.io/is-ray-node': 'yes',
+    ...(name !== undefined && { [CLUSTER_LABEL]: name, 'ray.io/identifier': `${name}-${ref.kuberay}` }),
+    'ray.io/node-type': ref.kuberay,
+    'ray.io/group': group,
+    'app.kubernetes.io/name': 'kuberay',
+    'app.kubernetes.io/created-by': 'kuberay-operator',
+  };
+  const kept = Object.entries(template).filter(([k]) => !KUBERAY_OWN_LABELS.includes(k));
+  return { ...own, ...Object.fromEntries(kept) };
+}
+
+/** The annotations of the RayCluster KubeRay makes for this resource (ray.io/overwrite-container-cmd lives there). */
+export function clusterAnnotations(r: Resource): Record<string, string> {
+  const k = kindOf(r);
+  const value = getIn(r as unknown as Json, [...(k?.clusterMetadata ?? ['metadata']), 'annotations']);
+  return isMap(value) ? Object.fromEntries(Object.entries(value).map(([a, b]) => [a, String(b)])) : {};
+}
+
+export const OVERWRITE_CMD_ANNOTATION = 'ray.io/overwrite-container-cmd';
+
+/**
+ * How KubeRay starts Ray in a group's first container (common/pod.go BuildPod): from
+ * rayStartParams, unless the pod template's or the cluster's annotation
+ * ray.io/overwrite-container-cmd is "true" (the container's command runs, with the generated
+ * command in $KUBERAY_GEN_RAY_START_CMD), or the command's text contains "ray start" (it runs as
+ * it is).
+ */
+export type KubeRayStart = 'generated' | 'own' | 'overwrite';
+
+export function kubeRayStartForm(r: Resource, annotations: Record<string, string>, ray: JsonMap): KubeRayStart {
+  const on = (v: string | undefined) => v?.toLowerCase() === 'true';
+  if (on(annotations[OVERWRITE_CMD_ANNOTATION]) || on(clusterAnnotations(r)[OVERWRITE_CMD_ANNOTATION]))
+    return 'overwrite';
+  // KubeRay joins command and args with a space on each side of every word.
+  const text = argvOf(ray.command, ray.args)
+    .map((w) => ` ${w} `)
+    .join('');
+  return text.includes('ray start') ? 'own' : 'generated';
 }

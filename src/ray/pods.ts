@@ -9,8 +9,11 @@ import {
   clusterSpecPath,
   fieldPath,
   inKubeRayGroup,
+  kindOf,
+  kubeRayLabels,
   missingKubeRayTemplates,
   operatorTls,
+  type Path,
   type PodTemplateRef,
   podTemplates,
 } from './kinds.js';
@@ -44,7 +47,7 @@ export function podView(r: Resource, ref: PodTemplateRef): PodView {
   const fsGroup = getIn(template, ['spec', 'securityContext', 'fsGroup']);
   const runAsUser = getIn(template, ['spec', 'securityContext', 'runAsUser']);
   return {
-    labels: strings('labels'),
+    labels: kubeRayLabels(r, ref, strings('labels')),
     annotations: strings('annotations'),
     containers: list('containers'),
     initContainers: list('initContainers'),
@@ -72,6 +75,8 @@ export interface RoleDecision {
   why: string;
   /** A role annotation with a value ray-tls does not know. */
   ignored?: string;
+  /** The opt-out annotation the validator does not honour (role none), as `key: value`. */
+  optOut?: string;
 }
 
 /** Decides a pod's role and says why; `ray start` wins over a client address. */
@@ -80,8 +85,11 @@ export function decideRole(
   ref: PodTemplateRef,
   pod: PodView,
   clientSelector: Record<string, string>,
+  honourOptOut = true,
 ): RoleDecision {
   const forced = pod.annotations[ROLE_ANNOTATION] ?? r.metadata.annotations?.[ROLE_ANNOTATION];
+  if (forced === 'none' && !honourOptOut)
+    return { ...detectRole(ref, pod, clientSelector), optOut: `${ROLE_ANNOTATION}: none` };
   if (forced === 'node' || forced === 'client' || forced === 'none')
     return { role: forced, why: `annotation ${ROLE_ANNOTATION}: ${forced}` };
   const decided = detectRole(ref, pod, clientSelector);
@@ -123,13 +131,20 @@ export interface RayPod<S = unknown> {
   pod: PodView;
   role: Exclude<Role, 'none'>;
   why: string;
+  /** The opt-out annotation the pod carries, when the walk did not honour it (the validator's). */
+  optOut?: string;
 }
 
 /**
  * Every Ray pod template of the resources, and what the walk has to say: skipped resources,
  * unknown role annotations, KubeRay groups without a template, templates that are no map.
+ * The validator does not honour opt-outs (`honourOptOut` false): a Ray pod is judged by what it runs.
  */
-export function findRayPods<S>(entries: { resource: Resource; source: S }[], clientSelector: Record<string, string>) {
+export function findRayPods<S>(
+  entries: { resource: Resource; source: S }[],
+  clientSelector: Record<string, string>,
+  honourOptOut = true,
+) {
   const pods: RayPod<S>[] = [];
   const notes: Result[] = [];
   for (const { resource, source } of entries) {
@@ -138,10 +153,13 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
       notes.push(about(resource, 'error', message, { path: `spec.${missing}` }));
     }
     const refs = podTemplates(resource);
+    if (!kindOf(resource)) notes.push(...foreignRayPods(resource));
     if (!refs.length) continue;
-    const skipped = skipNote(resource);
-    if (skipped) {
-      notes.push(skipped);
+    // The validator does not honour the skip annotation: it judges the pods (and names the annotation).
+    const skipped = resource.metadata.annotations?.[SKIP_ANNOTATION] === 'true';
+    const note = skipped && !honourOptOut ? undefined : skipNote(resource);
+    if (note) {
+      notes.push(note);
       continue;
     }
     for (const ref of refs) {
@@ -151,18 +169,64 @@ export function findRayPods<S>(entries: { resource: Resource; source: S }[], cli
         continue;
       }
       const pod = podView(resource, ref);
-      const { role, why, ignored } = decideRole(resource, ref, pod, clientSelector);
-      if (ignored !== undefined) {
-        const message =
-          `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client ` +
-          `or none; ignored (detected: ${role})`;
-        notes.push(about(resource, 'warning', message));
-      }
-      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why });
+      const decided = decideRole(resource, ref, pod, clientSelector, honourOptOut);
+      const { role, why, ignored } = decided;
+      const optOut = skipped ? `${SKIP_ANNOTATION}: "true"` : decided.optOut;
+      if (ignored !== undefined) notes.push(ignoredRole(resource, ref, ignored, role));
+      if (role !== 'none') pods.push({ source, resource, ref, pod, role, why, ...(optOut && { optOut }) });
     }
   }
   return { pods, notes };
 }
+
+/** Whether a container runs `ray start` or dials a ray:// address (what makes a pod Ray's). */
+function rayWork(c: JsonMap): string | undefined {
+  if (runsRayStart(c)) return `container ${String(c.name)} runs \`ray start\``;
+  const address = mapsOf(c.env).some((e) => typeof e.value === 'string' && e.value.startsWith('ray://'));
+  if (address || argvOf(c.command, c.args).some((a) => a.includes('ray://')))
+    return `container ${String(c.name)} connects to a ray:// address`;
+  return undefined;
+}
+
+/**
+ * Ray in a kind ray-tls does not know (LeaderWorkerSet, KServe runtimes, Volcano Jobs...): every
+ * pod spec in it (a map with a containers list) that runs Ray gets a warning naming where, since
+ * it gets no TLS and its peers will refuse it.
+ */
+export function foreignRayPods(r: Resource): Result[] {
+  if (r.metadata.annotations?.[SKIP_ANNOTATION] === 'true') return [];
+  const out: Result[] = [];
+  const walk = (v: Json | undefined, path: Path): void => {
+    if (Array.isArray(v)) {
+      v.forEach((x, i) => {
+        walk(x, [...path, i]);
+      });
+    }
+    if (!isMap(v)) return;
+    const containers = Array.isArray(v.containers) ? v.containers.filter(isMap) : [];
+    const why = [...containers, ...mapsOf(v.initContainers)].map(rayWork).find(Boolean);
+    if (why) {
+      const at = fieldPath([...path, 'containers']);
+      const message =
+        `${r.kind} ${at}: ${why}, but ray-tls does not know where ${r.kind} keeps its pod templates, so this ` +
+        `pod gets no TLS and TLS peers will refuse it; render its Ray pods through a kind ray-tls knows (a ` +
+        `Deployment, StatefulSet, Job, RayCluster...), or annotate it ${SKIP_ANNOTATION}: "true" to leave it`;
+      out.push(about(r, 'warning', message, { path: at }));
+      return;
+    }
+    for (const [k, x] of Object.entries(v)) if (k !== 'metadata' && k !== 'status') walk(x, [...path, k]);
+  };
+  walk(r as unknown as Json, []);
+  return out;
+}
+
+const ignoredRole = (resource: Resource, ref: PodTemplateRef, ignored: string, role: Role): Result =>
+  about(
+    resource,
+    'warning',
+    `${ref.where}: annotation ${ROLE_ANNOTATION}: ${JSON.stringify(ignored)} is not node, client or none; ignored ` +
+      `(detected: ${role})`,
+  );
 
 /** Why ray-tls leaves a resource with pod templates alone, if it does: the skip annotation, KubeRay's own TLS. */
 function skipNote(resource: Resource): Result | undefined {

@@ -29,6 +29,8 @@ const PREFIXES = new Set([
 ]);
 /** Runners that take options, then the command (`tini -g -- ray start`, `env -i A=1 ray start`). */
 const RUNNERS = new Set(['env', 'tini', 'dumb-init']);
+/** Runner options whose value is the next word (`env -u NAME ray start`, `tini -e 143 -- ...`). */
+const WITH_VALUE = new Set(['-u', '--unset', '-C', '--chdir', '-p', '-e', '-r', '--rewrite']);
 const ASSIGNMENT = /^[A-Za-z_]\w*=/;
 const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
 
@@ -93,7 +95,9 @@ function commandIndex(words: Word[]): number {
     else if (RUNNERS.has(base(w))) {
       i++;
       while (i < words.length && (words[i].text.startsWith('-') || ASSIGNMENT.test(words[i].text))) {
-        if (words[i++].text === '--') break;
+        const option = words[i++].text;
+        if (option === '--') break;
+        if (WITH_VALUE.has(option)) i++;
       }
     } else break;
   }
@@ -176,4 +180,47 @@ function closingParen(text: string, open: number): number {
     else if (text[i] === ')' && --depth === 0) return i;
   }
   return text.length - 1;
+}
+
+export const NODE_IP_FLAG = '--node-ip-address';
+
+/** The values a container's `ray start` gives --node-ip-address, as written (`$MY_POD_IP`, `$(hostname -i)`). */
+export function nodeIpAddresses(command: Json | undefined, args: Json | undefined): string[] {
+  const start = findRayStart(command, args);
+  if (!start) return [];
+  const lists =
+    start.form === 'exec'
+      ? [start.argv]
+      : shellCommands(start.argv[start.script]).map((words) => words.map((w) => w.text));
+  const out: string[] = [];
+  for (const words of lists) {
+    words.forEach((w, i) => {
+      if (w.startsWith(`${NODE_IP_FLAG}=`)) out.push(w.slice(NODE_IP_FLAG.length + 1));
+      else if (w === NODE_IP_FLAG && words[i + 1] !== undefined) out.push(words[i + 1]);
+    });
+  }
+  return out;
+}
+
+/** The names of a container's env vars that hold the pod IP (downward API status.podIP). */
+export const podIpVars = (env: Json | undefined): Set<string> =>
+  new Set(
+    (Array.isArray(env) ? env : []).flatMap((e) =>
+      e &&
+      typeof e === 'object' &&
+      !Array.isArray(e) &&
+      typeof e.name === 'string' &&
+      JSON.stringify(e.valueFrom ?? null).includes('"fieldPath":"status.podIP"')
+        ? [e.name]
+        : [],
+    ),
+  );
+
+const VAR_REF = /^\$(?:\{(\w+)\}|\((\w+)\)|(\w+))$/;
+
+/** Whether an address as written is the pod IP: a pod-IP env var (`$V`, `${V}`, `$(V)`) or `$(hostname -i)`. */
+export function isPodIp(value: string, vars: Set<string>): boolean {
+  const m = VAR_REF.exec(value.trim());
+  if (m) return vars.has(m[1] ?? m[2] ?? m[3]);
+  return /^\$\(hostname -i\)$/.test(value.trim());
 }

@@ -1,8 +1,15 @@
 // What ray-tls decides about one Ray pod, decided once in the transformer's survey and then
 // only read: by the pod-edit filters (function/filters), the modes and the results.
-
 import { type RayContainers, rayContainers } from '../ray/containers.js';
-import { autoscalerOptionsPath, inKubeRayGroup, kubeRayHeadServices, operatorAuth, type Path } from '../ray/kinds.js';
+import {
+  autoscalerOptionsPath,
+  inKubeRayGroup,
+  type KubeRayStart,
+  kubeRayHeadServices,
+  kubeRayStartForm,
+  operatorAuth,
+  type Path,
+} from '../ray/kinds.js';
 import { type RayPod, rayContainerIndex } from '../ray/pods.js';
 import { getIn } from '../yaml/json.js';
 import { clientCertName } from './certificates.js';
@@ -12,6 +19,8 @@ import type { PodSettings } from './settings.js';
 export interface PodFacts<S = unknown> extends RayPod<S> {
   /** A KubeRay head or worker: Ray runs in the first container, started from the group's rayStartParams. */
   kubeRayGroup: boolean;
+  /** A KubeRay head or worker: how the operator starts Ray in its first container. */
+  kubeRayStart?: KubeRayStart;
   /** The index of the container that runs Ray (its image runs ray-tls's init containers). */
   rayContainer: number;
   /** The Services the pod's certificate names: those that select it, then KubeRay's head Service. */
@@ -39,6 +48,9 @@ export function podFacts<S>(p: RayPod<S>, selecting: string[], settings: PodSett
   return {
     ...p,
     kubeRayGroup: inKubeRayGroup(p.ref),
+    ...(inKubeRayGroup(p.ref) && {
+      kubeRayStart: kubeRayStartForm(p.resource, p.pod.annotations, p.pod.containers[0] ?? {}),
+    }),
     rayContainer,
     services: [...selecting, ...head.names],
     generatedHead: head.unknown,

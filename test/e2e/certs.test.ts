@@ -107,7 +107,9 @@ describe('ray-tls token', () => {
     const value = readFileSync(file, 'utf8');
     expect(value).toMatch(/^[0-9a-f]{64}$/);
     expect(statSync(file).mode & 0o777).toBe(0o600);
-    expect(r.stdout).toBe(`kubectl create secret generic ray-auth-token -n django-ray --from-file=token=${file}\n`);
+    expect(r.stdout).toBe(
+      `kubectl create secret generic ray-auth-token -n django-ray --from-file=auth_token=${file}\n`,
+    );
     expect(r.stdout + r.stderr).not.toContain(value);
     expect(token('--out', file).status).toBe(1); // kept without --force
     expect(readFileSync(file, 'utf8')).toBe(value);
@@ -160,7 +162,7 @@ describe('printed kubectl commands: --namespace validated, paths shell-quoted', 
       'ray-auth-token',
       '-n',
       'django-ray',
-      `--from-file=token=${file}`,
+      `--from-file=auth_token=${file}`,
     ]);
     expect(spawnSync('ls', [join(dir, 'pwned')]).status).not.toBe(0);
     const c = run('certs', '--out', join(sub, 'certs'), '--key', 'ecdsa');

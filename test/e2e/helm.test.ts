@@ -218,8 +218,12 @@ describe('Helm 3.18: --post-renderer ./dist/ray-tls.js --post-renderer-args helm
     const items = docs(out.stdout);
     expect(certManager(items)).toContain('Issuer/ray/demo-ca');
     expect(certManager(items)).not.toContain('Issuer/ray/ray-tls-ca');
-    for (const name of [CLIENT, ...CLUSTER])
-      expect(containers(items).get(name)!.env, name).toContainEqual({ name: 'RAY_AUTH_MODE', value: 'token' });
+    expect(containers(items).get(CLIENT)!.env).toContainEqual({ name: 'RAY_AUTH_MODE', value: 'token' });
+    // The RayCluster's token goes through KubeRay's authOptions: the operator sets the env on its pods.
+    const cluster = items.find((i) => i.kind === 'RayCluster')!;
+    expect(cluster.spec.authOptions).toEqual({ mode: 'token', secretName: 'ray-auth-token' });
+    for (const name of CLUSTER)
+      expect(JSON.stringify(containers(items).get(name)!.env), name).not.toContain('RAY_AUTH');
   });
 });
 

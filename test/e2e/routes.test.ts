@@ -1,4 +1,4 @@
-// Every route a user runs ray-tls by (design.md §1), driven with the real kubectl,
+// Every route a user runs ray-tls by (docs/design.md §1), driven with the real kubectl,
 // kpt and podman over copies of the shipped k8s/ manifests and of functions/, in a
 // temp dir. Each test checks that the output really changed (kubectl silently skips
 // some functions, §3.1): TLS env and the read-only mount in every Ray container, the
@@ -343,7 +343,7 @@ describe(
       expect(repo.stdout).toBe(legacyBuild('kubectl').stdout);
     });
 
-    it('without --enable-alpha-plugins kubectl refuses the build (design.md §3.1)', () => {
+    it('without --enable-alpha-plugins kubectl refuses the build (docs/design.md §5.6)', () => {
       const out = sh('kubectl', ['kustomize', join(ws, 'functions/kustomize/legacy-exec')], {
         env: pluginEnv(join(ws, 'functions/kustomize/legacy-exec/plugin')),
       });
@@ -353,7 +353,7 @@ describe(
   },
 );
 
-describe('the trap: kubectl silently skips an exec KRM function (design.md §3.1)', () => {
+describe('the trap: kubectl silently skips an exec KRM function (docs/design.md §5.6)', () => {
   const trapDir = () => {
     const dir = join(ws, 'trap');
     mkdirSync(dir, { recursive: true });

@@ -1,8 +1,8 @@
-// Ray token authentication as the function emits it (`auth: token`, design.md §3.7), on real
+// Ray token authentication as the function emits it (`auth: token`, docs/design.md §5.2), on real
 // Ray 2.58 in local pods (§7), and the hardened per-pod init container.
 //
 // k8s/base is rendered through run() with spec {auth: token}: every Ray container gets
-// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH, a file from the Secret ray-auth-token (key token)
+// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH, a file from the Secret ray-auth-token (key auth_token)
 // mounted read-only, which the test makes with a random token (as `ray-tls token` does): the token
 // is in no container's env. Head and worker start from the
 // emitted templates, the init containers under their emitted securityContext (read-only root,
@@ -268,7 +268,7 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
         expect(
           env.find((e) => e.name === 'RAY_AUTH_TOKEN_PATH'),
           name,
-        ).toEqual({ name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/token' });
+        ).toEqual({ name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/auth_token' });
         expect(tpl.spec.containers[0].volumeMounts, name).toContainEqual({
           name: 'ray-tls-auth-token',
           mountPath: '/etc/ray/auth',
@@ -277,7 +277,7 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
         const volume = (tpl.spec.volumes as Obj[]).find((v) => v.name === 'ray-tls-auth-token');
         expect(volume?.secret, name).toMatchObject({
           secretName: 'ray-auth-token',
-          items: [{ key: 'token', path: 'token' }],
+          items: [{ key: 'auth_token', path: 'auth_token' }],
         });
         expect(JSON.stringify(tpl), name).not.toContain('"RAY_AUTH_TOKEN"');
       }
@@ -419,7 +419,7 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
       say(`${p.name}: token file $RAY_AUTH_TOKEN_PATH ${mode}; the token in the container's env: ${inEnv}`);
       expect(mode).toMatch(/^4[04]0 /);
       expect(env.join('\n')).not.toContain(token);
-      expect(env).toContain('RAY_AUTH_TOKEN_PATH=/etc/ray/auth/token');
+      expect(env).toContain('RAY_AUTH_TOKEN_PATH=/etc/ray/auth/auth_token');
     }
   }, 600_000);
 

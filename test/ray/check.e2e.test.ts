@@ -1,5 +1,5 @@
 // `ray-tls check` (src/cli/check.ts, the built binary dist/ray-tls.js) against real Ray 2.58
-// gRPC servers in local pods (design.md §7). The TLS head comes from the function's output for
+// gRPC servers in local pods (docs/design.md §5.12). The TLS head comes from the function's output for
 // k8s/base (per-pod mode: its init container signs a leaf for the pod IP); the plaintext head
 // from `kubectl kustomize k8s/overlays/dev` as is. `ray-tls check` runs inside the client pod
 // (the emitted django-ray-worker template, command replaced by `sleep infinity`), as that

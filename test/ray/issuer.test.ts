@@ -1,5 +1,5 @@
 // The cert-manager stand-in's CA renewal (issuer.ts renewCertificate), checked with `openssl
-// verify` (design.md §3.8): rotationPolicy Never keeps the CA key, so leaves signed before and
+// verify` (docs/design.md §5.4): rotationPolicy Never keeps the CA key, so leaves signed before and
 // after the renewal verify against either ca.crt; Always makes a new key, so they do not. Also
 // a CA issued with a chosen validity window (20 days left). No root needed.
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/issuer.test.ts

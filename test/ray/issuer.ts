@@ -521,7 +521,7 @@ export function serialOf(file: string): string {
  * serial, new validity) for the Secret's existing tls.key; Always makes a new key first.
  * tls.crt and ca.crt are rewritten as at issue (a self-signed CA's ca.crt is the new
  * certificate itself). Leaves issued earlier are not touched (cert-manager does not re-issue
- * them either, design.md §3.8).
+ * them either, docs/design.md §5.4).
  */
 export function renewCertificate(cert: CertificateObject, secretDir: string, options: RenewOptions = {}): RenewResult {
   const keyFile = join(secretDir, 'tls.key');

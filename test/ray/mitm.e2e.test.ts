@@ -1,4 +1,4 @@
-// An active man in the middle against the dev-tls manifests on real Ray (design.md §3.4, §7).
+// An active man in the middle against the dev-tls manifests on real Ray (docs/design.md §5.1, §5.12).
 //
 // The head runs from k8s/overlays/dev-tls as rendered (its init container signs its leaf with
 // the cluster CA that issuer.ts issued from the emitted Certificates). A TLS proxy

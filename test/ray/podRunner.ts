@@ -1,4 +1,4 @@
-// Runs Kubernetes Pod specs as local "pods" with real processes (design.md §7), so the
+// Runs Kubernetes Pod specs as local "pods" with real processes (docs/design.md §5.12), so the
 // real-Ray tests can run the exact commands, env and volumes the function emits.
 //
 // Per cluster: a private network namespace "<id>_net" holding a bridge (no address). Per pod:
@@ -6,7 +6,7 @@
 // dev eth0 (so Ray's address detection picks the pod IP), and /etc/netns/<ns>/{hosts,
 // resolv.conf,hostname} that `ip netns exec` binds over /etc: the hosts file carries the
 // Service names, resolv.conf `nameserver 127.0.0.1` makes DNS fail fast so gRPC falls back
-// to the hosts file (design.md §7). The bridge lives in its own namespace, not the machine's,
+// to the hosts file (docs/design.md §5.12). The bridge lives in its own namespace, not the machine's,
 // so the machine's own network namespace never gains a link, address or route.
 //
 // Per container: `ip netns exec <ns> unshare --mount --uts --pid --fork --kill-child` runs
@@ -293,7 +293,7 @@ function overlaps(a: string, b: string): boolean {
   return (x.net & mask) >>> 0 === (y.net & mask) >>> 0;
 }
 
-/** Every IPv4 destination in the machine's routing tables (design.md §7: check `ip route` first). */
+/** Every IPv4 destination in the machine's routing tables (docs/design.md §5.12: check `ip route` first). */
 function hostRoutes(): string[] {
   const out = run(IP, ['-4', 'route', 'show', 'table', 'all']);
   const prefixes: string[] = [];
@@ -306,7 +306,7 @@ function hostRoutes(): string[] {
 
 function chooseSubnet(requested: string | undefined): string {
   const routes = hostRoutes();
-  // 192.0.2.0/24 is this machine's own network (design.md §7): never, even if asked.
+  // 192.0.2.0/24 is this machine's own network (docs/design.md §5.12): never, even if asked.
   const forbidden = ['192.0.2.0/24', ...routes.filter((r) => !r.startsWith('127.'))];
   const candidates = requested
     ? [requested]

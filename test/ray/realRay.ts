@@ -81,7 +81,7 @@ export const certManagerObjects = (items: Obj[]): Obj[] =>
   items.filter((i) => String(i.apiVersion).startsWith('cert-manager.io/'));
 
 /**
- * Ray token authentication (auth: token, design.md §3.7): the Secrets that the manifests' Ray
+ * Ray token authentication (auth: token, docs/design.md §5.2): the Secrets that the manifests' Ray
  * containers read the token from, each made under `dir` as a Secret dir (one file per key)
  * holding one random token, as `ray-tls token` makes it (32 random bytes, hex, no newline). A
  * container names it by RAY_AUTH_TOKEN_PATH, a file in a mounted Secret volume (what ray-tls

@@ -1,4 +1,4 @@
-// CA rotation drill on real Ray (design.md §3.8, §8). The function's real output (k8s/base
+// CA rotation drill on real Ray (docs/design.md §5.4, §4). The function's real output (k8s/base
 // through run(), per-pod mode, ECDSA keys for speed), the cert-manager stand-in (issuer.ts) and
 // the local pod runner (podRunner.ts): head, worker and a client pod from the django-ray-worker
 // template. A "restart" is `kubectl delete pod` + the Deployment's new pod from the currently

@@ -1,4 +1,4 @@
-// The function's real output on real Ray (design.md §3.4, §5, §7). Each scenario renders the
+// The function's real output on real Ray (docs/design.md §5.1, §3, §5.12). Each scenario renders the
 // shipped base (`kubectl kustomize k8s/base`) through run(), issues the emitted cert-manager
 // Certificates exactly as emitted with the local stand-in (issuer.ts), and starts pods from the
 // emitted pod templates with the local pod runner (podRunner.ts): init containers and `ray

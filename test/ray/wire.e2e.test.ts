@@ -1,4 +1,4 @@
-// What is on the wire between the Ray pods, with and without TLS (design.md §3.4, §7).
+// What is on the wire between the Ray pods, with and without TLS (docs/design.md §5.1, §5.12).
 //
 // For each of the shipped overlays, k8s/overlays/dev (no TLS) and k8s/overlays/dev-tls (the
 // function's rendered output, committed; its cert-manager Certificates issued by issuer.ts),

@@ -48,7 +48,7 @@ describe('defaults', () => {
       validate: false,
       clientSelector: {},
       auth: 'none',
-      authSecret: { name: 'ray-auth-token', key: 'token' },
+      authSecret: { name: 'ray-auth-token', key: 'auth_token' },
     });
   });
 
@@ -93,7 +93,7 @@ describe('the RayTLS typed form', () => {
       initImage: 'alpine/openssl:3',
       clientSelector: { app: 'django' },
       auth: 'none',
-      authSecret: { name: 'ray-auth-token', key: 'token' },
+      authSecret: { name: 'ray-auth-token', key: 'auth_token' },
     });
   });
 
@@ -386,7 +386,7 @@ describe('auth', () => {
   it('token or none, with the Secret of the token', () => {
     expect(readConfig(rayTls({ auth: 'token' }))).toMatchObject({
       auth: 'token',
-      authSecret: { name: 'ray-auth-token', key: 'token' },
+      authSecret: { name: 'ray-auth-token', key: 'auth_token' },
     });
     expect(readConfig(configMap({ auth: 'token', 'authSecret.name': 'tok', 'authSecret.key': 'value' }))).toMatchObject(
       { auth: 'token', authSecret: { name: 'tok', key: 'value' } },

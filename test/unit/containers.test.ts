@@ -86,7 +86,7 @@ describe('which containers get the TLS files and the token', () => {
     const r = render([nb], { auth: 'token', clientSelector: { matchLabels: { team: 'ds' } } });
     expect(named(podOf(r.items, 'notebook').containers, 'lab').env).toContainEqual({
       name: 'RAY_AUTH_TOKEN_PATH',
-      value: '/etc/ray/auth/token',
+      value: '/etc/ray/auth/auth_token',
     });
   });
 

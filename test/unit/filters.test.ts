@@ -25,12 +25,21 @@ spec:
         containers: [{name: ray-head, image: rayproject/ray:2.58.0}]
 `;
 
+const DEPLOYMENT = `apiVersion: apps/v1
+kind: Deployment
+metadata: {name: ray-head, namespace: ray}
+spec:
+  template:
+    spec:
+      containers: [{name: ray-head, image: rayproject/ray:2.58.0, command: [ray, start, --head, --block]}]
+`;
+
 /** The head pod's facts and the plan of a config. */
-function head(config: Record<string, Json>) {
+function head(config: Record<string, Json>, text = CLUSTER) {
   const plan = planFrom(readConfig({ kind: 'ConfigMap', data: config }));
-  const doc = parseDocument(CLUSTER);
+  const doc = parseDocument(text);
   const resource = readResource(doc.toJS()) as Resource;
-  const item = { node: doc.contents, doc, editor: new Editor(CLUSTER), position: 0 } as unknown as Item;
+  const item = { node: doc.contents, doc, editor: new Editor(text), position: 0 } as unknown as Item;
   const [pod] = findRayPods([{ resource, source: item }], {}).pods;
   return { pod: podFacts(pod, [], plan.pods), plan };
 }
@@ -79,17 +88,18 @@ describe('the filters in order', () => {
   it('plan the env of every Ray process (TLS, then auth) and the autoscaler takes the same', () => {
     const { pod, plan } = head({ auth: 'token' });
     const edits = FILTERS.reduce((e, f) => f(e, pod, plan), NO_EDITS);
-    expect(edits.env.map((e) => (e as { name: string }).name)).toEqual([
-      'RAY_USE_TLS',
-      'RAY_TLS_SERVER_CERT',
-      'RAY_TLS_SERVER_KEY',
-      'RAY_TLS_CA_CERT',
-      'RAY_AUTH_MODE',
-      'RAY_AUTH_TOKEN_PATH',
-    ]);
+    const names = (env: Json[]) => env.map((e) => (e as { name: string }).name);
+    const TLS = ['RAY_USE_TLS', 'RAY_TLS_SERVER_CERT', 'RAY_TLS_SERVER_KEY', 'RAY_TLS_CA_CERT'];
+    // A KubeRay cluster's token comes through its authOptions (tls/kubeRayAuth.ts), not env of ours.
+    expect(names(edits.env)).toEqual(TLS);
+    const plain = head({ auth: 'token' }, DEPLOYMENT);
+    const plainEdits = FILTERS.reduce((e, f) => f(e, plain.pod, plain.plan), NO_EDITS);
+    expect(names(plainEdits.env)).toEqual([...TLS, 'RAY_AUTH_MODE', 'RAY_AUTH_TOKEN_PATH']);
     expect(edits.initContainers.map((c) => c.what)).toEqual(['certificate']);
-    // The check for a RAY_AUTH_TOKEN of the user's, the autoscaler's edit and the marker come after the lists.
-    expect(edits.after).toHaveLength(3);
+    // The autoscaler's edit and the marker come after the lists; with the token (not KubeRay's), the check
+    // for a RAY_AUTH_TOKEN of the user's too.
+    expect(edits.after).toHaveLength(2);
+    expect(plainEdits.after).toHaveLength(2);
     expect(autoscaler(NO_EDITS, { ...pod, autoscaler: undefined }, plan).after).toEqual([]);
   });
 });

@@ -108,6 +108,7 @@ describe('token authentication', () => {
     kind: 'RayCluster',
     metadata: { name: 'rc', namespace: 'ray' },
     spec: {
+      rayVersion: '2.58.0',
       enableInTreeAutoscaling: true,
       headGroupSpec: {
         rayStartParams: {},
@@ -117,7 +118,7 @@ describe('token authentication', () => {
   };
   const TOKEN_ENV = [
     { name: 'RAY_AUTH_MODE', value: 'token' },
-    { name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/token' },
+    { name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/auth_token' },
   ];
   const TOKEN_MOUNT = { name: 'ray-tls-auth-token', mountPath: '/etc/ray/auth', readOnly: true };
 
@@ -136,21 +137,24 @@ describe('token authentication', () => {
     // Only the token's key of the Secret, read-only; the value is nowhere in the output.
     expect(headPod.volumes).toContainEqual({
       name: 'ray-tls-auth-token',
-      secret: { secretName: 'ray-auth-token', items: [{ key: 'token', path: 'token' }] },
+      secret: { secretName: 'ray-auth-token', items: [{ key: 'auth_token', path: 'auth_token' }] },
     });
     expect(JSON.stringify(r.items)).not.toMatch(/"RAY_AUTH_TOKEN"|secretKeyRef/);
     expect(JSON.stringify(headPod.initContainers.find((c: Obj) => c.name === 'ray-tls-init').env)).not.toContain(
       'RAY_AUTH',
     );
     expect(podOf(r.items, 'django').containers[0].env).toEqual(expect.arrayContaining(TOKEN_ENV));
-    expect(r.items.find((i) => i.kind === 'RayCluster')!.spec.autoscalerOptions.env).toEqual(
-      expect.arrayContaining(TOKEN_ENV),
-    );
+    // A KubeRay cluster gets its token through authOptions: the operator sets the env on every
+    // container it starts (the autoscaler included) and uses the token for its own dashboard calls.
+    const rc = r.items.find((i) => i.kind === 'RayCluster')!;
+    expect(rc.spec.authOptions).toEqual({ mode: 'token', secretName: 'ray-auth-token' });
+    expect(JSON.stringify(rc)).not.toContain('RAY_AUTH');
     expect(r.results.filter((x) => /unauthenticated HTTP/.test(x.message))).toEqual([]);
     expect(r.results.map((x) => x.message)).toContain(
       'token authentication: every Ray process reads the token from the file RAY_AUTH_TOKEN_PATH ' +
-        '(/etc/ray/auth/token), mounted from Secret ray-auth-token (key token) into the containers that talk to ' +
-        'Ray only; create it in each namespace before the pods start (ray-tls token)',
+        '(/etc/ray/auth/auth_token), mounted from Secret ray-auth-token (key auth_token) into the containers that ' +
+        'talk to Ray only (KubeRay clusters: through authOptions); create it in each namespace before the pods ' +
+        'start (ray-tls token)',
     );
   });
 

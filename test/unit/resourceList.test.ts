@@ -87,7 +87,7 @@ describe('the fast path and the full parser agree', () => {
     expect((fast.items[0].node.toJSON() as { metadata: unknown }).metadata).toEqual({ name: 'ray-head' });
   });
 
-  // design §6: anything the line scan cannot prove safe must take the full parser.
+  // docs/design.md §6: anything the line scan cannot prove safe must take the full parser.
   it('a flow-style item inside a block list takes the full parser and is found', () => {
     const input =
       `${HEAD}items:\n- {apiVersion: v1, kind: Pod, metadata: {name: p}, spec: {containers: [{name: r, ` +

@@ -188,7 +188,7 @@ ${id('ConfigMap', 'settings')}data:
     });
     expect(docs[0].spec.template.spec.containers[0].env[0]).toEqual({ name: 'RAY_USE_TLS', value: '1' });
     expect(out.stdout).toContain(`---\n${configMap}`); // byte for byte
-    // A CA keeps its key when cert-manager renews it (design.md §3.8).
+    // A CA keeps its key when cert-manager renews it (docs/design.md §5.4).
     expect(docs[3].spec.privateKey).toEqual({ algorithm: 'ECDSA', size: 256, rotationPolicy: 'Never' });
     for (const d of docs.slice(2)) expect(d.metadata.namespace).toBe('ray');
     expect(out.stdout).not.toMatch(/^results:/m);

@@ -70,6 +70,8 @@ export interface CertificateMode {
   containerEnv?(edit: NodeEdit, container: YAMLMap, index: number, field: string, settings: PodSettings): Json[];
   /** For the result that reports a node. */
   describeNode(settings: PodSettings): string;
+  /** What the mode cannot fix in a node pod but its user should know (warnings). */
+  warnNode?(pod: PodFacts): Result[];
   /** For the result about lifetimes, when the mode's node certificates live apart from cert-manager's. */
   lifetimeNote?(settings: PodSettings): string;
   /** Validator: whether a node pod was rendered this way. */

@@ -1,9 +1,11 @@
 // per-pod (the default): an init container in each Ray node pod signs a leaf for the pod's
 // own IP with the CA, into an in-memory volume. The CA key is mounted into that container only.
 import { about, type Result } from '../../krm/results.js';
-import { CLUSTER_LABEL, fieldPath } from '../../ray/kinds.js';
-import { envOf, type RayPod } from '../../ray/pods.js';
-import type { Json } from '../../yaml/json.js';
+import { CLUSTER_LABEL, fieldPath, groupPath } from '../../ray/kinds.js';
+import { envOf, type RayPod, runsRayStart } from '../../ray/pods.js';
+import { isPodIp, nodeIpAddresses, podIpVars } from '../../ray/rayStart.js';
+import { getIn, type Json } from '../../yaml/json.js';
+import type { PodFacts } from '../facts.js';
 import { restrictedContext } from '../hardening.js';
 import { CA_DIR, INIT_SCRIPT } from '../initScript.js';
 import { CA_VOLUME, secretSource, VOLUME } from '../pod.js';
@@ -61,6 +63,36 @@ export function initContainer(settings: PodSettings, input: InitContainerInput):
   };
 }
 
+/** The --node-ip-address values the pod's Ray starts with, and the env vars that hold its pod IP. */
+function advertised(p: PodFacts): { addresses: string[]; podIp: Set<string> } {
+  const kuberay = p.kubeRayGroup;
+  const ray = p.pod.containers[0] ?? {};
+  if (p.kubeRayStart === 'generated') {
+    const param = getIn(p.resource as unknown as Json, [...groupPath(p.ref), 'rayStartParams', 'node-ip-address']);
+    return { addresses: param === undefined || param === null ? [] : [String(param)], podIp: podIpVars(ray.env) };
+  }
+  const starters = kuberay ? [ray] : p.pod.containers.filter(runsRayStart);
+  return {
+    addresses: starters.flatMap((c) => nodeIpAddresses(c.command, c.args)),
+    podIp: new Set(starters.flatMap((c) => [...podIpVars(c.env)])),
+  };
+}
+
+/** A node that advertises an address other than its pod IP: its per-pod certificate does not name it. */
+function foreignAddress(p: PodFacts): Result[] {
+  const { addresses, podIp } = advertised(p);
+  return addresses
+    .filter((a) => !isPodIp(a, podIp))
+    .map((a) => {
+      const message =
+        `${p.ref.where}: Ray advertises --node-ip-address ${a}, which this node's certificate will not name (a ` +
+        'per-pod certificate names the pod IP, 127.0.0.1, localhost and the Services that select the pod), so ' +
+        'peers that verify it will refuse the node; drop node-ip-address (the pod IP is the default), or use ' +
+        'mode: pod-dns for DNS names';
+      return about(p.resource, 'warning', message, { path: fieldPath(p.ref.path) });
+    });
+}
+
 export const perPod: CertificateMode = {
   name: 'per-pod',
   summary: 'a certificate per Ray node pod, the default',
@@ -85,6 +117,7 @@ export const perPod: CertificateMode = {
         clusterFromLabel: pod.generatedHead,
       }),
   }),
+  warnNode: foreignAddress,
   describeNode: (settings) =>
     `init container ${INIT_CONTAINER} issues a certificate for the pod IP into ${settings.mountPath}`,
   lifetimeNote: (settings) =>

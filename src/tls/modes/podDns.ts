@@ -5,7 +5,7 @@
 import { isMap, type Node, type YAMLMap } from 'yaml';
 import { about } from '../../krm/results.js';
 import { fieldPath, groupPath } from '../../ray/kinds.js';
-import { findRayStart, shellScript } from '../../ray/rayStart.js';
+import { argvOf, findRayStart, isPodIp, podIpVars, shellCommands, shellScript } from '../../ray/rayStart.js';
 import { type Json, mapsOf } from '../../yaml/json.js';
 import { toJson } from '../../yaml/read.js';
 import type { Target } from '../../yaml/upsert.js';
@@ -41,30 +41,97 @@ export type Rewrite = { command: string[]; args: string[] } | { error: string } 
 
 const ALREADY =
   `\`ray start\` already sets ${FLAG}; in pod-dns mode the node must advertise its pod DNS name: ` + `remove the flag`;
+/** `--node-ip-address=VALUE` or `--node-ip-address VALUE` in a script, VALUE maybe quoted. */
+const FLAG_IN_SCRIPT = /--node-ip-address(?:=|[ \t]+)(["']?)(\$\{\w+\}|\$\(\w+\)|\$\w+|\$\(hostname -i\))\1/g;
+
+/** The argv with `script` replaced, split back as the kubelet had it (the shell and its options in command). */
+function withScript(command: Json | undefined, argv: string[], script: number, text: string) {
+  const cut = Array.isArray(command) ? Math.min(command.length, script) : 0;
+  const next = [...argv.slice(0, script), text, ...argv.slice(script + 1)];
+  return { command: next.slice(0, cut), args: next.slice(cut) };
+}
+
+/** Inserts the flag at each offset of a script (after `ray start`, or after $KUBERAY_GEN_RAY_START_CMD). */
+function insertFlag(script: string, ends: number[], clusterDomain: string): string {
+  let out = script;
+  for (const end of [...ends].sort((a, b) => b - a))
+    out = `${out.slice(0, end)} ${FLAG}="${podDnsName(clusterDomain)}"${out.slice(end)}`;
+  return out;
+}
 
 /**
- * How to make a container's `ray start` advertise the pod DNS name:
- * exec-form commands get the wrapper, shell scripts the flag after each `ray start`.
+ * How to make a container's `ray start` advertise the pod DNS name: exec-form commands get
+ * the wrapper, shell scripts the flag after each `ray start`. A flag whose value is the pod
+ * IP (an env var from status.podIP, named in `podIp`) gives way to the DNS name.
  */
-export function rewriteRayStart(command: Json | undefined, args: Json | undefined, clusterDomain: string): Rewrite {
+export function rewriteRayStart(
+  command: Json | undefined,
+  args: Json | undefined,
+  clusterDomain: string,
+  podIp: Set<string> = new Set(),
+): Rewrite {
   const start = findRayStart(command, args);
   if (!start) return 'none';
   const { argv } = start;
+  const ours = `${FLAG}="${podDnsName(clusterDomain)}"`;
   if (start.form === 'shell') {
     const script = argv[start.script];
     if (script.includes(podDnsName(clusterDomain))) return 'done';
-    if (script.includes(FLAG)) return { error: ALREADY };
-    let rewritten = script;
-    for (const end of [...start.ends].reverse())
-      rewritten = `${rewritten.slice(0, end)} ${FLAG}="${podDnsName(clusterDomain)}"${rewritten.slice(end)}`;
-    // Keep the kubelet's split: the shell and its options in command, the script and the rest in args.
-    const cut = Array.isArray(command) ? Math.min(command.length, start.script) : 0;
-    const next = [...argv.slice(0, start.script), rewritten, ...argv.slice(start.script + 1)];
-    return { command: next.slice(0, cut), args: next.slice(cut) };
+    const rewritten = script.replace(FLAG_IN_SCRIPT, (m, _q, value) => (isPodIp(value, podIp) ? ours : m));
+    if (rewritten.split(ours).join('').includes(FLAG)) return { error: ALREADY };
+    const text = rewritten !== script ? rewritten : insertFlag(script, start.ends, clusterDomain);
+    return withScript(command, argv, start.script, text);
   }
   if (shellScript(argv) !== undefined && argv[shellScript(argv)!] === execWrapper(clusterDomain)) return 'done';
-  if (argv.some((a) => a === FLAG || a.startsWith(`${FLAG}=`))) return { error: ALREADY };
-  return { command: ['sh', '-c', execWrapper(clusterDomain), 'ray-tls'], args: argv };
+  const kept = argv.filter((a, i) => {
+    if (a.startsWith(`${FLAG}=`)) return !isPodIp(a.slice(FLAG.length + 1), podIp);
+    if (a === FLAG) return !isPodIp(argv[i + 1] ?? '', podIp);
+    return !(argv[i - 1] === FLAG && isPodIp(a, podIp));
+  });
+  if (kept.some((a) => a === FLAG || a.startsWith(`${FLAG}=`))) return { error: ALREADY };
+  return { command: ['sh', '-c', execWrapper(clusterDomain), 'ray-tls'], args: kept };
+}
+
+const GENERATED = 'KUBERAY_GEN_RAY_START_CMD';
+const GENERATED_WORD = /^\$(KUBERAY_GEN_RAY_START_CMD|\{KUBERAY_GEN_RAY_START_CMD\})$/;
+const GENERATED_FORMS = `\`$${GENERATED}\` or \`eval "$${GENERATED}"\``;
+
+/**
+ * ray.io/overwrite-container-cmd: KubeRay runs the container's own command and hands it the
+ * generated `ray start` in $KUBERAY_GEN_RAY_START_CMD. The DNS name goes after that expansion
+ * in the script: it then works with `eval` and without (a `$(...)` inside the variable would
+ * reach a plain expansion as broken words). A container that runs `ray start` itself is
+ * rewritten as any workload is.
+ */
+export function rewriteGeneratedStart(
+  command: Json | undefined,
+  args: Json | undefined,
+  clusterDomain: string,
+  podIp: Set<string> = new Set(),
+): Rewrite {
+  const argv = argvOf(command, args);
+  const at = shellScript(argv);
+  const script = at === undefined ? '' : argv[at];
+  if (script.includes(podDnsName(clusterDomain))) return 'done';
+  const ends: number[] = [];
+  for (const words of shellCommands(script)) {
+    const i = words[0]?.text === 'eval' ? 1 : 0;
+    if (GENERATED_WORD.test(words[i]?.text ?? '')) ends.push(words[i].end);
+  }
+  if (ends.length && at !== undefined) return withScript(command, argv, at, insertFlag(script, ends, clusterDomain));
+  if (argv.some((a) => a.includes(GENERATED)))
+    return {
+      error:
+        `ray.io/overwrite-container-cmd: ray-tls adds ${FLAG} where the script runs ${GENERATED_FORMS} as a ` +
+        'command, and this one uses it otherwise; run it in one of those forms',
+    };
+  const own = rewriteRayStart(command, args, clusterDomain, podIp);
+  if (own !== 'none') return own;
+  return {
+    error:
+      "ray.io/overwrite-container-cmd: KubeRay runs this container's own command, which neither runs `ray start` " +
+      `nor ${GENERATED_FORMS} where ray-tls can see it; run one of them in the command (sh -c SCRIPT)`,
+  };
 }
 
 const LOOPBACK_ADDRESS = /^--address=(?:127\.0\.0\.1|localhost)(:\d+)$/;
@@ -126,8 +193,12 @@ function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
       });
     return;
   }
-  const current = toJson(params.get(key, true) as Node | undefined, t.doc);
+  const node = params.get(key, true) as Node | undefined;
+  const current = toJson(node, t.doc);
+  const podIp = podIpVars(p.pod.containers[0]?.env);
   if (current === undefined) t.editor.addPair(params, key, value);
+  // The pod IP from the downward API (`$MY_POD_IP`): the DNS name of that same IP takes its place.
+  else if (typeof current === 'string' && isPodIp(current, podIp)) t.editor.replace(node!, value, !!params.flow);
   else if (current !== value) {
     const message =
       'rayStartParams already sets node-ip-address; in pod-dns mode the node must advertise its pod DNS name';
@@ -141,11 +212,25 @@ function advertiseKubeRay(edit: NodeEdit, clusterDomain: string): void {
   }
 }
 
+/**
+ * KubeRay gives a head's Ray container RAY_ADDRESS=127.0.0.1:PORT unless it has one. A driver
+ * using it fails in pod-dns (Ray swaps loopback for the pod IP, which the certificate does not
+ * name); `auto` finds the cluster as the head advertised it, by its DNS name.
+ */
+function headAddress(edit: NodeEdit): Json[] {
+  const ray = edit.pod.pod.containers[0];
+  if (edit.pod.ref.kuberay !== 'head' || mapsOf(ray?.env).some((e) => e.name === 'RAY_ADDRESS')) return [];
+  return [{ name: 'RAY_ADDRESS', value: 'auto' }];
+}
+
+const rewriteOwn = (form: 'own' | 'overwrite') => (form === 'overwrite' ? rewriteGeneratedStart : rewriteRayStart);
+
 /** Makes a container that runs `ray start` advertise its pod DNS name; true when it does. */
-function advertise(t: Target, c: YAMLMap, field: string, clusterDomain: string): boolean {
+function advertise(t: Target, c: YAMLMap, field: string, clusterDomain: string, how = rewriteRayStart): boolean {
   const command = c.get('command', true) as Node | undefined;
   const args = c.get('args', true) as Node | undefined;
-  const rewrite = rewriteRayStart(toJson(command, t.doc), toJson(args, t.doc), clusterDomain);
+  const vars = podIpVars(toJson(c.get('env', true) as Node | undefined, t.doc));
+  const rewrite = how(toJson(command, t.doc), toJson(args, t.doc), clusterDomain, vars);
   if (rewrite === 'none') return false;
   aimProbes(t, c, clusterDomain);
   if (rewrite === 'done') return true;
@@ -218,8 +303,15 @@ export const podDns: CertificateMode = {
   containerEnv(edit, c, index, field, settings) {
     if (edit.pod.kubeRayGroup) {
       if (index !== 0) return [];
-      advertiseKubeRay(edit, settings.clusterDomain);
-      return podDnsEnv();
+      const form = edit.pod.kubeRayStart;
+      if (form === 'generated' || form === undefined) advertiseKubeRay(edit, settings.clusterDomain);
+      else if (!advertise(edit.target, c, field, settings.clusterDomain, rewriteOwn(form))) {
+        const message =
+          'KubeRay sees the text `ray start` in this command and so starts none itself, but ray-tls finds no ' +
+          '`ray start` the command runs; run `ray start` in it (sh -c SCRIPT), or drop the text';
+        edit.target.conflicts.push({ field: `${field}.command`, current: null, proposed: null, message, fix: '' });
+      }
+      return [...podDnsEnv(), ...headAddress(edit)];
     }
     return advertise(edit.target, c, field, settings.clusterDomain) ? podDnsEnv() : [];
   },

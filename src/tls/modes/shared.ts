@@ -61,7 +61,7 @@ export const shared: CertificateMode = {
   validateNode: (p, r) => [
     about(
       r,
-      'error',
+      'warning',
       `${p.ref.where}: the Ray node's certificate comes from Secret ${certificateSecret(p)}, issued before the pod ` +
         `had an IP, so it cannot name the address Ray dials: Ray fails to start or marks the node dead. Use per-pod ` +
         `or pod-dns mode`,
