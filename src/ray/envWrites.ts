@@ -4,7 +4,7 @@
 // `python -c` line) word by word, so quoting (`RAY_US""E_TLS`) hides nothing. Any other
 // mention of such a name is a write (`X=0 exec`, export, unset, declare, env -u, read,
 // ${X:=0}...); so is running Ray with a cleared environment (env -i, exec -c, su, sudo).
-import { shellCommands } from './rayStart.js';
+import { ASSIGNMENT, base, PREFIXES, shellCommands } from './rayStart.js';
 
 const NAME = '(?:RAY_USE_TLS|RAY_TLS_[A-Za-z0-9_]*)';
 /** A TLS variable's name, not inside a longer name. */
@@ -16,8 +16,6 @@ const PARTIAL = /(?<![A-Za-z0-9_])RAY_[A-Za-z0-9_]*(?![A-Za-z0-9_])/g;
 const TLS_NAMES = ['RAY_USE_TLS', 'RAY_TLS_'];
 const NESTED = /[\s;&|`()]/;
 const MAX_DEPTH = 4;
-
-const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
 
 /** Runners that start their command with a cleared or login environment, and the options that make them. */
 const CLEARS = new Map<string, (option: string) => boolean>([
@@ -61,24 +59,6 @@ export function tlsEnvWrite(argv: string[], depth = 0): string | undefined {
   return undefined;
 }
 
-/** Words that may stand before the command itself (rayStart.ts reads them the same way). */
-const PASS = new Set([
-  'exec',
-  'nohup',
-  'time',
-  'command',
-  'then',
-  'do',
-  'else',
-  'elif',
-  'if',
-  'while',
-  'until',
-  '!',
-  '{',
-]);
-const ASSIGNMENT = /^[A-Za-z_]\w*=/;
-
 /** `env -i ray start`, `exec -c ray start`, `sudo ray start`: Ray would start without the pod's env. */
 function clearsEnvironment(words: string[]): string | undefined {
   for (let i = 0; i < words.length; i++) {
@@ -87,7 +67,7 @@ function clearsEnvironment(words: string[]): string | undefined {
     if (clears?.('')) return `${words[i]} (Ray would start without the pod's environment)`;
     for (let j = i + 1; clears && j < words.length && words[j].startsWith('-'); j++)
       if (clears(words[j])) return `${words[i]} ${words[j]} (Ray would start without the pod's environment)`;
-    if (!(clears !== undefined || PASS.has(word) || ASSIGNMENT.test(words[i]) || words[i].startsWith('-')))
+    if (!(clears !== undefined || PREFIXES.has(word) || ASSIGNMENT.test(words[i]) || words[i].startsWith('-')))
       return undefined;
   }
   return undefined;

@@ -12,7 +12,7 @@ export type RayStart =
 
 const SHELLS = /^(sh|bash|dash|ash|zsh|ksh)$/;
 /** Words that may stand before the command itself: shell keywords and runners that exec their argv. */
-const PREFIXES = new Set([
+export const PREFIXES = new Set([
   'exec',
   'nohup',
   'time',
@@ -31,8 +31,9 @@ const PREFIXES = new Set([
 const RUNNERS = new Set(['env', 'tini', 'dumb-init']);
 /** Runner options whose value is the next word (`env -u NAME ray start`, `tini -e 143 -- ...`). */
 const WITH_VALUE = new Set(['-u', '--unset', '-C', '--chdir', '-p', '-e', '-r', '--rewrite']);
-const ASSIGNMENT = /^[A-Za-z_]\w*=/;
-const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
+export const ASSIGNMENT = /^[A-Za-z_]\w*=/;
+/** A command word without its directory (`/usr/bin/env` is `env`). */
+export const base = (word: string) => word.slice(word.lastIndexOf('/') + 1);
 
 interface Word {
   text: string;
