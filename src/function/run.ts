@@ -57,8 +57,12 @@ const FOREIGN_RAY_HINT = /ray start|ray:\/\//;
  */
 function interesting(configured: Configured): Interesting {
   const anyPod = !(configured instanceof ConfigError) && Object.keys(configured.clientSelector).length > 0;
-  return (kind, text) =>
-    ALWAYS.has(kind) || (POD_KINDS.has(kind) ? anyPod || RAY_HINT.test(text) : FOREIGN_RAY_HINT.test(text));
+  return (kind, text) => {
+    if (kind === 'Service') return 'read'; // for its selector: never edited
+    if (ALWAYS.has(kind)) return true;
+    if (POD_KINDS.has(kind)) return anyPod || RAY_HINT.test(text);
+    return FOREIGN_RAY_HINT.test(text) && 'read'; // for a warning
+  };
 }
 
 /** A multi-document stream in and out: the legacy exec plugin (a config file) and `ray-tls helm`. */
@@ -121,6 +125,8 @@ function runOver(input: string, stream: StreamOptions | undefined, validateOnly:
   } catch (e) {
     return unreadable(e);
   }
+  // The edits are made: the items' Documents are no longer needed while the output is written.
+  for (const item of decoded.items) item.release?.();
   return output(decoded, outcome, legacy, validating);
 }
 

@@ -48,7 +48,7 @@ export function readResources(
   const entries: { item: Item; resource: Resource }[] = [];
   const results: Result[] = [];
   for (const item of items) {
-    const read = readResource(toJson(item.node, item.doc));
+    const read = readResource(item.value ?? toJson(item.node, item.doc));
     if (isResource(read)) {
       read.metadata.namespace ??= namespacing?.release;
       entries.push({ item, resource: read });

@@ -34,6 +34,10 @@ export interface Item {
   editor: Editor;
   /** Position in the input's items. */
   position: number;
+  /** The item as plain values, when read at decoding: an item only read keeps no Document (docs/design.md §6). */
+  value?: Json;
+  /** Lets go of the item's Document once its edits are made (it is parsed again if asked for). */
+  release?(): void;
 }
 
 export interface Output {
@@ -56,8 +60,11 @@ export interface Decoded {
   encode(out: Output): string;
 }
 
-/** Items the function reads or changes, by kind and source text; other items are copied unparsed. */
-export type Interesting = (kind: string, text: string) => boolean;
+/**
+ * Items the function reads or changes, by kind and source text; other items are copied unparsed.
+ * `'read'`: an item the function most likely only reads (its Document is not kept).
+ */
+export type Interesting = (kind: string, text: string) => boolean | 'read';
 /** Chooses the items to parse once the function config is known (it can widen the choice). */
 export type Select = (functionConfig: Json | undefined) => Interesting;
 
@@ -189,18 +196,50 @@ function parseItems(input: string, slices: { start: number; end: number }[], int
     const text = input.slice(s.start, s.end);
     const kind = kindOf(text, keyColumn(text));
     if (kind !== undefined && !interesting(kind, text)) return;
-    const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
-    const seq = doc.contents;
-    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
-      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
-    }
-    const parsedKind = (seq.items[0] as YAMLMap).get('kind');
-    if (typeof parsedKind !== 'string') throw noKind(position);
-    if (!interesting(parsedKind, text)) return;
-    items.push({ node: seq.items[0] as YAMLMap, doc, editor: new Editor(text, wideSeqs(text)), position });
+    const tree = parseItem(text, position);
+    const use = interesting(tree.node.get('kind') as string, text);
+    if (use) items.push(slicedItem(text, position, tree, use === 'read'));
   });
   return items;
+}
+
+/** One item's text as a Document: the item is its only sequence entry, a mapping with a kind. */
+function parseItem(text: string, position: number): { doc: Document; node: YAMLMap } {
+  const doc = parseDocument(text, PARSE);
+  if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
+  const seq = doc.contents;
+  if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
+    throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+  }
+  const node = seq.items[0] as YAMLMap;
+  if (typeof node.get('kind') !== 'string') throw noKind(position);
+  return { doc, node };
+}
+
+/**
+ * An item parsed alone. Its Document is most of the memory of a large run: one only read is
+ * kept as plain values instead, and any is parsed again from its text if its nodes are asked for.
+ */
+function slicedItem(text: string, position: number, tree: { doc: Document; node: YAMLMap }, read: boolean): Item {
+  let held: typeof tree | undefined = read ? undefined : tree;
+  const parsed = () => {
+    held ??= parseItem(text, position);
+    return held;
+  };
+  return {
+    get node() {
+      return parsed().node;
+    },
+    get doc() {
+      return parsed().doc;
+    },
+    editor: new Editor(text, wideSeqs(text)),
+    position,
+    ...(read && { value: toJson(tree.node, tree.doc) }),
+    release() {
+      held = undefined;
+    },
+  };
 }
 
 /** Every byte of the input, with the items' edits spliced in, new items appended, results replaced. */
