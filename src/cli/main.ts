@@ -53,8 +53,20 @@ async function main(argv: string[]): Promise<number> {
 
 function emit(result: RunOutput): number {
   for (const line of result.stderr) process.stderr.write(`${line}\n`);
-  process.stdout.write(result.stdout);
+  writePieces(result.stdout);
   return result.exitCode;
+}
+
+/** A large output in pieces: one write would copy all of it into one more buffer (docs/design.md §6). */
+function writePieces(text: string): void {
+  const PIECE = 1 << 20;
+  for (let at = 0; at < text.length; ) {
+    let end = Math.min(at + PIECE, text.length);
+    const code = text.charCodeAt(end - 1);
+    if (end < text.length && code >= 0xd800 && code <= 0xdbff) end++; // never split a surrogate pair
+    process.stdout.write(text.slice(at, end));
+    at = end;
+  }
 }
 
 /** Helm's post-renderer: a stream in, a stream out (cli/helm.ts). */

@@ -253,27 +253,33 @@ function encodeBlockList(
 ): string {
   const editors = new Map(items.map((item) => [item.position, item.editor]));
   const added = keepInput ? [] : newItems;
-  let out = input.slice(0, itemsSection.start);
+  // Pieces joined once: testing the end of a growing string would copy it whole each time.
+  const out = [input.slice(0, itemsSection.start)];
+  const newLine = () => {
+    let n = out.length - 1;
+    while (n >= 0 && out[n] === '') n--;
+    if (n < 0 || !out[n].endsWith('\n')) out.push('\n');
+  };
   const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
   // New items replace an empty `items: []`.
   const eol = itemsLine.indexOf('\n');
-  out += layout.emptyFlowItems && added.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine;
+  out.push(layout.emptyFlowItems && added.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine);
   slices.forEach((s, position) => {
-    if (keepInput) out += input.slice(s.start, s.end);
-    else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
+    if (keepInput) out.push(input.slice(s.start, s.end));
+    else if (!dropped.has(position)) out.push(editors.get(position)?.apply() ?? input.slice(s.start, s.end));
   });
   if (added.length) {
-    if (!out.endsWith('\n')) out += '\n';
-    out += added.map((v) => blockItem(v, 0, false)).join('');
+    newLine();
+    for (const v of added) out.push(blockItem(v, 0, false));
   }
   // Results describe one run: earlier ones are replaced, so a second run changes nothing.
   const rest = layout.sections.filter((s) => s.start >= itemsSection.end && s.key !== 'results');
-  for (const s of rest) out += input.slice(s.start, s.end);
+  for (const s of rest) out.push(input.slice(s.start, s.end));
   if (results.length) {
-    if (!out.endsWith('\n')) out += '\n';
-    out += `results:\n${plainItems(results)}`;
+    newLine();
+    out.push(`results:\n${plainItems(results)}`);
   }
-  return out;
+  return out.join('');
 }
 
 /** kpt records each file's sequence style; otherwise follow the item's own first block sequence. */
