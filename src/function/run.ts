@@ -25,7 +25,9 @@ export const NEW_FILE = 'ray-tls.yaml';
 
 export interface RunOutput {
   /** The ResourceList (or stream) for stdout; empty when the input could not be read. */
-  stdout: string;
+  readonly stdout: string;
+  /** The same text in pieces, to write without joining them (a large list's output is tens of MB). */
+  pieces: readonly string[];
   /** Human-readable lines for stderr: errors and warnings. */
   stderr: string[];
   exitCode: number;
@@ -163,14 +165,19 @@ function output(
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
-  const stdout = decoded.encode({
+  const pieces = decoded.encodePieces({
     newItems: outcome.newItems ?? [],
     dropped: outcome.dropped ?? new Set(),
     results: legacy ? [] : results.map(toJsonResult),
     keepInput: failed || validating, // the validator never changes anything
   });
+  let joined: string | undefined;
   return {
-    stdout,
+    get stdout() {
+      joined ??= pieces.join('');
+      return joined;
+    },
+    pieces,
     stderr: results.filter((r) => r.severity !== 'info').map(formatResult),
     exitCode: failed ? 1 : 0,
     results,
@@ -180,5 +187,5 @@ function output(
 /** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
 function unreadable(e: unknown): RunOutput {
   if (!(e instanceof InputError)) throw e;
-  return { stdout: '', stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
+  return { stdout: '', pieces: [], stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
 }

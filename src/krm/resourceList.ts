@@ -58,6 +58,8 @@ export interface Decoded {
    * items, then new items and the results.
    */
   encode(out: Output): string;
+  /** The same output in pieces, for writing without building one large string (docs/design.md §6). */
+  encodePieces(out: Output): string[];
 }
 
 /**
@@ -185,9 +187,15 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
     items,
     functionConfig,
     itemTexts: () => slices.map((s) => input.slice(s.start, s.end)),
-    encode: (out) => encodeBlockList(input, layout, itemsSection, slices, items, out),
+    ...piecewise((out) => encodeBlockList(input, layout, itemsSection, slices, items, out)),
   };
 }
+
+/** Both ways of encoding, from the pieces. */
+const piecewise = (pieces: (out: Output) => string[]): Pick<Decoded, 'encode' | 'encodePieces'> => ({
+  encode: (out) => pieces(out).join(''),
+  encodePieces: pieces,
+});
 
 /** The items that can matter, each parsed alone (an item whose kind the scan cannot read is parsed to tell). */
 function parseItems(input: string, slices: { start: number; end: number }[], interesting: Interesting): Item[] {
@@ -250,10 +258,10 @@ function encodeBlockList(
   slices: { start: number; end: number }[],
   items: Item[],
   { newItems, results, dropped, keepInput }: Output,
-): string {
+): string[] {
   const editors = new Map(items.map((item) => [item.position, item.editor]));
   const added = keepInput ? [] : newItems;
-  // Pieces joined once: testing the end of a growing string would copy it whole each time.
+  // Pieces: testing the end of a growing string would copy it whole each time.
   const out = [input.slice(0, itemsSection.start)];
   const newLine = () => {
     let n = out.length - 1;
@@ -279,7 +287,7 @@ function encodeBlockList(
     newLine();
     out.push(`results:\n${plainItems(results)}`);
   }
-  return out.join('');
+  return out;
 }
 
 /** kpt records each file's sequence style; otherwise follow the item's own first block sequence. */
@@ -349,19 +357,19 @@ function parseWholeList(input: string, select: Select): Decoded {
     items,
     functionConfig,
     itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
-    encode: wholeListEncoder(input, editor, root, itemsNode),
+    ...piecewise(wholeListEncoder(input, editor, root, itemsNode)),
   };
 }
 
 /** Writes the output of a whole-document list: the item edits, dropped and new items, the results. */
 function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNode: Node | undefined) {
   const resultsNode = root.get('results', true) as Node | undefined;
-  return ({ newItems, results, dropped, keepInput }: Output): string => {
+  return ({ newItems, results, dropped, keepInput }: Output): string[] => {
     if (keepInput) {
       // Discard the item edits: only the results are added.
       const plain = new Editor(input, editor.wideSeqs);
       addResults(plain, root, resultsNode, results);
-      return plain.apply();
+      return [plain.apply()];
     }
     for (const position of dropped) {
       const node = (itemsNode as YAMLSeq).items[position] as Node;
@@ -373,7 +381,7 @@ function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNod
       else editor.addPair(root, 'items', newItems);
     }
     addResults(editor, root, resultsNode, results);
-    return editor.apply();
+    return [editor.apply()];
   };
 }
 
@@ -412,7 +420,7 @@ export function decodeStream(
     items,
     functionConfig: undefined,
     itemTexts: () => docs.map((d) => input.slice(d.start, d.end)),
-    encode({ newItems, dropped, keepInput }) {
+    ...piecewise(({ newItems, dropped, keepInput }) => {
       let out = '';
       docs.forEach((d, position) => {
         if (keepInput) out += input.slice(d.start, d.end);
@@ -421,8 +429,8 @@ export function decodeStream(
       if (!keepInput)
         for (const v of newItems)
           out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(annotate(v, newAnnotations), false)}`;
-      return out;
-    },
+      return [out];
+    }),
   };
 }
 
