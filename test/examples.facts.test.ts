@@ -144,7 +144,8 @@ function expectPerPodNode(
   const volumes = Object.fromEntries(spec.volumes.map((v: Obj) => [v.name, v]));
   expect(volumes['ray-tls'].emptyDir.medium).toBe('Memory');
   expect(volumes['ray-tls-ca'].secret.secretName).toBe(want.caSecret ?? 'ray-tls-ca');
-  for (const c of spec.containers) expectTlsContainer(c, dir);
+  // A sidecar that does not talk to Ray (the kuberay example's log-shipper) gets nothing.
+  for (const c of spec.containers) if (c.name !== 'log-shipper') expectTlsContainer(c, dir);
   return init;
 }
 
@@ -299,7 +300,21 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
     },
     'clientSelector makes the notebook a client, even without a ray:// address': (c) => {
       const nb = one(c.items, 'Deployment', 'notebook', 'lab');
-      expectClientPod(podSpecOf(nb), 'notebook', '/var/run/ray-tls');
+      // ca.secretName may be an intermediate: the client trusts the CA's own certificate (the first of the CA
+      // Secret's tls.crt, cut by an init container), never the Secret's ca.crt; the CA key is never mounted.
+      const spec = podSpecOf(nb);
+      expect(spec.initContainers.map((i: Obj) => i.name)).toEqual(['ray-tls-trust']);
+      expect(spec.volumes).toEqual([
+        { name: 'ray-tls', emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+        { name: 'ray-tls-secret', secret: { secretName: 'notebook-ray-tls-client' } },
+        {
+          name: 'ray-tls-trust',
+          projected: {
+            sources: [{ secret: { name: 'lab-ray-ca', items: [{ key: 'tls.crt', path: 'lab-ray-ca.crt' }] } }],
+          },
+        },
+      ]);
+      for (const container of spec.containers) expectTlsContainer(container, '/var/run/ray-tls');
       expectClientCertificate(c, 'notebook', 'lab');
       expect(nb.metadata.labels).toEqual({ team: 'ds' });
       expect(newItems(c).map(idOf)).toEqual(['Issuer/lab/ray-tls-ca', 'Certificate/lab/notebook-ray-tls-client']);
@@ -577,10 +592,10 @@ const facts: Record<string, Record<string, (c: Case) => void>> = {
       const small = one(c.items, 'RayService', 'serve', 'serving').spec.rayClusterConfig.workerGroupSpecs[0];
       expectPerPodNode(small.template.spec, { image: 'rayproject/ray:2.58.0', services: [] });
     },
-    'a sidecar of the head pod gets the TLS env and mount too; rayStartParams untouched in per-pod': (c) => {
+    'a log-shipper sidecar of the head pod gets nothing (no key, no env); rayStartParams untouched': (c) => {
       const head = one(c.items, 'RayCluster', 'raycluster', 'ray').spec.headGroupSpec;
       expect(head.template.spec.containers.map((x: Obj) => x.name)).toEqual(['ray-head', 'log-shipper']);
-      expectTlsContainer(head.template.spec.containers[1]);
+      expect(head.template.spec.containers[1]).toEqual({ name: 'log-shipper', image: 'fluent/fluent-bit:3.0' });
       expect(head.rayStartParams).toEqual({ 'dashboard-host': '0.0.0.0' });
     },
     "the RayJob's submitter is a client; each namespace gets its own chain": (c) => {

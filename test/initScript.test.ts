@@ -303,7 +303,12 @@ describe('the per-pod init script', () => {
       expect(r.stderr + r.stdout).toContain('ray-tls: issued a certificate for IP:10.244.7.2');
       expect(r.status).toBe(0);
 
-      // tls.crt is the chain: leaf, then the issuing CA; ca.crt is the root.
+      // tls.crt is the chain: leaf, then the issuing CA; ca.crt is that CA alone (under a root: the
+      // intermediate, not the root), which Ray takes as its trust anchor (a partial chain).
+      expect(readFileSync(join(outDir, 'ca.crt'), 'utf8')).toBe(readFileSync(join(caDir, 'tls.crt'), 'utf8'));
+      expect(readFileSync(join(outDir, 'ca.crt'), 'utf8') === readFileSync(join(caDir, 'ca.crt'), 'utf8')).toBe(
+        !intermediate,
+      );
       const chain = readFileSync(join(outDir, 'tls.crt'), 'utf8');
       expect(chain.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
       const leaf = join(work, `leaf-${intermediate}.crt`);
@@ -311,6 +316,7 @@ describe('the per-pod init script', () => {
       expect(
         openssl(
           'verify',
+          '-partial_chain',
           '-CAfile',
           join(outDir, 'ca.crt'),
           '-untrusted',
@@ -323,6 +329,7 @@ describe('the per-pod init script', () => {
       expect(
         openssl(
           'verify',
+          '-partial_chain',
           '-CAfile',
           join(outDir, 'ca.crt'),
           '-untrusted',
@@ -410,6 +417,7 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     expect(
       openssl(
         'verify',
+        '-partial_chain',
         '-CAfile',
         join(out, 'ca.crt'),
         '-untrusted',
@@ -633,41 +641,67 @@ describe.each(shells)('the per-pod init script under $name', (shell) => {
     const second = caSecret(join(work, `ca-second-${n}`), false);
     const trust = join(work, `trust-${n}`);
     mkdirSync(trust);
-    writeFileSync(join(trust, 'trust-0.crt'), readFileSync(join(ca, 'ca.crt'))); // the current CA again: skipped
-    writeFileSync(join(trust, 'trust-1.crt'), readFileSync(join(second, 'ca.crt')));
+    // The projected volume brings each trusted CA Secret's tls.crt.
+    writeFileSync(join(trust, 'trust-0.crt'), readFileSync(join(ca, 'tls.crt'))); // the current CA again: skipped
+    writeFileSync(join(trust, 'trust-1.crt'), readFileSync(join(second, 'tls.crt')));
     writeFileSync(join(trust, 'notes.txt'), 'not a certificate');
     const out = outDir();
     const r = await runScript(shell, { CERT_DIR: out, CA_DIR: ca, CA_TRUST_DIR: trust });
     expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ray-tls: trusting 2 CA certificate(s), first subject=CN = test intermediate');
     const bundle = readFileSync(join(out, 'ca.crt'), 'utf8');
     expect(bundle.match(/BEGIN CERTIFICATE/g)).toHaveLength(2);
-    expect(bundle.startsWith(readFileSync(join(ca, 'ca.crt'), 'utf8'))).toBe(true);
+    expect(bundle.startsWith(readFileSync(join(ca, 'tls.crt'), 'utf8'))).toBe(true);
 
-    // Our leaf, and a leaf from the second CA, both verify against the bundle.
-    expect(
-      openssl(
-        'verify',
-        '-CAfile',
-        join(out, 'ca.crt'),
-        '-untrusted',
-        join(ca, 'tls.crt'),
-        firstCert(join(out, 'tls.crt')),
-      ),
-    ).toContain(': OK');
+    // Our leaf, and a leaf from the second CA, both verify against the bundle (as Ray: partial chains).
+    const verify = (trusted: string, leaf: string) =>
+      spawnSync('openssl', ['verify', '-partial_chain', '-CAfile', trusted, leaf], { encoding: 'utf8' }).status;
+    expect(verify(join(out, 'ca.crt'), firstCert(join(out, 'tls.crt')))).toBe(0);
     const otherOut = outDir();
     expect((await runScript(shell, { CERT_DIR: otherOut, CA_DIR: second })).status).toBe(0);
-    expect(openssl('verify', '-CAfile', join(out, 'ca.crt'), firstCert(join(otherOut, 'tls.crt')))).toContain(': OK');
+    expect(verify(join(out, 'ca.crt'), firstCert(join(otherOut, 'tls.crt')))).toBe(0);
     // Without the bundle it would not.
-    expect(
-      spawnSync('openssl', ['verify', '-CAfile', join(ca, 'ca.crt'), firstCert(join(otherOut, 'tls.crt'))]).status,
-    ).not.toBe(0);
+    expect(verify(join(ca, 'tls.crt'), firstCert(join(otherOut, 'tls.crt')))).not.toBe(0);
 
     // A CA_TRUST_DIR that is not mounted is skipped.
     const missing = outDir();
     expect(
       (await runScript(shell, { CERT_DIR: missing, CA_DIR: ca, CA_TRUST_DIR: join(work, 'no-such-dir') })).status,
     ).toBe(0);
-    expect(readFileSync(join(missing, 'ca.crt'), 'utf8')).toBe(readFileSync(join(ca, 'ca.crt'), 'utf8'));
+    expect(readFileSync(join(missing, 'ca.crt'), 'utf8')).toBe(readFileSync(join(ca, 'tls.crt'), 'utf8'));
+  });
+
+  it('trusts the CA itself, not the root above it: a leaf of a sibling intermediate fails', async () => {
+    // A sibling CA under the same root (another namespace's ray-tls CA under one corporate issuer).
+    const sibling = join(work, `sibling-${n}`);
+    mkdirSync(sibling);
+    writeFileSync(join(sibling, 'ca.ext'), 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign\n');
+    const f = (name: string) => join(sibling, name);
+    openssl('genpkey', '-algorithm', 'EC', '-pkeyopt', 'ec_paramgen_curve:P-256', '-out', f('tls.key'));
+    openssl('req', '-new', '-key', f('tls.key'), '-subj', '/CN=sibling intermediate', '-out', f('ca.csr'));
+    openssl(
+      ...['x509', '-req', '-in', f('ca.csr'), '-CA', join(ca, 'ca.crt'), '-CAkey', join(ca, 'root.key')],
+      ...['-set_serial', '3', '-days', '30', '-extfile', f('ca.ext'), '-out', f('tls.crt')],
+    );
+    writeFileSync(f('ca.crt'), readFileSync(join(ca, 'ca.crt')));
+    const ours = outDir();
+    const theirs = outDir();
+    expect((await runScript(shell, { CERT_DIR: ours, CA_DIR: ca })).status).toBe(0);
+    const r = await runScript(shell, { CERT_DIR: theirs, CA_DIR: sibling });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toContain('ray-tls: trusting 1 CA certificate(s), first subject=CN = sibling intermediate');
+    // What each pod presents (leaf + its CA) against what the other trusts, as Ray's gRPC checks it.
+    const verify = (trusted: string, chain: string) =>
+      spawnSync('openssl', ['verify', '-partial_chain', '-CAfile', trusted, '-untrusted', chain, firstCert(chain)], {
+        encoding: 'utf8',
+      });
+    expect(verify(join(ours, 'ca.crt'), join(ours, 'tls.crt')).status).toBe(0);
+    const refused = verify(join(ours, 'ca.crt'), join(theirs, 'tls.crt'));
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout + refused.stderr).toMatch(/unable to get (local )?issuer certificate/);
+    expect(verify(join(theirs, 'ca.crt'), join(ours, 'tls.crt')).status).not.toBe(0);
+    // Trusting the root, as before, would have let the sibling in.
+    expect(verify(join(ca, 'ca.crt'), join(theirs, 'tls.crt')).status).toBe(0);
   });
 
   for (const [what, from, to, message] of [

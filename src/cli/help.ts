@@ -47,7 +47,10 @@ ConfigMap with the same fields as flat keys, e.g. privateKey.size: "4096"):
 ${configHelp()}
 
 Annotations: ray-tls.io/skip: "true" leaves a resource alone;
-             ray-tls.io/role: node|client|none overrides the detected role.
+             ray-tls.io/role: node|client|none overrides the detected role;
+             ray-tls.io/ray-containers: "a,b" gives these containers the TLS files and
+             token too (only containers that show Ray get them); ray-tls.io/not-ray-containers
+             takes them from a container.
 
 Exit status: 0 on success, 1 on an error result or unreadable input, 2 on bad arguments,
 70 on an internal error (a bug in ray-tls; RAY_TLS_DEBUG=1 prints its stack trace).

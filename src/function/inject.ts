@@ -78,15 +78,26 @@ function initContainerAdder(target: Target, p: PodFacts, spec: YAMLMap, at: (res
   };
 }
 
-/** Every container but ray-tls's own: the Ray env (and a node's own, from its mode) and the read-only mounts. */
+/**
+ * The containers that talk to Ray (facts rayContainers): the Ray env (and a node's own, from its
+ * mode) and the read-only mounts. The others get nothing; on a pod rendered before, what an
+ * earlier release gave them goes, and so does stale env everywhere.
+ */
 function writeContainers(edit: NodeEdit, edits: PodEdits): void {
-  const { target: t, spec, at } = edit;
+  const { target: t, spec, at, pod } = edit;
   const mounts = edits.mounts.map((value) => ({ value, keys: ['name', 'mountPath'] }));
+  const names = (list: Json[]) => list.map((e) => String((e as { name: string }).name));
   for (const listKey of ['initContainers', 'containers'] as const) {
     const list = spec.get(listKey, true);
     if (!isSeq(list)) continue;
     (list as YAMLSeq).items.forEach((c, i) => {
       if (!isMap(c) || OWN_CONTAINERS.has(String(c.get('name')))) return;
+      const isRay = pod.rayContainers.ray.has(String(c.get('name')));
+      if (t.owned) {
+        removeNamed(t, c, 'env', [...edits.stale.env, ...(isRay ? [] : names(edits.env))]);
+        if (!isRay) removeNamed(t, c, 'volumeMounts', names(edits.mounts));
+      }
+      if (!isRay) return;
       const field = at(`spec.${listKey}[${i}]`);
       const own = listKey === 'containers' ? edits.containerEnv.flatMap((add) => add(edit, c, i, field)) : [];
       const env = [...edits.env, ...own].map((value) => ({ value, keys: ['name'] }));

@@ -45,6 +45,7 @@ export function planFrom(config: Config): Plan {
       },
       ...(config.initImage && { initImage: config.initImage }),
       trust: config.ca.trust,
+      caUnderRoot: !!(config.ca.issuerRef || config.ca.secretName),
       ...(config.auth === 'token' && { authToken: config.authSecret }),
     },
     ca,

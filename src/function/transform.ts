@@ -6,9 +6,10 @@ import type { YAMLMap } from 'yaml';
 import { isResource, type Resource, readResource } from '../krm/resource.js';
 import type { Item } from '../krm/resourceList.js';
 import { about, type Result } from '../krm/results.js';
+import { RAY_CONTAINERS_ANNOTATION } from '../ray/containers.js';
 import { fieldPath } from '../ray/kinds.js';
 import { findRayPods, type RayPod, type Role, SKIP_ANNOTATION, selects } from '../ray/pods.js';
-import { literalTokenWarnings, NO_AUTH_WARNING } from '../tls/auth.js';
+import { literalTokenWarnings, NO_AUTH_WARNING, TOKEN_DIR, TOKEN_PATH_VAR } from '../tls/auth.js';
 import { caChain, leafCertificate, serviceDnsNames } from '../tls/certificates.js';
 import { type PodFacts, podFacts } from '../tls/facts.js';
 import { kubeRayAuth } from '../tls/kubeRayAuth.js';
@@ -279,7 +280,7 @@ function report(survey: Survey, outcome: Outcome, plan: Plan): Outcome {
 
 /** What the run means for the cluster over time: the lifetimes, the trust, the HTTP side door. */
 function lifetimes(plan: Plan): Result[] {
-  const { leaf, trust, authToken, caSecret } = plan.pods;
+  const { leaf, trust, authToken } = plan.pods;
   const info = (message: string): Result => ({ severity: 'info', message });
   const modeNote = plan.mode.lifetimeNote?.(plan.pods) ?? '';
   return [
@@ -290,30 +291,47 @@ function lifetimes(plan: Plan): Result[] {
         `${plan.ca.renewBefore} before its own, keeping its key. Ray reads its files once at start: restart ` +
         `every Ray pod within ${leaf.duration} (kubectl rollout restart), and after each renewal`,
     ),
-    ...(trust.length
-      ? [
-          info(
-            `CA rotation: every Ray pod trusts ${[caSecret, ...trust].join(', ')}; ${caSecret} signs ` +
-              '(README: Rotation)',
-          ),
-        ]
-      : []),
+    ...(trust.length || plan.pods.caUnderRoot ? [info(trustMessage(plan.pods))] : []),
     ...(authToken
       ? [
           info(
-            `token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ${authToken.name} ` +
-              `(key ${authToken.key}; KubeRay clusters through authOptions); create it in each namespace before the ` +
-              'pods start (ray-tls token)',
+            `token authentication: every Ray process reads the token from the file ${TOKEN_PATH_VAR} ` +
+              `(${TOKEN_DIR}/${authToken.key}), mounted from Secret ${authToken.name} (key ${authToken.key}) into ` +
+              'the containers that talk to Ray only (KubeRay clusters: through authOptions); create it in each ' +
+              'namespace before the pods start (ray-tls token)',
           ),
         ]
       : []),
   ];
 }
 
+/** What every pod trusts, when it is more than the ca.crt of a self-signed CA's Secret (README: What a pod trusts). */
+function trustMessage({ caSecret, trust, caUnderRoot }: Plan['pods']): string {
+  const secrets = [caSecret, ...trust];
+  const what =
+    `the CA certificate${secrets.length > 1 ? 's' : ''} of Secret${secrets.length > 1 ? 's' : ''} ` +
+    `${secrets.join(', ')} and nothing else (the first certificate of each tls.crt`;
+  const root = caUnderRoot
+    ? "; never the root in ca.crt nor the intermediates above, which every other namespace's CA shares)"
+    : ')';
+  const rotation = trust.length ? `; CA rotation: ${caSecret} signs (README: Rotation)` : '';
+  return `trust: every Ray pod and client trusts ${what}${root}${rotation}`;
+}
+
 function describe(p: PodFacts, plan: Plan): string {
-  if (p.role === 'client') return `mounts its client certificate at ${plan.pods.mountPath}`;
+  const what =
+    p.role === 'client' ? `mounts its client certificate at ${plan.pods.mountPath}` : plan.mode.describeNode(plan.pods);
   const also = p.autoscaler
     ? `; the in-tree autoscaler gets the TLS env and mount through ${fieldPath(p.autoscaler)}`
     : '';
-  return plan.mode.describeNode(plan.pods) + also;
+  return what + also + containersNote(p);
+}
+
+/** Which containers got the TLS files (and the token), and which got nothing (least material). */
+function containersNote({ rayContainers: { ray, others }, auth }: PodFacts): string {
+  const files = `the TLS env and files${auth ? ' and the token file' : ''}`;
+  const none = others.length
+    ? `; nothing to ${others.join(', ')} (no sign of Ray; annotation ${RAY_CONTAINERS_ANNOTATION} adds one)`
+    : '';
+  return `; ${files} go to ${[...ray].join(', ')}${none}`;
 }

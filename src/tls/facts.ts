@@ -1,5 +1,6 @@
 // What ray-tls decides about one Ray pod, decided once in the transformer's survey and then
 // only read: by the pod-edit filters (function/filters), the modes and the results.
+import { type RayContainers, rayContainers } from '../ray/containers.js';
 import {
   autoscalerOptionsPath,
   inKubeRayGroup,
@@ -12,7 +13,7 @@ import {
 import { type RayPod, rayContainerIndex } from '../ray/pods.js';
 import { getIn } from '../yaml/json.js';
 import { clientCertName } from './certificates.js';
-import { secretMode } from './pod.js';
+import { OWN_CONTAINERS, secretMode } from './pod.js';
 import type { PodSettings } from './settings.js';
 
 export interface PodFacts<S = unknown> extends RayPod<S> {
@@ -32,6 +33,8 @@ export interface PodFacts<S = unknown> extends RayPod<S> {
   secretMode: number | undefined;
   /** The Secret of a client's certificate, named after its workload. */
   clientSecret: string;
+  /** The containers that talk to Ray: only they get the TLS files, the trust and the token. */
+  rayContainers: RayContainers;
   /** Where KubeRay takes the in-tree autoscaler's env and mounts from, for a head that has it. */
   autoscaler?: Path;
 }
@@ -54,6 +57,7 @@ export function podFacts<S>(p: RayPod<S>, selecting: string[], settings: PodSett
     auth: !!settings.authToken && !operatorAuth(p.resource),
     secretMode: secretMode(p.pod.fsGroup !== undefined, typeof runAsUser === 'number' ? runAsUser : undefined),
     // A RayJob's submitter is a workload of its own: its certificate gets a suffix.
+    rayContainers: rayContainers(p.pod, OWN_CONTAINERS, p.role === 'node' ? rayContainer : undefined),
     clientSecret: clientCertName(p.resource.metadata.name + (p.ref.kuberay === 'submitter' ? '-submitter' : '')),
     ...(autoscaler && { autoscaler }),
   };

@@ -166,12 +166,16 @@ openssl req -new -config req.cnf -key tls.key -out tls.csr
 openssl ca -batch -config ca.cnf -cert "$ca" -keyfile "$CA_DIR/tls.key" -rand_serial -notext \\
   -md sha256 -startdate "$start" -enddate "$end" -extfile ext.cnf -in tls.csr -out leaf.crt 2> ca.log \\
   || { cat ca.log >&2; fail "could not sign the certificate with the CA in $CA_DIR"; }
-# Fail here, loudly, rather than as a node that Ray silently marks dead.
+# Fail here, loudly, rather than as a node that Ray silently marks dead: the chain goes up to
+# the root of the CA Secret's ca.crt.
 openssl verify -CAfile "$CA_DIR/ca.crt" -untrusted "$ca" leaf.crt
 
-# Trust: the CA, then any extra CAs (a planned CA rotation trusts old and new).
-# cat, not cp: cp keeps the Secret file's mode (0440 -> 0400 under umask 077) and the appends below fail.
-cat "$CA_DIR/ca.crt" > ca.crt
+# Trust: this namespace's CA alone, the first certificate of the CA Secret's tls.crt (openssl
+# x509 reads the first), never the root in ca.crt nor the intermediates above the CA: under a
+# corporate root those would admit every other namespace's CA. Ray accepts an intermediate as
+# its trust anchor. Then any extra CAs, each its own first certificate (a planned CA rotation
+# trusts old and new).
+openssl x509 -in "$ca" -out ca.crt
 fp=$(openssl x509 -noout -fingerprint -sha256 -in ca.crt)
 seen=" \${fp#*=} "
 if [ -n "\${CA_TRUST_DIR:-}" ] && [ -d "$CA_TRUST_DIR" ]; then
@@ -180,9 +184,12 @@ if [ -n "\${CA_TRUST_DIR:-}" ] && [ -d "$CA_TRUST_DIR" ]; then
     fp=$(openssl x509 -noout -fingerprint -sha256 -in "$f") || fail "$f is not a PEM certificate"
     case "$seen" in *" \${fp#*=} "*) continue ;; esac
     seen="$seen\${fp#*=} "
-    cat "$f" >> ca.crt
+    openssl x509 -in "$f" >> ca.crt
   done
 fi
+# What Ray checks: the leaf against this trust alone (an intermediate anchor is a partial chain).
+openssl verify -partial_chain -CAfile ca.crt -untrusted "$ca" leaf.crt > /dev/null \\
+  || fail "the leaf does not verify against the trusted CA certificates"
 
 # The chain: leaf, then the issuing CA (an intermediate when cert-manager's CA is one).
 cat leaf.crt "$ca" > tls.crt
@@ -192,4 +199,6 @@ mv -f tls.key tls.crt ca.crt "$out/"
 leaf_end=$(openssl x509 -enddate -noout -in leaf.crt)
 echo "ray-tls: issued a certificate for $san, valid until \${leaf_end#*=} ($((life / 3600)) hours$capped);" \\
   "the pod must be restarted before then"
+echo "ray-tls: trusting $(grep -c 'BEGIN CERTIFICATE' "$out/ca.crt") CA certificate(s), first" \\
+  "$(openssl x509 -noout -subject -in "$out/ca.crt")"
 `;

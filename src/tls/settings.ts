@@ -49,8 +49,13 @@ export interface PodSettings {
   leaf: LeafSettings;
   /** The per-pod init container's image; default: the pod's Ray image. */
   initImage?: string;
-  /** Further CA Secrets every pod trusts besides caSecret (only their ca.crt is mounted). */
+  /** Further CA Secrets every pod trusts besides caSecret (only their tls.crt is mounted). */
   trust: string[];
+  /**
+   * The CA may sit under a root (ca.issuerRef, ca.secretName): the ca.crt of its Secrets is then
+   * that root, so pods take the CA's own certificate from the CA Secret's tls.crt (trust.ts).
+   */
+  caUnderRoot: boolean;
   /** Ray token authentication: the Secret and key of the token, when on. */
   authToken?: { name: string; key: string };
 }

@@ -297,7 +297,9 @@ export function blockDocument(value: Json, wideSeqs: boolean): string {
  * and the yaml serialiser's first use costs more of the cold start than this.
  */
 const PLAIN = /^[A-Za-z][\w./-]*$/;
-const YAML11_WORDS = /^(y|yes|n|no|true|false|on|off|null)$/i;
+// What YAML 1.1 reads as a boolean, null or float though it starts with a letter (`E0` is 1.0 there):
+// `yaml` quotes these, so the layout and plainBlock must too.
+const YAML11_WORDS = /^(y|yes|n|no|true|false|on|off|null|e-?[0-9]+)$/i;
 
 export function plainBlock(value: Json, indent = 0): string {
   if (typeof value === 'string' && PLAIN.test(value) && !YAML11_WORDS.test(value)) return ` ${value}\n`;

@@ -475,17 +475,25 @@ describe.runIf(podman)('container routes with podman (image built by scripts/con
     if (started.length) sh('podman', ['rm', '--force', '--ignore', ...started], { env: PODMAN_ENV });
   });
 
-  it('the image holds this build of dist/ray-tls.js and runs as 65534:65534 (nobody)', () => {
+  it("the image holds this build of dist/ray-tls.js, runs as 65534:65534 (nobody), on the base's Node", () => {
     const user = ok('podman', ['image', 'inspect', '--format', '{{.Config.User}}', IMAGE], {
       env: PODMAN_ENV,
     }).stdout.trim();
     expect(user).toBe('65534:65534');
     const script =
       "const c=require('crypto'),f=require('fs');process.stdout.write(JSON.stringify({uid:process.getuid()," +
-      "gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')}))";
+      "gid:process.getgid(),sha:c.createHash('sha256').update(f.readFileSync('/app/ray-tls.js')).digest('hex')," +
+      'node:process.version}))';
     const out = podmanRun(['--network', 'none', '--entrypoint', '/nodejs/bin/node', IMAGE, '-e', script]);
     expect(out.status, out.stderr).toBe(0);
-    expect(JSON.parse(out.stdout)).toEqual({ uid: 65534, gid: 65534, sha: sha256(readFileSync(BUNDLE)) });
+    const { node, ...rest } = JSON.parse(out.stdout);
+    expect(rest).toEqual({ uid: 65534, gid: 65534, sha: sha256(readFileSync(BUNDLE)) });
+    // These tests prove the function on the Node major that the Dockerfile's pinned base ships.
+    const dockerfile = readFileSync(join(ROOT, 'functions/container/Dockerfile'), 'utf8');
+    const base = /^ARG BASE=gcr\.io\/distroless\/nodejs(\d+)-debian\d+@sha256:[0-9a-f]{64}$/m.exec(dockerfile);
+    expect(base, 'the Dockerfile pins a distroless Node base by digest').not.toBeNull();
+    expect(node).toMatch(new RegExp(`^v${base![1]}\\.`));
+    expect(Number(base![1])).toBeGreaterThanOrEqual(22);
   });
 
   it.each(KUBECTLS.map(name))(

@@ -2,8 +2,9 @@
 // Ray 2.58 in local pods (§7), and the hardened per-pod init container.
 //
 // k8s/base is rendered through run() with spec {auth: token}: every Ray container gets
-// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN from the Secret ray-auth-token (key auth_token), which the
-// test makes with a random token (as `ray-tls token` does). Head and worker start from the
+// RAY_AUTH_MODE=token and RAY_AUTH_TOKEN_PATH, a file from the Secret ray-auth-token (key auth_token)
+// mounted read-only, which the test makes with a random token (as `ray-tls token` does): the token
+// is in no container's env. Head and worker start from the
 // emitted templates, the init containers under their emitted securityContext (read-only root,
 // capabilities dropped, no_new_privs: the pod runner honours these, see podRunner.ts).
 //   - the init container issues the leaf ("ray-tls: issued a certificate for ..."), and its
@@ -70,10 +71,10 @@ async function tryConnect(
 }
 
 // POSTs an empty GetRuntimeEnvsInfoRequest to argv[1] with no token, a wrong token, and the pod's
-// RAY_AUTH_TOKEN as `Authorization: Bearer` and as `X-Ray-Authorization: Bearer`.
+// token (the file RAY_AUTH_TOKEN_PATH names) as `Authorization: Bearer` and as `X-Ray-Authorization: Bearer`.
 const HTTP_SCRIPT = `
 import json, os, sys, urllib.error, urllib.request
-url, token = sys.argv[1], os.environ.get("RAY_AUTH_TOKEN", "")
+url, token = sys.argv[1], open(os.environ["RAY_AUTH_TOKEN_PATH"]).read().strip()
 tries = [("none", {}), ("wrong", {"Authorization": "Bearer " + "0" * 64}),
          ("bearer", {"Authorization": "Bearer " + token}), ("x-ray", {"X-Ray-Authorization": "Bearer " + token})]
 out = {"token": len(token)}
@@ -246,8 +247,8 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
   });
 
   it(
-    'renders k8s/base with auth: token: every Ray container reads RAY_AUTH_TOKEN from Secret ray-auth-token; the ' +
-      'init container is hardened',
+    'renders k8s/base with auth: token: every Ray container reads the token file RAY_AUTH_TOKEN_PATH from Secret ' +
+      'ray-auth-token; the init container is hardened',
     (ctx) => {
       keep(ctx);
       ({ items } = render('k8s/base', { auth: 'token' }));
@@ -265,12 +266,20 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
           name,
         ).toEqual({ name: 'RAY_AUTH_MODE', value: 'token' });
         expect(
-          env.find((e) => e.name === 'RAY_AUTH_TOKEN'),
+          env.find((e) => e.name === 'RAY_AUTH_TOKEN_PATH'),
           name,
-        ).toEqual({
-          name: 'RAY_AUTH_TOKEN',
-          valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } },
+        ).toEqual({ name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/auth_token' });
+        expect(tpl.spec.containers[0].volumeMounts, name).toContainEqual({
+          name: 'ray-tls-auth-token',
+          mountPath: '/etc/ray/auth',
+          readOnly: true,
         });
+        const volume = (tpl.spec.volumes as Obj[]).find((v) => v.name === 'ray-tls-auth-token');
+        expect(volume?.secret, name).toMatchObject({
+          secretName: 'ray-auth-token',
+          items: [{ key: 'auth_token', path: 'auth_token' }],
+        });
+        expect(JSON.stringify(tpl), name).not.toContain('"RAY_AUTH_TOKEN"');
       }
       for (const tpl of [head, worker]) {
         const init = tpl.spec.initContainers[0] as Obj;
@@ -402,6 +411,16 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     expect(result.ran[h.ip]).toEqual(['ray-head', h.ip]);
     expect(result.ran[w.ip]).toEqual(['ray-worker-1', w.ip]);
     expect(result.moved).toEqual([MB50, 'ray-worker-1']);
+    // The token is a read-only file (0440 with the pod's fsGroup, like the CA files), in no env.
+    for (const p of [h, w, need(client, 'the client pod')]) {
+      const r = await p.exec(['sh', '-c', 'stat -c "%a %U:%G" "$RAY_AUTH_TOKEN_PATH"; env'], { timeoutMs: 30_000 });
+      const [mode, ...env] = r.stdout.trim().split('\n');
+      const inEnv = env.some((l) => l.includes(token)) ? 'yes' : 'no';
+      say(`${p.name}: token file $RAY_AUTH_TOKEN_PATH ${mode}; the token in the container's env: ${inEnv}`);
+      expect(mode).toMatch(/^4[04]0 /);
+      expect(env.join('\n')).not.toContain(token);
+      expect(env).toContain('RAY_AUTH_TOKEN_PATH=/etc/ray/auth/auth_token');
+    }
   }, 600_000);
 
   it('a client with a valid client certificate but no token, a wrong token, or auth off is refused', async (ctx) => {
@@ -410,15 +429,15 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     const withToken = need(client, 'the client pod');
     const clientLog = () => Object.values(sessionLogs(h, /^ray_client_server.*\.(err|out)$/)).join('\n');
     const mark = clientLog().length;
-    // The same pod spec minus RAY_AUTH_TOKEN (RAY_AUTH_MODE=token stays; HOME has no ~/.ray/auth_token).
+    // The same pod spec minus RAY_AUTH_TOKEN_PATH (RAY_AUTH_MODE=token stays; HOME has no ~/.ray/auth_token).
     const bare = clientPod('no-token-client', django);
-    bare.spec.containers[0]!.env = bare.spec.containers[0]!.env!.filter((e) => e.name !== 'RAY_AUTH_TOKEN');
+    bare.spec.containers[0]!.env = bare.spec.containers[0]!.env!.filter((e) => e.name !== 'RAY_AUTH_TOKEN_PATH');
     const noTokenPod = await cluster!.startPod(bare);
     // No token with RAY_AUTH_MODE=token: Ray refuses on the client side, before dialing. A wrong
     // token, or auth off (no token sent at all): the head refuses, the client times out.
     const refusals: [string, Awaited<ReturnType<typeof tryConnect>>, RegExp][] = [
       [
-        'no token (RAY_AUTH_TOKEN not set)',
+        'no token (RAY_AUTH_TOKEN_PATH not set)',
         await tryConnect(noTokenPod),
         /AuthenticationError: Token authentication is enabled but Ray couldn't find an authentication token/,
       ],

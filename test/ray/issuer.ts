@@ -585,3 +585,74 @@ export function verifySecret(dir: string, purpose?: 'sslserver' | 'sslclient'): 
     }
   });
 }
+
+/**
+ * A corporate PKI as a `ca.issuerRef` user has one, laid out as cert-manager does: a self-signed
+ * root, an issuing CA under it (their Secrets in `namespace`, cert-manager's cluster resource
+ * namespace), and the ClusterIssuer `issuer` that signs with the issuing CA: what `ca.issuerRef`
+ * names. Each namespace CA it signs (ray-tls's, and any sibling's) gets tls.crt = the CA, then the
+ * issuing CA; ca.crt = the root. Pass these objects to issueCertificates with the function's output
+ * and `clusterResourceNamespace: namespace`.
+ */
+export function corporatePki(
+  issuer = 'corp-issuing',
+  namespace = 'cert-manager',
+): (IssuerObject | CertificateObject)[] {
+  const ca = (name: string, parent: string): CertificateObject => ({
+    kind: 'Certificate',
+    metadata: { name, namespace },
+    spec: {
+      secretName: name,
+      isCA: true,
+      commonName: name,
+      privateKey: { algorithm: 'ECDSA', size: 256 },
+      issuerRef: { name: parent, kind: 'ClusterIssuer' },
+    },
+  });
+  const clusterIssuer = (name: string, spec: IssuerObject['spec']): IssuerObject => ({
+    kind: 'ClusterIssuer',
+    metadata: { name },
+    spec,
+  });
+  return [
+    clusterIssuer('corp-selfsigned', { selfSigned: {} }),
+    ca('corp-root', 'corp-selfsigned'),
+    clusterIssuer('corp-root', { ca: { secretName: 'corp-root' } }),
+    ca('corp-issuing-ca', 'corp-root'),
+    clusterIssuer(issuer, { ca: { secretName: 'corp-issuing-ca' } }),
+  ];
+}
+
+/**
+ * Another namespace CA under the same ClusterIssuer (a sibling of ray-tls's namespace CA: another
+ * team's, or one an attacker obtained from the corporate PKI), its CA Issuer, and leaves it signs:
+ * `nodes` (server and client auth) and `clients` (client auth), all in `namespace`.
+ */
+export function siblingCa(
+  namespace: string,
+  leaves: { nodes?: string[]; clients?: string[] },
+  issuer = 'corp-issuing',
+): (IssuerObject | CertificateObject)[] {
+  const leaf = (name: string, usages: string[]): CertificateObject => ({
+    kind: 'Certificate',
+    metadata: { name, namespace },
+    spec: { secretName: name, commonName: name, usages, issuerRef: { name: 'sibling-ca' } },
+  });
+  return [
+    {
+      kind: 'Certificate',
+      metadata: { name: 'sibling-ca', namespace },
+      spec: {
+        secretName: 'sibling-ca',
+        isCA: true,
+        commonName: `sibling CA (${namespace})`,
+        issuerRef: { name: issuer, kind: 'ClusterIssuer' },
+      },
+    },
+    { kind: 'Issuer', metadata: { name: 'sibling-ca', namespace }, spec: { ca: { secretName: 'sibling-ca' } } },
+    ...(leaves.nodes ?? []).map((n) =>
+      leaf(n, ['digital signature', 'key encipherment', 'server auth', 'client auth']),
+    ),
+    ...(leaves.clients ?? []).map((n) => leaf(n, ['digital signature', 'key encipherment', 'client auth'])),
+  ];
+}

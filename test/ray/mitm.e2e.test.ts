@@ -102,7 +102,7 @@ describe.skipIf(!support.run)(
       const worker = template(items, 'ray-worker');
       const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
       // dev-tls is rendered with auth: token (k8s/ray-tls-config.yaml): the Ray containers read
-      // RAY_AUTH_TOKEN from the Secret ray-auth-token, which the user creates (`ray-tls token`).
+      // the token file RAY_AUTH_TOKEN_PATH from the Secret ray-auth-token, which the user creates (`ray-tls token`).
       // The worker has the right token here: only the proxy's CA is wrong.
       const auth = tokenSecrets(items, join(work, 'auth'));
       expect(Object.keys(auth.secrets)).toEqual(['ray-auth-token']);

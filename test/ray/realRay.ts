@@ -82,10 +82,11 @@ export const certManagerObjects = (items: Obj[]): Obj[] =>
 
 /**
  * Ray token authentication (auth: token, docs/design.md §5.2): the Secrets that the manifests' Ray
- * containers read RAY_AUTH_TOKEN from (`valueFrom.secretKeyRef`), each made under `dir` as a
- * Secret dir (one file per key) holding one random token, as `ray-tls token` makes it (32
- * random bytes, hex, no newline). Returns Secret name -> dir (empty when no container uses
- * a token) and the token by Secret name.
+ * containers read the token from, each made under `dir` as a Secret dir (one file per key)
+ * holding one random token, as `ray-tls token` makes it (32 random bytes, hex, no newline). A
+ * container names it by RAY_AUTH_TOKEN_PATH, a file in a mounted Secret volume (what ray-tls
+ * emits), or by RAY_AUTH_TOKEN's secretKeyRef (KubeRay's authOptions, older renders). Returns
+ * Secret name -> dir (empty when no container uses a token) and the token by Secret name.
  */
 export function tokenSecrets(
   items: Obj[],
@@ -93,23 +94,36 @@ export function tokenSecrets(
 ): { secrets: Record<string, string>; tokens: Record<string, string> } {
   const secrets: Record<string, string> = {};
   const tokens: Record<string, string> = {};
+  const make = (ref: { name: string; key: string }) => {
+    const secretDir = join(dir, ref.name);
+    mkdirSync(secretDir, { recursive: true });
+    tokens[ref.name] ??= randomBytes(32).toString('hex');
+    const file = join(secretDir, ref.key);
+    if (!existsSync(file)) writeFileSync(file, tokens[ref.name]!, { mode: 0o600 });
+    secrets[ref.name] = secretDir;
+  };
   for (const i of items) {
     const spec =
       i.spec?.template?.spec ?? i.spec?.jobTemplate?.spec?.template?.spec ?? (i.kind === 'Pod' ? i.spec : undefined);
     for (const c of [...(spec?.initContainers ?? []), ...(spec?.containers ?? [])] as Obj[]) {
-      const ref = (c.env as Obj[] | undefined)?.find((e) => e.name === 'RAY_AUTH_TOKEN')?.valueFrom?.secretKeyRef as
-        | { name: string; key: string }
-        | undefined;
-      if (!ref) continue;
-      const secretDir = join(dir, ref.name);
-      mkdirSync(secretDir, { recursive: true });
-      tokens[ref.name] ??= randomBytes(32).toString('hex');
-      const file = join(secretDir, ref.key);
-      if (!existsSync(file)) writeFileSync(file, tokens[ref.name]!, { mode: 0o600 });
-      secrets[ref.name] = secretDir;
+      const env = (c.env ?? []) as Obj[];
+      const ref = env.find((e) => e.name === 'RAY_AUTH_TOKEN')?.valueFrom?.secretKeyRef;
+      if (ref) make(ref);
+      const path = env.find((e) => e.name === 'RAY_AUTH_TOKEN_PATH')?.value as string | undefined;
+      if (path) make(tokenFileSecret(spec, c, path));
     }
   }
   return { secrets, tokens };
+}
+
+/** The Secret and key behind a file path in a container's mounts. */
+function tokenFileSecret(spec: Obj, c: Obj, path: string): { name: string; key: string } {
+  const mount = ((c.volumeMounts ?? []) as Obj[]).find((m) => path.startsWith(`${m.mountPath}/`));
+  const secret = ((spec.volumes ?? []) as Obj[]).find((v) => v.name === mount?.name)?.secret;
+  if (!mount || !secret) throw new Error(`container ${c.name}: RAY_AUTH_TOKEN_PATH ${path} is in no Secret volume`);
+  const file = path.slice(mount.mountPath.length + 1);
+  const key = ((secret.items ?? []) as Obj[]).find((it) => it.path === file)?.key ?? file;
+  return { name: secret.secretName, key };
 }
 
 /** Service name -> the pod (of `pods`: pod name -> its template) that the Service's selector picks. */

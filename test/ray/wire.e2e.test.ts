@@ -132,7 +132,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
       ? secretDirs(issueCertificates(certManagerObjects(items), join(dir, 'secrets')), NS)
       : {};
     // dev-tls is rendered with auth: token (k8s/ray-tls-config.yaml): its Ray containers read
-    // RAY_AUTH_TOKEN from the Secret ray-auth-token, which the user creates (`ray-tls token`).
+    // the token file RAY_AUTH_TOKEN_PATH from the Secret ray-auth-token, which the user creates (`ray-tls token`).
     const auth = tokenSecrets(items, join(dir, 'auth'));
     expect(Object.keys(auth.secrets)).toEqual(overlay === 'dev-tls' ? ['ray-auth-token'] : []);
     const cluster = PodCluster.create({

@@ -18,7 +18,8 @@ items:
   spec:
     selector: {matchLabels: {app: ray-head}}
     template:
-      metadata: {labels: {app: ray-head}}
+      # The sidecar reads Ray's files (ray-tls gives only containers that talk to Ray the TLS env).
+      metadata: {labels: {app: ray-head}, annotations: {ray-tls.io/ray-containers: log-shipper}}
       spec:
         containers:
         - name: ray-head

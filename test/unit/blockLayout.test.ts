@@ -2,8 +2,8 @@
 // it must print exactly what `yaml`'s stringify prints with the editor's options, for any value.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { blockDocument, blockItem } from '../../src/yaml/edit.js';
+import { parse, stringify } from 'yaml';
+import { blockDocument, blockItem, plainBlock } from '../../src/yaml/edit.js';
 import type { Json } from '../../src/yaml/json.js';
 
 const OPTIONS = { version: '1.1', lineWidth: 0, flowCollectionPadding: false, aliasDuplicateObjects: false } as const;
@@ -11,11 +11,31 @@ const OPTIONS = { version: '1.1', lineWidth: 0, flowCollectionPadding: false, al
 // Strings that exercise yaml's quoting and block-literal rules, and keys plain or not.
 const text = fc.oneof(
   fc.string(),
-  fc.constantFrom('on', 'yes', 'No', '0644', '1e3', '', ' lead', 'trail ', 'a: b', '- x', '#c', 'x #y', '~', 'null'),
+  fc.constantFrom(
+    'on',
+    'yes',
+    'No',
+    '0644',
+    '1e3',
+    'E0',
+    'e-5',
+    '',
+    ' lead',
+    'trail ',
+    'a: b',
+    '- x',
+    '#c',
+    'x #y',
+    '~',
+    'null',
+  ),
   fc.array(fc.constantFrom('line', '  indented', '', 'a: b', '# c', '\t'), { maxLength: 5 }).map((l) => l.join('\n')),
   fc.constantFrom('script\n', 'two\n\n', '\nlead', 'x\n  y\n', ' sp\nz'),
 );
-const key = fc.oneof(fc.constantFrom('name', 'app.kubernetes.io/name', 'on', 'a b', '1', 'x-y_z'), fc.string());
+const key = fc.oneof(
+  fc.constantFrom('name', 'app.kubernetes.io/name', 'on', 'a b', '1', 'x-y_z', 'E0', 'e-12', 'e1x'),
+  fc.string(),
+);
 const json: fc.Arbitrary<Json> = fc.letrec<{ value: Json }>((tie) => ({
   value: fc.oneof(
     { depthSize: 'small', withCrossShrink: true },
@@ -61,5 +81,13 @@ describe('block layout', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('plain block (results)', () => {
+  it('reads back as the same data under YAML 1.1, look-alikes of booleans, null and floats quoted', () => {
+    const v = { E0: 'e-5', name: 'on', n: 'Null', path: 'a/b.c', list: ['E7', 1], empty: {} };
+    expect(parse(`root:${plainBlock(v, 2)}`, { version: '1.1' })).toEqual({ root: v });
+    expect(plainBlock('E0')).toBe(' "E0"\n');
   });
 });

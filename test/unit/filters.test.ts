@@ -75,7 +75,11 @@ describe('the trust filter asks the kind of the certificate volume', () => {
   it('no ca.trust: what a rotation added before is stale, nothing is added', () => {
     const { pod, plan } = head({});
     const after = trust(NO_EDITS, pod, plan);
-    expect(after.stale).toEqual({ volumes: ['ray-tls-trust', 'ray-tls-secret'], initContainers: ['ray-tls-trust'] });
+    expect(after.stale).toEqual({
+      volumes: ['ray-tls-trust', 'ray-tls-secret'],
+      initContainers: ['ray-tls-trust'],
+      env: [],
+    });
     expect(after.volumes).toEqual([]);
   });
 });
@@ -90,10 +94,12 @@ describe('the filters in order', () => {
     expect(names(edits.env)).toEqual(TLS);
     const plain = head({ auth: 'token' }, DEPLOYMENT);
     const plainEdits = FILTERS.reduce((e, f) => f(e, plain.pod, plain.plan), NO_EDITS);
-    expect(names(plainEdits.env)).toEqual([...TLS, 'RAY_AUTH_MODE', 'RAY_AUTH_TOKEN']);
+    expect(names(plainEdits.env)).toEqual([...TLS, 'RAY_AUTH_MODE', 'RAY_AUTH_TOKEN_PATH']);
     expect(edits.initContainers.map((c) => c.what)).toEqual(['certificate']);
-    // The autoscaler's edit and the marker come after the lists.
+    // The autoscaler's edit and the marker come after the lists; with the token (not KubeRay's), the check
+    // for a RAY_AUTH_TOKEN of the user's too.
     expect(edits.after).toHaveLength(2);
+    expect(plainEdits.after).toHaveLength(2);
     expect(autoscaler(NO_EDITS, { ...pod, autoscaler: undefined }, plan).after).toEqual([]);
   });
 });

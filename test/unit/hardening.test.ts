@@ -118,10 +118,11 @@ describe('token authentication', () => {
   };
   const TOKEN_ENV = [
     { name: 'RAY_AUTH_MODE', value: 'token' },
-    { name: 'RAY_AUTH_TOKEN', valueFrom: { secretKeyRef: { name: 'ray-auth-token', key: 'auth_token' } } },
+    { name: 'RAY_AUTH_TOKEN_PATH', value: '/etc/ray/auth/auth_token' },
   ];
+  const TOKEN_MOUNT = { name: 'ray-tls-auth-token', mountPath: '/etc/ray/auth', readOnly: true };
 
-  it('auth: token gives every Ray process the mode and the token from the Secret, never a value', () => {
+  it('auth: token gives every Ray process the mode and the token as a file from the Secret, never a value', () => {
     const userInit = {
       name: 'wait',
       image: 'busybox',
@@ -131,7 +132,14 @@ describe('token authentication', () => {
     expect(r.exitCode).toBe(0);
     const headPod = podOf(r.items, 'ray-head');
     expect(headPod.containers[0].env).toEqual(expect.arrayContaining(TOKEN_ENV));
+    expect(headPod.containers[0].volumeMounts).toContainEqual(TOKEN_MOUNT);
     expect(headPod.initContainers.find((c: Obj) => c.name === 'wait').env).toEqual(expect.arrayContaining(TOKEN_ENV));
+    // Only the token's key of the Secret, read-only; the value is nowhere in the output.
+    expect(headPod.volumes).toContainEqual({
+      name: 'ray-tls-auth-token',
+      secret: { secretName: 'ray-auth-token', items: [{ key: 'auth_token', path: 'auth_token' }] },
+    });
+    expect(JSON.stringify(r.items)).not.toMatch(/"RAY_AUTH_TOKEN"|secretKeyRef/);
     expect(JSON.stringify(headPod.initContainers.find((c: Obj) => c.name === 'ray-tls-init').env)).not.toContain(
       'RAY_AUTH',
     );
@@ -143,8 +151,10 @@ describe('token authentication', () => {
     expect(JSON.stringify(rc)).not.toContain('RAY_AUTH');
     expect(r.results.filter((x) => /unauthenticated HTTP/.test(x.message))).toEqual([]);
     expect(r.results.map((x) => x.message)).toContain(
-      'token authentication: every Ray process reads RAY_AUTH_TOKEN from Secret ray-auth-token (key auth_token; ' +
-        'KubeRay clusters through authOptions); create it in each namespace before the pods start (ray-tls token)',
+      'token authentication: every Ray process reads the token from the file RAY_AUTH_TOKEN_PATH ' +
+        '(/etc/ray/auth/auth_token), mounted from Secret ray-auth-token (key auth_token) into the containers that ' +
+        'talk to Ray only (KubeRay clusters: through authOptions); create it in each namespace before the pods ' +
+        'start (ray-tls token)',
     );
   });
 

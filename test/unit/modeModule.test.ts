@@ -78,7 +78,8 @@ describe('a mode registered from a test', () => {
     ]);
     expect(pod.metadata.annotations['ray-tls.io/injected']).toBe('csi/node');
     expect(out.results.map((r) => r.message)).toContain(
-      'headGroupSpec: Ray node (KubeRay head group); a CSI driver mounts its certificate at /etc/ray/tls',
+      'headGroupSpec: Ray node (KubeRay head group); a CSI driver mounts its certificate at /etc/ray/tls; the TLS ' +
+        'env and files go to ray-head',
     );
   });
 

@@ -78,13 +78,13 @@ describe('ca.trust', () => {
     expect(named(r.items, 'Certificate', 'django-ray-tls-client')!.spec.issuerRef.name).toBe('ray-tls-ca');
   });
 
-  it('per-pod nodes: the init container bundles the ca.crt of each trusted Secret, and no other key of it', () => {
+  it('per-pod nodes: the init container bundles the CA certificate (tls.crt) of each trusted Secret, no key', () => {
     const spec = pod(render([head], step1).items, 'ray-head');
     const trust = spec.volumes.find((v: Obj) => v.name === 'ray-tls-trust');
     expect(trust).toEqual({
       name: 'ray-tls-trust',
       projected: {
-        sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }],
+        sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'tls.crt', path: 'ray-tls-ca-2.crt' }] } }],
       },
     });
     const init = spec.initContainers[0];
@@ -106,8 +106,11 @@ describe('ca.trust', () => {
       { name: 'ray-tls-secret', secret: { secretName: 'django-ray-tls-client' } },
       {
         name: 'ray-tls-trust',
+        // The signing CA and the trusted one: their own certificates, first in tls.crt; never tls.key.
         projected: {
-          sources: [{ secret: { name: 'ray-tls-ca-2', items: [{ key: 'ca.crt', path: 'ray-tls-ca-2.crt' }] } }],
+          sources: ['ray-tls-ca', 'ray-tls-ca-2'].map((name) => ({
+            secret: { name, items: [{ key: 'tls.crt', path: `${name}.crt` }] },
+          })),
         },
       },
     ]);
@@ -173,6 +176,7 @@ describe('ca.trust', () => {
     writeFileSync(join(secret, 'ca.crt'), readFileSync(join(dir, 'old.crt')));
     writeFileSync(join(secret, 'tls.crt'), readFileSync(join(dir, 'old-leaf.crt')));
     writeFileSync(join(secret, 'tls.key'), readFileSync(join(dir, 'old-leaf.key')));
+    writeFileSync(join(trustDir, 'ray-tls-ca.crt'), readFileSync(join(dir, 'old.crt')));
     writeFileSync(join(trustDir, 'ray-tls-ca-2.crt'), readFileSync(join(dir, 'new.crt')));
     const r = spawnSync('sh', ['-c', TRUST_SCRIPT], {
       env: { PATH: process.env.PATH, SECRET_DIR: secret, TRUST_DIR: trustDir, CERT_DIR: out },

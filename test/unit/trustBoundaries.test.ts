@@ -128,7 +128,7 @@ describe('no secret from the input in results or on stderr', () => {
       severity: 'warning',
       resourceRef: { kind: 'Deployment', name: 'ray-head' },
       field: { path: 'spec.template.spec.containers[0].env[0].value' },
-      message: expect.stringContaining('take it from a Secret (valueFrom.secretKeyRef'),
+      message: expect.stringContaining('take it from a Secret (auth: token mounts one as a file'),
     });
     expect(printed(plain)).not.toContain(TOKEN);
     const auth = run(list([head({ env })]), undefined);

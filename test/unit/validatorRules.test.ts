@@ -224,6 +224,7 @@ items:
   metadata: {name: ray-head, namespace: ray}
   spec:
     template:
+      metadata: {annotations: {ray-tls.io/ray-containers: shipper}}
       spec:
         containers:
         - {name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}

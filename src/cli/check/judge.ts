@@ -62,7 +62,8 @@ export interface Context {
 }
 
 const DAY_MS = 86_400_000;
-const oneLine = (dn: string) => dn.split('\n').join(', ');
+// A certificate may have an empty subject (cert-manager allows it with SANs): Node then gives undefined.
+const oneLine = (dn: string | undefined) => (dn ?? '').split('\n').join(', ');
 const day = (d: Date) => d.toISOString().slice(0, 10);
 const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
 

@@ -8,6 +8,7 @@
 import type { X509Certificate as X509 } from 'node:crypto';
 import type * as Net from 'node:net';
 import type * as Tls from 'node:tls';
+import { pemCertificates, verifyToAnchor } from '../../tls/anchor.js';
 import { throwawayClient } from './throwaway.js';
 
 // Loaded on first use: a KRM run, which never checks, does not pay for TLS in its cold start.
@@ -123,15 +124,34 @@ function peerChain(socket: Tls.TLSSocket): X509[] {
   return chain;
 }
 
+// Node wants a chain up to a self-signed root; Ray's gRPC takes the --ca certificate as the anchor
+// even when it is an intermediate (a namespace CA under a corporate root): so does check.
+const NO_ISSUER = new Set([
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+]);
+function anchored(error: string, chain: X509[], ca: string | undefined): boolean {
+  if (!ca || !NO_ISSUER.has(error)) return false;
+  return (
+    'anchor' in
+    verifyToAnchor(
+      chain,
+      pemCertificates(ca).map((pem) => new crypto.X509Certificate(pem)),
+    )
+  );
+}
+
 /** What the client saw of the handshake; `after` is filled in once the server has acted. */
-function sessionOf(socket: Tls.TLSSocket): Handshake {
+function sessionOf(socket: Tls.TLSSocket, ca: string | undefined): Handshake {
   const err = socket.authorizationError as unknown as string | Error | null;
+  const chain = peerChain(socket);
   return {
     kind: 'tls',
     protocol: socket.getProtocol(),
     alpn: socket.alpnProtocol || null,
-    chain: peerChain(socket),
-    authorizationError: err ? String(err) : null,
+    chain,
+    authorizationError: err && !anchored(String(err), chain, ca) ? String(err) : null,
     after: { kind: 'silent', detail: '' },
   };
 }
@@ -192,7 +212,7 @@ function handshake(
   });
   socket.once('secureConnect', () => {
     clearTimeout(timers[0]);
-    session = sessionOf(socket);
+    session = sessionOf(socket, c.ca);
     socket.on('data', () => settle({ kind: 'served', detail: 'the server spoke after the handshake' }));
     const closed = () =>
       settle({ kind: 'refused', detail: 'the server closed the connection right after the handshake' });

@@ -17,15 +17,18 @@ export interface InitContainer {
 }
 
 export interface PodEdits {
-  /** Env of every Ray process: each container but ray-tls's own, and KubeRay's in-tree autoscaler. */
+  /** Env of every Ray process: each container that talks to Ray (facts rayContainers), KubeRay's autoscaler. */
   env: Json[];
   /** The read-only mounts of the same. */
   mounts: Json[];
   /** More env for one of the pod's `containers`, and the edits that go with it (a start rewrite). */
   containerEnv: ((edit: NodeEdit, container: YAMLMap, index: number, field: string) => Json[])[];
   volumes: Json[];
-  /** Names an earlier render added and this one does not want: removed from pods ray-tls rendered. */
-  stale: { volumes: string[]; initContainers: string[] };
+  /**
+   * Names an earlier render added and this one does not want: removed from pods ray-tls rendered
+   * (env: from every container).
+   */
+  stale: { volumes: string[]; initContainers: string[]; env: string[] };
   initContainers: InitContainer[];
   /** Edits of their own, after the lists, in filter order. */
   after: ((edit: NodeEdit) => void)[];
@@ -36,7 +39,7 @@ export const NO_EDITS: PodEdits = {
   mounts: [],
   containerEnv: [],
   volumes: [],
-  stale: { volumes: [], initContainers: [] },
+  stale: { volumes: [], initContainers: [], env: [] },
   initContainers: [],
   after: [],
 };
