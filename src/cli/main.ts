@@ -53,8 +53,27 @@ async function main(argv: string[]): Promise<number> {
 
 function emit(result: RunOutput): number {
   for (const line of result.stderr) process.stderr.write(`${line}\n`);
-  process.stdout.write(result.stdout);
+  writePieces(result.pieces);
   return result.exitCode;
+}
+
+/**
+ * A large output in writes of about 64 KiB (short-lived strings): one string of all of it, and the buffer a write
+ * copies it into, would each be as large as the output (docs/design.md §6).
+ */
+function writePieces(pieces: readonly string[]): void {
+  let batch: string[] = [];
+  let size = 0;
+  for (const piece of pieces) {
+    batch.push(piece);
+    size += piece.length;
+    if (size >= 1 << 16) {
+      process.stdout.write(batch.join(''));
+      batch = [];
+      size = 0;
+    }
+  }
+  if (size) process.stdout.write(batch.join(''));
 }
 
 /** Helm's post-renderer: a stream in, a stream out (cli/helm.ts). */

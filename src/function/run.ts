@@ -25,7 +25,9 @@ export const NEW_FILE = 'ray-tls.yaml';
 
 export interface RunOutput {
   /** The ResourceList (or stream) for stdout; empty when the input could not be read. */
-  stdout: string;
+  readonly stdout: string;
+  /** The same text in pieces, to write without joining them (a large list's output is tens of MB). */
+  pieces: readonly string[];
   /** Human-readable lines for stderr: errors and warnings. */
   stderr: string[];
   exitCode: number;
@@ -57,8 +59,12 @@ const FOREIGN_RAY_HINT = /ray start|ray:\/\//;
  */
 function interesting(configured: Configured): Interesting {
   const anyPod = !(configured instanceof ConfigError) && Object.keys(configured.clientSelector).length > 0;
-  return (kind, text) =>
-    ALWAYS.has(kind) || (POD_KINDS.has(kind) ? anyPod || RAY_HINT.test(text) : FOREIGN_RAY_HINT.test(text));
+  return (kind, text) => {
+    if (kind === 'Service') return 'read'; // for its selector: never edited
+    if (ALWAYS.has(kind)) return true;
+    if (POD_KINDS.has(kind)) return anyPod || RAY_HINT.test(text);
+    return FOREIGN_RAY_HINT.test(text) && 'read'; // for a warning
+  };
 }
 
 /** A multi-document stream in and out: the legacy exec plugin (a config file) and `ray-tls helm`. */
@@ -121,6 +127,8 @@ function runOver(input: string, stream: StreamOptions | undefined, validateOnly:
   } catch (e) {
     return unreadable(e);
   }
+  // The edits are made: the items' Documents are no longer needed while the output is written.
+  for (const item of decoded.items) item.release?.();
   return output(decoded, outcome, legacy, validating);
 }
 
@@ -157,14 +165,19 @@ function output(
   const failed = results.some((r) => r.severity === 'error');
   if (failed && !validating)
     results.push({ severity: 'info', message: 'nothing was changed: fix the errors above and run again' });
-  const stdout = decoded.encode({
+  const pieces = decoded.encodePieces({
     newItems: outcome.newItems ?? [],
     dropped: outcome.dropped ?? new Set(),
     results: legacy ? [] : results.map(toJsonResult),
     keepInput: failed || validating, // the validator never changes anything
   });
+  let joined: string | undefined;
   return {
-    stdout,
+    get stdout() {
+      joined ??= pieces.join('');
+      return joined;
+    },
+    pieces,
     stderr: results.filter((r) => r.severity !== 'info').map(formatResult),
     exitCode: failed ? 1 : 0,
     results,
@@ -174,5 +187,5 @@ function output(
 /** Input the function cannot read: a message on stderr, nothing on stdout (no partial ResourceList). */
 function unreadable(e: unknown): RunOutput {
   if (!(e instanceof InputError)) throw e;
-  return { stdout: '', stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
+  return { stdout: '', pieces: [], stderr: [`error: ${redactText(e.message)}`], exitCode: 1, results: [] };
 }

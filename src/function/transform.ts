@@ -49,7 +49,7 @@ export function readResources(
   const entries: { item: Item; resource: Resource }[] = [];
   const results: Result[] = [];
   for (const item of items) {
-    const read = readResource(toJson(item.node, item.doc));
+    const read = readResource(item.value ?? toJson(item.node, item.doc));
     if (isResource(read)) {
       read.metadata.namespace ??= namespacing?.release;
       entries.push({ item, resource: read });
@@ -77,7 +77,7 @@ function surveyItems(items: Item[], plan: Plan): Survey {
     if (leaked) results.push(leaked);
     results.push(...literalTokenWarnings(resource));
   }
-  const services = entries.flatMap(({ resource: r }) =>
+  const services = entries.flatMap(({ resource: r }): ServiceFacts[] =>
     r.kind === 'Service' && r.apiVersion === 'v1'
       ? [{ name: r.metadata.name, namespace: r.metadata.namespace, selector: selectorOf(r) }]
       : [],
@@ -87,11 +87,7 @@ function surveyItems(items: Item[], plan: Plan): Survey {
     plan.clientSelector,
   );
   const { notes } = found;
-  // The Services of the pod's namespace that select it.
-  const selecting = (p: RayPod) =>
-    services
-      .filter((s) => s.namespace === p.resource.metadata.namespace && selects(s.selector, p.pod.labels))
-      .map((s) => s.name);
+  const selecting = selectingServices(services);
   const pods = found.pods.map((p) => podFacts(p, selecting(p), plan.pods));
   const order = plan.ca.noOverlap
     ? []
@@ -106,6 +102,41 @@ function surveyItems(items: Item[], plan: Plan): Survey {
   );
   const unsure = plan.namespace?.ask ? namespaceUnknown(pods) : [];
   return { entries, pods, results: [...results, ...notes, ...names, ...unsure, ...order, ...podWarnings(pods, plan)] };
+}
+
+interface ServiceFacts {
+  name: string;
+  namespace: string | undefined;
+  selector: Record<string, string>;
+}
+
+/**
+ * The names of the Services of a pod's namespace that select it, in input order. Indexed by
+ * namespace and one selector entry: a list with thousands of Services and Ray pods would
+ * otherwise compare every pair (docs/design.md §6).
+ */
+function selectingServices(services: ServiceFacts[]): (p: RayPod) => string[] {
+  const index = new Map<string | undefined, Map<string, number[]>>();
+  services.forEach((s, at) => {
+    const first = Object.entries(s.selector)[0];
+    if (!first) return; // an empty selector selects nothing
+    const byEntry = index.get(s.namespace) ?? new Map<string, number[]>();
+    index.set(s.namespace, byEntry);
+    const key = JSON.stringify([first[0], String(first[1])]);
+    const same = byEntry.get(key);
+    if (same) same.push(at);
+    else byEntry.set(key, [at]);
+  });
+  return (p) => {
+    const byEntry = index.get(p.resource.metadata.namespace);
+    if (!byEntry) return [];
+    const labels = p.pod.labels;
+    const candidates = Object.keys(labels).flatMap((k) => byEntry.get(JSON.stringify([k, labels[k]])) ?? []);
+    return candidates
+      .sort((a, b) => a - b)
+      .filter((at) => selects(services[at].selector, labels))
+      .map((at) => services[at].name);
+  };
 }
 
 /** Ray pods without a namespace beside Ray pods with one: they may all be in one namespace, with one CA chain. */

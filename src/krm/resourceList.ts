@@ -34,6 +34,10 @@ export interface Item {
   editor: Editor;
   /** Position in the input's items. */
   position: number;
+  /** The item as plain values, when read at decoding: an item only read keeps no Document (docs/design.md §6). */
+  value?: Json;
+  /** Lets go of the item's Document once its edits are made (it is parsed again if asked for). */
+  release?(): void;
 }
 
 export interface Output {
@@ -54,10 +58,15 @@ export interface Decoded {
    * items, then new items and the results.
    */
   encode(out: Output): string;
+  /** The same output in pieces, for writing without building one large string (docs/design.md §6). */
+  encodePieces(out: Output): string[];
 }
 
-/** Items the function reads or changes, by kind and source text; other items are copied unparsed. */
-export type Interesting = (kind: string, text: string) => boolean;
+/**
+ * Items the function reads or changes, by kind and source text; other items are copied unparsed.
+ * `'read'`: an item the function most likely only reads (its Document is not kept).
+ */
+export type Interesting = (kind: string, text: string) => boolean | 'read';
 /** Chooses the items to parse once the function config is known (it can widen the choice). */
 export type Select = (functionConfig: Json | undefined) => Interesting;
 
@@ -178,9 +187,15 @@ function scanBlockList(input: string, select: Select): Decoded | undefined {
     items,
     functionConfig,
     itemTexts: () => slices.map((s) => input.slice(s.start, s.end)),
-    encode: (out) => encodeBlockList(input, layout, itemsSection, slices, items, out),
+    ...piecewise((out) => encodeBlockList(input, layout, itemsSection, slices, items, out)),
   };
 }
+
+/** Both ways of encoding, from the pieces. */
+const piecewise = (pieces: (out: Output) => string[]): Pick<Decoded, 'encode' | 'encodePieces'> => ({
+  encode: (out) => pieces(out).join(''),
+  encodePieces: pieces,
+});
 
 /** The items that can matter, each parsed alone (an item whose kind the scan cannot read is parsed to tell). */
 function parseItems(input: string, slices: { start: number; end: number }[], interesting: Interesting): Item[] {
@@ -189,18 +204,50 @@ function parseItems(input: string, slices: { start: number; end: number }[], int
     const text = input.slice(s.start, s.end);
     const kind = kindOf(text, keyColumn(text));
     if (kind !== undefined && !interesting(kind, text)) return;
-    const doc = parseDocument(text, PARSE);
-    if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
-    const seq = doc.contents;
-    if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
-      throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
-    }
-    const parsedKind = (seq.items[0] as YAMLMap).get('kind');
-    if (typeof parsedKind !== 'string') throw noKind(position);
-    if (!interesting(parsedKind, text)) return;
-    items.push({ node: seq.items[0] as YAMLMap, doc, editor: new Editor(text, wideSeqs(text)), position });
+    const tree = parseItem(text, position);
+    const use = interesting(tree.node.get('kind') as string, text);
+    if (use) items.push(slicedItem(text, position, tree, use === 'read'));
   });
   return items;
+}
+
+/** One item's text as a Document: the item is its only sequence entry, a mapping with a kind. */
+function parseItem(text: string, position: number): { doc: Document; node: YAMLMap } {
+  const doc = parseDocument(text, PARSE);
+  if (doc.errors.length) throw new InputError(`items[${position}] is not valid YAML: ${yamlProblem(doc.errors[0])}`);
+  const seq = doc.contents;
+  if (!isSeq(seq) || seq.items.length !== 1 || !isMap(seq.items[0])) {
+    throw new InputError(`items[${position}] is not a mapping: every item must be a Kubernetes resource`);
+  }
+  const node = seq.items[0] as YAMLMap;
+  if (typeof node.get('kind') !== 'string') throw noKind(position);
+  return { doc, node };
+}
+
+/**
+ * An item parsed alone. Its Document is most of the memory of a large run: one only read is
+ * kept as plain values instead, and any is parsed again from its text if its nodes are asked for.
+ */
+function slicedItem(text: string, position: number, tree: { doc: Document; node: YAMLMap }, read: boolean): Item {
+  let held: typeof tree | undefined = read ? undefined : tree;
+  const parsed = () => {
+    held ??= parseItem(text, position);
+    return held;
+  };
+  return {
+    get node() {
+      return parsed().node;
+    },
+    get doc() {
+      return parsed().doc;
+    },
+    editor: new Editor(text, wideSeqs(text)),
+    position,
+    ...(read && { value: toJson(tree.node, tree.doc) }),
+    release() {
+      held = undefined;
+    },
+  };
 }
 
 /** Every byte of the input, with the items' edits spliced in, new items appended, results replaced. */
@@ -211,28 +258,34 @@ function encodeBlockList(
   slices: { start: number; end: number }[],
   items: Item[],
   { newItems, results, dropped, keepInput }: Output,
-): string {
+): string[] {
   const editors = new Map(items.map((item) => [item.position, item.editor]));
   const added = keepInput ? [] : newItems;
-  let out = input.slice(0, itemsSection.start);
+  // Pieces: testing the end of a growing string would copy it whole each time.
+  const out = [input.slice(0, itemsSection.start)];
+  const newLine = () => {
+    let n = out.length - 1;
+    while (n >= 0 && out[n] === '') n--;
+    if (n < 0 || !out[n].endsWith('\n')) out.push('\n');
+  };
   const itemsLine = input.slice(itemsSection.start, slices.length ? slices[0].start : itemsSection.end);
   // New items replace an empty `items: []`.
   const eol = itemsLine.indexOf('\n');
-  out += layout.emptyFlowItems && added.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine;
+  out.push(layout.emptyFlowItems && added.length ? `items:${eol === -1 ? '\n' : itemsLine.slice(eol)}` : itemsLine);
   slices.forEach((s, position) => {
-    if (keepInput) out += input.slice(s.start, s.end);
-    else if (!dropped.has(position)) out += editors.get(position)?.apply() ?? input.slice(s.start, s.end);
+    if (keepInput) out.push(input.slice(s.start, s.end));
+    else if (!dropped.has(position)) out.push(editors.get(position)?.apply() ?? input.slice(s.start, s.end));
   });
   if (added.length) {
-    if (!out.endsWith('\n')) out += '\n';
-    out += added.map((v) => blockItem(v, 0, false)).join('');
+    newLine();
+    for (const v of added) out.push(blockItem(v, 0, false));
   }
   // Results describe one run: earlier ones are replaced, so a second run changes nothing.
   const rest = layout.sections.filter((s) => s.start >= itemsSection.end && s.key !== 'results');
-  for (const s of rest) out += input.slice(s.start, s.end);
+  for (const s of rest) out.push(input.slice(s.start, s.end));
   if (results.length) {
-    if (!out.endsWith('\n')) out += '\n';
-    out += `results:\n${plainItems(results)}`;
+    newLine();
+    out.push(`results:\n${plainItems(results)}`);
   }
   return out;
 }
@@ -304,19 +357,19 @@ function parseWholeList(input: string, select: Select): Decoded {
     items,
     functionConfig,
     itemTexts: () => all.map((n) => input.slice((n as Node).range![0], (n as Node).range![2])),
-    encode: wholeListEncoder(input, editor, root, itemsNode),
+    ...piecewise(wholeListEncoder(input, editor, root, itemsNode)),
   };
 }
 
 /** Writes the output of a whole-document list: the item edits, dropped and new items, the results. */
 function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNode: Node | undefined) {
   const resultsNode = root.get('results', true) as Node | undefined;
-  return ({ newItems, results, dropped, keepInput }: Output): string => {
+  return ({ newItems, results, dropped, keepInput }: Output): string[] => {
     if (keepInput) {
       // Discard the item edits: only the results are added.
       const plain = new Editor(input, editor.wideSeqs);
       addResults(plain, root, resultsNode, results);
-      return plain.apply();
+      return [plain.apply()];
     }
     for (const position of dropped) {
       const node = (itemsNode as YAMLSeq).items[position] as Node;
@@ -328,7 +381,7 @@ function wholeListEncoder(input: string, editor: Editor, root: YAMLMap, itemsNod
       else editor.addPair(root, 'items', newItems);
     }
     addResults(editor, root, resultsNode, results);
-    return editor.apply();
+    return [editor.apply()];
   };
 }
 
@@ -367,7 +420,7 @@ export function decodeStream(
     items,
     functionConfig: undefined,
     itemTexts: () => docs.map((d) => input.slice(d.start, d.end)),
-    encode({ newItems, dropped, keepInput }) {
+    ...piecewise(({ newItems, dropped, keepInput }) => {
       let out = '';
       docs.forEach((d, position) => {
         if (keepInput) out += input.slice(d.start, d.end);
@@ -376,8 +429,8 @@ export function decodeStream(
       if (!keepInput)
         for (const v of newItems)
           out += `${out && !out.endsWith('\n') ? '\n' : ''}---\n${blockDocument(annotate(v, newAnnotations), false)}`;
-      return out;
-    },
+      return [out];
+    }),
   };
 }
 
