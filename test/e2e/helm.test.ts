@@ -28,8 +28,10 @@ const TLS_ENV = {
   RAY_TLS_SERVER_KEY: '/etc/ray/tls/tls.key',
   RAY_TLS_CA_CERT: '/etc/ray/tls/ca.crt',
 };
-// Every container of the chart that is Ray's: the cluster's three and the two clients'.
-const CLUSTER = ['RayCluster/demo-ray/head', 'RayCluster/demo-ray/worker', 'RayCluster/demo-ray/log-shipper'];
+// Every container of the chart that is Ray's: the cluster's two and the two clients'. The worker's
+// log-shipper (busybox tailing Ray's logs) shows no Ray, so it gets no TLS env and no key (least material).
+const CLUSTER = ['RayCluster/demo-ray/head', 'RayCluster/demo-ray/worker'];
+const SIDECAR = 'RayCluster/demo-ray/log-shipper';
 const CLIENT = 'Deployment/demo-jobs/jobs';
 const HOOK = 'Job/demo-smoke-test/smoke';
 const CA_CHAIN = ['Certificate/ray/ray-tls-ca', 'Issuer/ray/ray-tls-ca', 'Issuer/ray/ray-tls-selfsigned'];
@@ -150,7 +152,7 @@ describe('Helm 3.18: --post-renderer ./dist/ray-tls.js --post-renderer-args helm
     expect(withTls(items)).toEqual([CLIENT, ...CLUSTER].sort());
     expect(hasTls(containers(items).get(HOOK)!)).toBe(false);
     expect(certManager(items)).toEqual([...CA_CHAIN, ...clientCerts(['demo-jobs'])].sort());
-    expect(counts(items)).toEqual(expected(['demo-jobs'], 4));
+    expect(counts(items)).toEqual(expected(['demo-jobs'], 3));
     console.info(`helm 3 route: ${JSON.stringify(counts(items))}`);
   });
 
@@ -222,8 +224,8 @@ describe('Helm 3.18: --post-renderer ./dist/ray-tls.js --post-renderer-args helm
     // The RayCluster's token goes through KubeRay's authOptions: the operator sets the env on its pods.
     const cluster = items.find((i) => i.kind === 'RayCluster')!;
     expect(cluster.spec.authOptions).toEqual({ mode: 'token', secretName: 'ray-auth-token' });
-    for (const name of CLUSTER)
-      expect(JSON.stringify(containers(items).get(name)!.env), name).not.toContain('RAY_AUTH');
+    for (const name of [...CLUSTER, SIDECAR])
+      expect(JSON.stringify(containers(items).get(name)!.env ?? []), name).not.toContain('RAY_AUTH');
   });
 });
 
@@ -257,7 +259,7 @@ describe('Helm 4.1: the plugin functions/helm/ray-tls (--post-renderer ray-tls)'
     const items = docs(out.stdout);
     expect(withTls(items)).toEqual([CLIENT, HOOK, ...CLUSTER].sort());
     expect(certManager(items)).toEqual([...CA_CHAIN, ...clientCerts(['demo-jobs', 'demo-smoke-test'])].sort());
-    expect(counts(items)).toEqual(expected(['demo-jobs', 'demo-smoke-test'], 5));
+    expect(counts(items)).toEqual(expected(['demo-jobs', 'demo-smoke-test'], 4));
     console.info(`helm 4 route: ${JSON.stringify(counts(items))}`);
     // The new documents carried the file-name annotation: Helm names their source and drops it.
     expect(out.stdout).toContain('# Source: ray-demo/ray-tls.yaml\napiVersion: cert-manager.io/v1\n');
@@ -346,7 +348,7 @@ describe('Kustomize helmCharts (functions/kustomize/helm-charts) with the legacy
     expect(withTls(items)).toEqual([CLIENT, HOOK, ...CLUSTER].sort());
     expect(certManager(items)).toEqual([...CA_CHAIN, ...clientCerts(['demo-jobs', 'demo-smoke-test'])].sort());
     expect(items.every((i) => i.metadata.namespace === NS)).toBe(true);
-    expect(counts(items)).toEqual(expected(['demo-jobs', 'demo-smoke-test'], 5));
+    expect(counts(items)).toEqual(expected(['demo-jobs', 'demo-smoke-test'], 4));
     console.info(`helmCharts route (${k}): ${JSON.stringify(counts(items))}`);
   });
 
