@@ -229,14 +229,15 @@ export function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
 
 // Known Ray bug (ray-project/ray#63202): the head's client proxier forks a server per client
 // while gRPC threads are busy and the child sometimes dies right after fork. Not TLS: such an
-// attempt is retried (at most twice), unchanged, and only when the head's log shows the crash.
+// attempt is retried (at most twice), unchanged, and only when the head's log shows the crash: gRPC's
+// fork warning, a failed check, or the forked server's poller dying on a closed descriptor.
 const RAY_CLIENT_FLAKE = new RegExp(
   [
     String.raw`Starting Ray client server failed`,
     String.raw`Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess`,
   ].join('|'),
 );
-const FORK_CRASH = /skipping fork\(\) handlers|Check failed/g;
+const FORK_CRASH = /skipping fork\(\) handlers|Check failed|epoll_wait error: Bad file descriptor/g;
 const forkCrashes = (head: Pod): number =>
   (
     Object.values(sessionLogs(head, /^ray_client_server.*\.err$/))
