@@ -19,5 +19,9 @@ const fn = spawnSync(process.execPath, ['dist/ray-tls.js'], {
   encoding: 'utf8',
   stdio: ['pipe', 'pipe', 'inherit'],
 });
+// A reader that stops early (`npm start | head`) is not an error: stop quietly, as cat does.
+process.stdout.on('error', (e) => {
+  if (e.code !== 'EPIPE') throw e;
+});
 process.stdout.write(fn.stdout);
 process.exitCode = fn.status ?? 1;
