@@ -19,31 +19,24 @@
 //
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/auth.e2e.test.ts (root;
 // fails when the machine cannot run pods, unless RAY_TLS_SKIP_REAL=1). About 2-4 minutes.
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRealTools } from '../support/realTools.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
-import { type ExecResult, type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
+import { type ExecResult, type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
+  clientFailure,
   clientPod,
+  databaseSecret,
   execClient,
   logLines,
   NS,
+  need,
   type Obj,
-  rayVenvForUid,
+  realRayRuns,
+  realRayScratch,
   render,
   serviceTargets,
   sessionLogs,
@@ -51,9 +44,8 @@ import {
   tokenSecrets,
 } from './realRay.js';
 
-const support = podSupport();
 // Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
-const real = requireRealTools('real-Ray auth tests', support.ok ? undefined : support.reason);
+const real = realRayRuns('real-Ray auth tests');
 const say = (msg: string) => console.log(`[auth] ${msg}`);
 
 // A refused client gives up after 3 attempts of 2 s instead of 5+10+15 s (Ray's own settings).
@@ -212,9 +204,8 @@ function watchInit(
 // ---------------------------------------------------------------------------------------
 
 describe.runIf(real)('Ray token authentication (auth: token) and the hardened init container, on real Ray', () => {
-  let work = '';
-  let venv = '';
-  let failed = false;
+  const scratch = realRayScratch('auth', say);
+  const { keep } = scratch;
   let cluster: PodCluster | undefined;
   let items: Obj[] = [];
   let token = '';
@@ -226,25 +217,8 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
   let client: Pod | undefined;
   const inits: Record<string, { samples: InitSample[]; write?: ExecResult | string }> = {};
   const started = Date.now();
-  const keep = (ctx: { onTestFailed: (fn: () => void) => void }) =>
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
-    return v;
-  };
 
-  beforeAll(() => {
-    venv = rayVenvForUid(1000, 100);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-auth-'));
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[auth] kept ${work} (pod logs, Ray session logs) for inspection`);
-    say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  });
+  afterAll(() => cluster?.stop());
 
   it(
     'renders k8s/base with auth: token: every Ray container reads the token file RAY_AUTH_TOKEN_PATH from Secret ' +
@@ -302,21 +276,19 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
   it('the cluster forms with the token; each init container issues its leaf with CapEff 0, NoNewPrivs 1 and a ' +
     'read-only /', async (ctx) => {
     keep(ctx);
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
+    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(scratch.work, 'secrets')), NS);
     expect(verifySecret(issued['django-ray-worker-ray-tls-client']!, 'sslclient').ok).toBe(true);
-    const auth = tokenSecrets(items, join(work, 'auth'));
+    const auth = tokenSecrets(items, join(scratch.work, 'auth'));
     expect(Object.keys(auth.secrets)).toEqual(['ray-auth-token']);
     // The Django app's own Secret (DATABASE_URL), which the client pod's env references.
-    const db = join(work, 'django-ray-database');
-    mkdirSync(db);
-    writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+    const db = databaseSecret(join(scratch.work, 'django-ray-database'));
     token = auth.tokens['ray-auth-token']!;
     cluster = PodCluster.create({
-      workDir: join(work, 'cluster'),
+      workDir: join(scratch.work, 'cluster'),
       namespace: NS,
       services: serviceTargets(items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }),
       secrets: { ...issued, ...auth.secrets, 'django-ray-database': db },
-      rayVenv: venv,
+      rayVenv: scratch.venv,
     });
     const startNode = async (name: string, tpl: Obj): Promise<Pod> => {
       const watch = watchInit(cluster!, name, 'ray-tls-init');
@@ -400,7 +372,7 @@ describe.runIf(real)('Ray token authentication (auth: token) and the hardened in
     client = await cluster!.startPod(clientPod('django-ray-worker', django));
     const r = await execClient(client, h, ['python', '-c', CLIENT_SCRIPT, h.ip, w.ip], say, 'client with token');
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    expect(line, `client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
+    expect(line, clientFailure('the client', r)).toBeDefined();
     say(`client with the token: ${line}`);
     const result = JSON.parse(line!.slice('RESULT '.length)) as {
       nodes: string[];

@@ -18,23 +18,23 @@
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/check.e2e.test.ts (root;
 // fails without pod support unless RAY_TLS_SKIP_REAL=1). About 1-2 minutes on 2 cores.
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { CheckReport } from '../../src/cli/check.js';
 import { issueCertificates, secretDirs } from './issuer.js';
 import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
+  clientPod,
+  databaseSecret,
   kustomize,
   type Obj,
   REPO,
-  rayVenvForUid,
-  realRaySupport,
+  realRayRuns,
+  realRayScratch,
   render,
   serviceTargets,
-  sleepingPod,
   template,
 } from './realRay.js';
 
@@ -50,15 +50,13 @@ interface CheckRun {
   stderr: string;
 }
 
-const support = realRaySupport();
+const real = realRayRuns('real-Ray check tests');
 
-describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
-  let work = '';
-  let cluster: PodCluster | undefined;
+describe.runIf(real)('ray-tls check against real Ray', () => {
+  const scratch = realRayScratch('check', say);
   let tlsHead: Pod;
   let plainHead: Pod;
   let client: Pod;
-  let failed = false;
   const started = Date.now();
 
   /** `ray-tls check ARGS` in the client pod (its netns, mounts and user). */
@@ -84,11 +82,8 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
   };
 
   beforeAll(async () => {
-    if (support.reason)
-      throw new Error(`cannot run the real-Ray tests: ${support.reason}; set RAY_TLS_SKIP_REAL=1 to skip them`);
     execFileSync('node', [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    const venv = rayVenvForUid(1000, 100, say);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-check-e2e-'));
+    const work = scratch.work;
     chmodSync(work, 0o755); // the foreign CA below is read by the client pod's uid 1000
 
     const { items } = render('k8s/base');
@@ -96,42 +91,31 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     const django = template(items, 'django-ray-worker');
     expect(head.spec.initContainers?.[0]?.name).toBe('ray-tls-init');
     const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
-    const database = join(work, 'django-ray-database');
-    mkdirSync(database, { recursive: true });
-    writeFileSync(join(database, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+    const database = databaseSecret(join(work, 'django-ray-database'));
 
     // The dev overlay without the function: the same head, no TLS anywhere.
     const plain = template(kustomize('dev'), 'ray-head') as Obj;
     expect(JSON.stringify(plain)).not.toContain('RAY_USE_TLS');
 
-    cluster = PodCluster.create({
-      workDir: join(work, 'cluster'),
-      namespace: NS,
-      services: serviceTargets(items, { 'ray-head': head, 'django-ray-worker': django }),
-      secrets: { ...issued, 'django-ray-database': database },
-      rayVenv: venv,
-    });
+    const cluster = scratch.track(
+      PodCluster.create({
+        workDir: join(work, 'cluster'),
+        namespace: NS,
+        services: serviceTargets(items, { 'ray-head': head, 'django-ray-worker': django }),
+        secrets: { ...issued, 'django-ray-database': database },
+        rayVenv: scratch.venv,
+      }),
+    );
     tlsHead = await cluster.startPod(podFromTemplate('ray-head', head, NS));
     await tlsHead.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
     plainHead = await cluster.startPod(podFromTemplate('ray-head-plain', plain, NS));
     await plainHead.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
-    client = await cluster.startPod(sleepingPod('django-ray-worker', django, NS));
+    client = await cluster.startPod(clientPod('django-ray-worker', django));
     say(
       `TLS head ${tlsHead.ip}, plaintext head ${plainHead.ip}, client pod ${client.ip}: up after ` +
         `${((Date.now() - started) / 1000).toFixed(1)} s`,
     );
   }, 900_000);
-
-  afterAll(async () => {
-    await cluster?.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[check] kept ${work} for inspection`);
-    say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  });
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
-    onTestFailed(() => {
-      failed = true;
-    });
 
   /** notAfter of the head's per-pod leaf (the init container's output), as YYYY-MM-DD and days left. */
   function leafExpiry(): { date: string; daysLeft: number } {
@@ -151,7 +135,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     it(
       `(1) TLS head port ${port} with --ca and the client certificate: exit 0, the ` + `leaf expiry, mTLS on`,
       async (ctx) => {
-        keepOnFailure(ctx);
+        scratch.keep(ctx);
         const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT]);
         show(`(1) TLS head ${tlsHead.ip}:${port} --ca --cert --key`, r);
         expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -172,7 +156,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     "(1b) the TLS head by its Service name (the client pod's hosts file): the name is sent as SNI and found in the " +
       'leaf',
     async (ctx) => {
-      keepOnFailure(ctx);
+      scratch.keep(ctx);
       const r = await checkListening([`ray-head.${NS}.svc:10001`, ...CLIENT_CERT]);
       show(`(1b) TLS head ray-head.${NS}.svc:10001 --ca --cert --key`, r);
       expect(r.code, r.stdout + r.stderr).toBe(0);
@@ -182,7 +166,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
 
   for (const port of [6379, 10001])
     it(`(2) plaintext head port ${port}: exit 1, TLS is off`, async (ctx) => {
-      keepOnFailure(ctx);
+      scratch.keep(ctx);
       const r = await checkListening([`${plainHead.ip}:${port}`, ...CLIENT_CERT]);
       show(`(2) plaintext head ${plainHead.ip}:${port}`, r);
       expect(r.code).toBe(1);
@@ -190,8 +174,8 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
     });
 
   it('(3) --ca of a foreign CA: exit 1, the chain does not verify', async (ctx) => {
-    keepOnFailure(ctx);
-    const foreign = join(work, 'foreign-ca');
+    scratch.keep(ctx);
+    const foreign = join(scratch.work, 'foreign-ca');
     mkdirSync(foreign, { recursive: true });
     chmodSync(foreign, 0o755);
     execFileSync(
@@ -235,7 +219,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
   });
 
   it('(4) no --cert: the head refuses no certificate and a self-signed one; mTLS unknown', async (ctx) => {
-    keepOnFailure(ctx);
+    scratch.keep(ctx);
     for (const port of [6379, 10001]) {
       const human = await checkListening([`${tlsHead.ip}:${port}`, '--ca', `${TLS_DIR}/ca.crt`]);
       show(`(4) TLS head ${tlsHead.ip}:${port} --ca only`, human);
@@ -255,7 +239,7 @@ describe.skipIf(!support.run)('ray-tls check against real Ray', () => {
   });
 
   it('(5) the client certificate: --json says mTLS on, a self-signed client refused, --cert served', async (ctx) => {
-    keepOnFailure(ctx);
+    scratch.keep(ctx);
     for (const port of [6379, 10001]) {
       const r = await checkListening([`${tlsHead.ip}:${port}`, ...CLIENT_CERT, '--json']);
       const report = JSON.parse(r.stdout) as CheckReport;

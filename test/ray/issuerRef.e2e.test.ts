@@ -14,31 +14,32 @@
 // test/ray/issuerRef.e2e.test.ts (root; fails when the machine cannot run pods, unless
 // RAY_TLS_SKIP_REAL=1). About 3-5 minutes.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRealTools } from '../support/realTools.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { corporatePki, issueCertificates, secretDirs, siblingCa } from './issuer.js';
-import { type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
+import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
+  clientFailure,
   clientPod,
+  databaseSecret,
   execClient,
   logLines,
   NS,
+  need,
   type Obj,
   REPO,
-  rayVenvForUid,
+  realRayRuns,
+  realRayScratch,
   render,
   serviceTargets,
   sessionLogs,
   template,
 } from './realRay.js';
 
-const support = podSupport();
-const real = requireRealTools('real-Ray issuerRef tests', support.ok ? undefined : support.reason);
+// Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
+const real = realRayRuns('real-Ray issuerRef tests');
 const say = (msg: string) => console.log(`[issuerRef] ${msg}`);
 const BIN = join(REPO, 'dist/ray-tls.js');
 const ISSUER_REF = { ca: { issuerRef: { name: 'corp-issuing', kind: 'ClusterIssuer' } } };
@@ -63,8 +64,8 @@ function verifies(trusted: string, secretDir: string, partial = false): { ok: bo
 }
 
 describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace CA, not the corporate root', () => {
-  let work = '';
-  let failed = false;
+  const scratch = realRayScratch('issuerRef', say);
+  const { keep } = scratch;
   let cluster: PodCluster | undefined;
   let items: Obj[] = [];
   let ours: Record<string, string> = {};
@@ -72,15 +73,6 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
   let headPod: Pod | undefined;
   let workerPod: Pod | undefined;
   let client: Pod | undefined;
-  const started = Date.now();
-  const keep = (ctx: { onTestFailed: (fn: () => void) => void }) =>
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
-    return v;
-  };
   /** Every Ray session log of the head, by file, to take what a step adds (`since`). */
   const headLogs = (): Record<string, string> => sessionLogs(need(headPod, 'the head'), /\.(out|err|log)$/);
   const refusalsSince = (before: Record<string, string>): string[] =>
@@ -97,8 +89,6 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
 
   beforeAll(() => {
     execFileSync('node', [join(REPO, 'scripts/build.mjs')], { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] });
-    const venv = rayVenvForUid(1000, 100, say);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-issuerref-'));
     ({ items } = render('k8s/base', ISSUER_REF));
     const issued = issueCertificates(
       [
@@ -106,35 +96,28 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
         ...certManagerObjects(items),
         ...siblingCa('other-team', { nodes: ['sibling-node'], clients: ['sibling-client'] }),
       ],
-      join(work, 'secrets'),
+      join(scratch.work, 'secrets'),
       { clusterResourceNamespace: 'cert-manager' },
     );
     ours = secretDirs(issued, NS);
     theirs = secretDirs(issued, 'other-team');
-    const db = join(work, 'django-ray-database');
-    mkdirSync(db);
-    writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+    const db = databaseSecret(join(scratch.work, 'django-ray-database'));
     const pods = {
       'ray-head': template(items, 'ray-head'),
       'ray-worker-1': template(items, 'ray-worker'),
       'django-ray-worker': template(items, 'django-ray-worker'),
     };
     cluster = PodCluster.create({
-      workDir: join(work, 'cluster'),
+      workDir: join(scratch.work, 'cluster'),
       namespace: NS,
       services: serviceTargets(items, pods),
       // The sibling's Secrets live in another namespace; here they are only named apart.
       secrets: { ...ours, 'sibling-ca': theirs['sibling-ca']!, 'sibling-client': theirs['sibling-client']! },
-      rayVenv: venv,
+      rayVenv: scratch.venv,
     });
     cluster.addSecret('django-ray-database', db);
   }, 900_000);
-  afterAll(async () => {
-    await cluster?.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[issuerRef] kept ${work} (pod logs, Ray session logs) for inspection`);
-    say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  });
+  afterAll(() => cluster?.stop());
 
   it('issuerRef: the PKI is laid out as cert-manager does, and the root would admit the sibling', (ctx) => {
     keep(ctx);
@@ -179,7 +162,7 @@ describe.runIf(real)('ca.issuerRef on real Ray: every pod trusts its namespace C
     expect(client.logs('ray-tls-trust')).toContain('ray-tls: trusting 1 CA certificate(s)');
     const r = await execClient(client, h, ['python', '-c', CLIENT_SCRIPT, h.ip, w.ip], say, 'client');
     const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-    expect(line, `client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
+    expect(line, clientFailure('the client', r)).toBeDefined();
     say(`client: ${line}`);
     const result = JSON.parse(line!.slice('RESULT '.length));
     expect(result.nodes).toEqual([h.ip, w.ip].sort());

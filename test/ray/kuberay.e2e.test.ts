@@ -19,20 +19,27 @@
 // Run: flock /tmp/ray-tls-real.lock npx vitest run --config test/ray/vitest.config.ts
 // test/ray/kuberay.e2e.test.ts (root; fails when the machine cannot run pods, unless RAY_TLS_SKIP_REAL=1).
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
 import { buildClusterPods, buildSubmitter, KUBERAY_COMMIT, type KubeRayCluster } from '../support/kubeRayPods.js';
-import { requireRealTools } from '../support/realTools.js';
 import { issueCertificates, secretDirs } from './issuer.js';
-import { type Pod, PodCluster, type PodManifest, podSupport } from './podRunner.js';
-import { certManagerObjects, execClient, logLines, NS, type Obj, rayVenvForUid } from './realRay.js';
+import { type Pod, PodCluster, type PodManifest } from './podRunner.js';
+import {
+  certManagerObjects,
+  execClient,
+  logLines,
+  NS,
+  need,
+  type Obj,
+  realRayRuns,
+  realRayScratch,
+} from './realRay.js';
 
-const support = podSupport();
-const real = requireRealTools('KubeRay-built real-Ray test', support.ok ? undefined : support.reason);
+// Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
+const real = realRayRuns('KubeRay-built real-Ray test');
 const say = (msg: string) => console.log(`[kuberay] ${msg}`);
 
 const JOB = 'kr-job';
@@ -105,9 +112,8 @@ const envNames = (c: Obj): string[] => ((c.env ?? []) as Obj[]).map((e) => e.nam
 const envValue = (c: Obj, name: string) => ((c.env ?? []) as Obj[]).find((e) => e.name === name)?.value;
 
 describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)}) with TLS and token auth`, () => {
-  let work = '';
-  let venv = '';
-  let failed = false;
+  const scratch = realRayScratch('kuberay', say);
+  const { keep } = scratch;
   let cluster: PodCluster | undefined;
   let rendered: Obj;
   let items: Obj[] = [];
@@ -116,25 +122,8 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
   let worker: Pod | undefined;
   let submitter: Pod | undefined;
   const started = Date.now();
-  const keep = (ctx: { onTestFailed: (fn: () => void) => void }) =>
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
-  const need = <T>(v: T | undefined, what: string): T => {
-    if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
-    return v;
-  };
 
-  beforeAll(() => {
-    venv = rayVenvForUid(1000, 100);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-kuberay-'));
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[kuberay] kept ${work} (pod logs, Ray session logs) for inspection`);
-    say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
-  });
+  afterAll(() => cluster?.stop());
 
   it('KubeRay-built: ray-tls gives the cluster authOptions, no token env; KubeRay puts the token everywhere', (ctx) => {
     keep(ctx);
@@ -165,16 +154,16 @@ describe.runIf(real)(`KubeRay-built pods (kuberay ${KUBERAY_COMMIT.slice(0, 7)})
 
   it('KubeRay-built: head and worker form a TLS cluster; wait-gcs-ready passes; the probes run', async (ctx) => {
     keep(ctx);
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
-    const tokenDir = join(work, 'auth', SECRET);
+    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(scratch.work, 'secrets')), NS);
+    const tokenDir = join(scratch.work, 'auth', SECRET);
     mkdirSync(tokenDir, { recursive: true });
     writeFileSync(join(tokenDir, 'auth_token'), randomBytes(32).toString('hex'), { mode: 0o600 });
     cluster = PodCluster.create({
-      workDir: join(work, 'cluster'),
+      workDir: join(scratch.work, 'cluster'),
       namespace: NS,
       services: { [`${CLUSTER}-head-svc`]: pods.head.metadata.name },
       secrets: { ...issued, [SECRET]: tokenDir },
-      rayVenv: venv,
+      rayVenv: scratch.venv,
     });
     head = await cluster.startPod(pods.head);
     await head.waitForLog('Ray runtime started', { timeoutMs: 150_000 });
@@ -301,24 +290,12 @@ print("NODES " + json.dumps(sorted(n["NodeManagerAddress"] for n in ray.nodes() 
 `;
 
 describe.runIf(real)('KubeRay-built pods in pod-dns mode with ray.io/overwrite-container-cmd', () => {
-  let work = '';
-  let failed = false;
+  const scratch = realRayScratch('kuberay-dns', say);
   let cluster: PodCluster | undefined;
-
-  beforeAll(() => {
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-kuberay-dns-'));
-  });
-  afterAll(async () => {
-    await cluster?.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[kuberay] kept ${work} (pod logs, Ray session logs) for inspection`);
-  });
+  afterAll(() => cluster?.stop());
 
   it('KubeRay-built: a plain $KUBERAY_GEN_RAY_START_CMD advertises the pod DNS name; a cluster forms', async (ctx) => {
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
-    const venv = rayVenvForUid(1000, 100);
+    scratch.keep(ctx);
     const { items } = renderItems([overwriteCluster], { mode: 'pod-dns' });
     const rc = items.find((i) => i.kind === 'RayCluster')!;
     const script = rc.spec.headGroupSpec.template.spec.containers[0].args[0] as string;
@@ -333,13 +310,13 @@ describe.runIf(real)('KubeRay-built pods in pod-dns mode with ray.io/overwrite-c
     const generated = (built.head.spec.containers[0]!.env ?? []).find((e) => e.name === 'KUBERAY_GEN_RAY_START_CMD');
     say(`pod-dns: KUBERAY_GEN_RAY_START_CMD=${generated?.value}`);
     expect(built.head.spec.containers[0]!.args).toEqual([script]); // KubeRay runs the user's command
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'secrets')), NS);
+    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(scratch.work, 'secrets')), NS);
     cluster = PodCluster.create({
-      workDir: join(work, 'cluster'),
+      workDir: join(scratch.work, 'cluster'),
       namespace: NS,
       services: { 'kr-dns-head-svc': built.head.metadata.name },
       secrets: issued,
-      rayVenv: venv,
+      rayVenv: scratch.venv,
       podDnsRecords: true,
     });
     const dns = (ip: string) => `${ip.replace(/\./g, '-')}.${NS}.pod.cluster.local`;

@@ -1,15 +1,26 @@
-// Helpers shared by the wire and man-in-the-middle real-Ray tests (wire.e2e.test.ts,
-// mitm.e2e.test.ts): the shipped overlays' manifests, the machine checks (with the repo-wide
-// RAY_TLS_SKIP_REAL switch), the Ray venv the pods' uid can run, Ray session logs, and a Ray
-// client call that retries only the known ray#63202 fork crash. The same logic lives in
-// tls.e2e.test.ts, which predates this module.
+// Helpers every real-Ray test file shares: whether the machine can run them (with the repo-wide
+// RAY_TLS_SKIP_REAL switch), a suite's scratch directory and teardown, the shipped overlays'
+// manifests rendered as the function renders them, the Ray venv the pods' uid can run, Ray
+// session logs, and a Ray client call that retries only the known ray#63202 fork crash.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
+import { requireRealTools } from '../support/realTools.js';
 import {
   defaultRayVenv,
   type ExecResult,
@@ -25,18 +36,78 @@ export const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 export const NS = 'django-ray';
 
 /**
- * Whether the real-Ray tests can run here. They are not skipped silently: when something is
- * missing the suite fails with the reason, unless RAY_TLS_SKIP_REAL=1 says to skip them.
+ * Whether a real-Ray suite runs here: pods need root and `ip netns`, and some suites `extraTools`.
+ * It never skips quietly (test/support/realTools.ts); call it at a test file's top level.
  */
-export function realRaySupport(extraTools: readonly string[] = []): { run: boolean; reason?: string } {
+export function realRayRuns(what: string, extraTools: readonly string[] = []): boolean {
   const pods = podSupport();
-  let reason = pods.ok ? undefined : pods.reason;
-  for (const tool of extraTools) {
-    if (!reason && spawnSync('sh', ['-c', `command -v ${tool}`], { stdio: 'ignore' }).status !== 0)
-      reason = `${tool} is not installed (apt-get install -y ${tool})`;
-  }
-  if (reason && process.env.RAY_TLS_SKIP_REAL === '1') return { run: false, reason };
-  return { run: true, reason };
+  const missing = extraTools.find((t) => spawnSync('sh', ['-c', `command -v ${t}`], { stdio: 'ignore' }).status !== 0);
+  const reason = pods.ok ? missing && `${missing} is not installed (apt-get install -y ${missing})` : pods.reason;
+  return requireRealTools(what, reason);
+}
+
+/** A real-Ray suite's scratch directory, Ray venv and teardown (realRayScratch). */
+export interface Scratch {
+  /** The suite's temp directory (set in beforeAll). */
+  readonly work: string;
+  /** The Ray venv the pods' uid (1000) can run (set in beforeAll). */
+  readonly venv: string;
+  /** When this test fails, the directory (pod logs, Ray session logs, pcaps) is kept for inspection. */
+  keep(ctx: { onTestFailed: (fn: () => void) => void }): void;
+  /** Stops `c` (a PodCluster) in afterAll, after the suite's own afterAll hooks. */
+  track<C extends { stop(): Promise<void> }>(c: C): C;
+}
+
+/**
+ * Call first inside a real-Ray describe(): registers the hooks that make the temp directory
+ * `ray-tls-<name>-*` and the pods' venv, and that stop the tracked clusters, remove the
+ * directory after a green run and print the suite's total time.
+ */
+export function realRayScratch(name: string, say: (m: string) => void): Scratch {
+  let work = '';
+  let venv = '';
+  let failed = false;
+  const started = Date.now();
+  const running: { stop(): Promise<void> }[] = [];
+  beforeAll(() => {
+    venv = rayVenvForUid(1000, 100, say);
+    work = mkdtempSync(join(tmpdir(), `ray-tls-${name}-`));
+  }, 900_000);
+  afterAll(async () => {
+    for (const c of running.reverse()) await c.stop();
+    if (!failed && work) rmSync(work, { recursive: true, force: true });
+    else if (work) console.warn(`[${name}] kept ${work} (pod logs, Ray session logs) for inspection`);
+    say(`total ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  });
+  return {
+    get work() {
+      return work;
+    },
+    get venv() {
+      return venv;
+    },
+    keep: (ctx) =>
+      ctx.onTestFailed(() => {
+        failed = true;
+      }),
+    track: (c) => {
+      running.push(c);
+      return c;
+    },
+  };
+}
+
+/** A pod an earlier test started, or an error that points at that test. */
+export function need<T>(v: T | undefined, what: string): T {
+  if (v === undefined) throw new Error(`${what} did not start (see the first failing test)`);
+  return v;
+}
+
+/** The Django app's own Secret django-ray-database (DATABASE_URL), which the client pod's env references. */
+export function databaseSecret(dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+  return dir;
 }
 
 /** `kubectl kustomize DIR` (relative to the repo) as objects. */
@@ -58,15 +129,6 @@ export function render(dir: string, spec?: Obj): { items: Obj[]; results: Obj[] 
   if (out.exitCode !== 0) throw new Error(`ray-tls failed (exit ${out.exitCode}):\n${out.stderr.join('\n')}`);
   const parsed = parse(out.stdout) as Obj;
   return { items: parsed.items as Obj[], results: (parsed.results ?? []) as Obj[] };
-}
-
-/** A pod from a client template whose (application) command is replaced by `sleep infinity`. */
-export function sleepingPod(name: string, tpl: Obj, namespace: string): PodManifest {
-  const pod = podFromTemplate(name, tpl, namespace);
-  const c = pod.spec.containers[0]!;
-  c.command = ['sleep', 'infinity'];
-  delete c.args;
-  return pod;
 }
 
 export function item(items: Obj[], kind: string, name: string): Obj {
@@ -227,40 +289,51 @@ export function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
   );
 }
 
-// Known Ray bug (ray-project/ray#63202): the head's client proxier forks a server per client
-// while gRPC threads are busy and the child sometimes dies right after fork. Not TLS: such an
-// attempt is retried (at most twice), unchanged, and only when the head's log shows the crash: gRPC's
-// fork warning, a failed check, or the forked server's poller dying on a closed descriptor.
-const RAY_CLIENT_FLAKE = new RegExp(
-  [
-    String.raw`Starting Ray client server failed`,
-    String.raw`Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess`,
-  ].join('|'),
-);
-const FORK_CRASH = /skipping fork\(\) handlers|Check failed|epoll_wait error: Bad file descriptor/g;
-const forkCrashes = (head: Pod): number =>
-  (
-    Object.values(sessionLogs(head, /^ray_client_server.*\.err$/))
-      .join('\n')
-      .match(FORK_CRASH) ?? []
-  ).length;
+// Known Ray bug (ray-project/ray#63202): the head's client proxier forks a specific server per
+// client while other threads are inside gRPC, and the child sometimes dies or wedges right after
+// fork. The head's ray_client_server*.err then shows gRPC's fork warning ("skipping fork()
+// handlers"), a failed check, or the forked server's poller dying on a closed descriptor. The
+// client sees "Starting Ray client server failed", a psutil.ZombieProcess from
+// start_specific_server, a dropped connection, or no answer at all. Not TLS, not the function:
+// such an attempt is retried (at most twice, each logged), never with changed env or commands,
+// and only when the head's log shows a new crashed fork.
+const CLIENT_SYMPTOM = /Starting Ray client server failed|ZombieProcess|client has already been disconnected/;
+const FORK_CRASH = /skipping fork\(\) handlers|Check failed|epoll_wait error: Bad file descriptor/;
+const CLIENT_TIMEOUT_MS = 240_000;
+const forkCrashLines = (head: Pod): string[] =>
+  logLines(Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n'), FORK_CRASH);
 
+/** Runs a Ray client command in `client` (env added to the pod's), retrying only on ray#63202 (above). */
 export async function execClient(
   client: Pod,
   head: Pod,
   argv: string[],
   say: (m: string) => void,
   label: string,
+  env?: Record<string, string>,
 ): Promise<ExecResult> {
   for (let attempt = 1; ; attempt++) {
-    const before = forkCrashes(head);
-    const r = await client.exec(argv, { timeoutMs: 240_000 });
-    if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === before) return r;
-    say(
-      `${label}: Ray client attempt ${attempt} hit ray#63202 ` +
-        `(${logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0]}); retrying`,
-    );
+    const before = forkCrashLines(head).length;
+    const r = await client.exec(argv, { env, timeoutMs: CLIENT_TIMEOUT_MS });
+    if (r.code === 0) return r;
+    const symptom = r.timedOut ? `no answer in ${CLIENT_TIMEOUT_MS / 1000} s` : logLines(r.stderr, CLIENT_SYMPTOM)[0];
+    const crashes = forkCrashLines(head);
+    if (attempt <= 2 && symptom && crashes.length > before) {
+      say(
+        `${label}: Ray client attempt ${attempt} hit ray#63202 (client: ${symptom}; head: ${crashes.at(-1)}); retrying`,
+      );
+      continue;
+    }
+    for (const [f, text] of Object.entries(sessionLogs(head, /^ray_client_server.*\.err$/)))
+      say(`${label} failed; the head's ${f} ends:\n${text.slice(-2000)}`);
+    return r;
   }
+}
+
+/** Why a client command failed: how it ended, all it printed and the end of its stderr. */
+export function clientFailure(label: string, r: ExecResult): string {
+  const how = r.timedOut ? 'timed out' : `exit ${r.code}`;
+  return `${label} failed (${how})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`;
 }
 
 /** Polls `fn` until it returns a value other than undefined. */

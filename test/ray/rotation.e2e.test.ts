@@ -16,42 +16,34 @@
 // Log lines prefixed [rotation]. Run: npx vitest run --config test/ray/vitest.config.ts
 // test/ray/rotation.e2e.test.ts (root; fails without pod support unless RAY_TLS_SKIP_REAL=1).
 import { execFileSync } from 'node:child_process';
-import {
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { copyFileSync, existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
-import { requireRealTools } from '../support/realTools.js';
 import { type CertificateObject, certificateText, issueCertificates, renewCertificate, secretDirs } from './issuer.js';
-import { type Pod, PodCluster, podFromTemplate, podSupport } from './podRunner.js';
+import { type Pod, PodCluster, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
+  clientFailure,
   clientPod,
+  databaseSecret,
   execClient,
   item,
   logLines,
   NS,
   type Obj,
   REPO,
-  rayVenvForUid,
+  realRayRuns,
+  realRayScratch,
   serviceTargets,
   sessionLogs,
   template,
   waitFor,
 } from './realRay.js';
 
-const support = podSupport();
-const real = requireRealTools('real-Ray rotation tests', support.ok ? undefined : support.reason);
+// Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
+const real = realRayRuns('real-Ray rotation tests');
 const say = (msg: string) => console.log(`[rotation] ${msg}`);
 
 const BASE_SPEC = { privateKey: { algorithm: 'ECDSA' } };
@@ -173,21 +165,8 @@ const TLS_ERROR = new RegExp(
 // ---------------------------------------------------------------------------------------
 
 describe.runIf(real)('CA rotation on real Ray', () => {
-  let work = '';
-  let venv = '';
-  let failed = false;
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
-    onTestFailed(() => {
-      failed = true;
-    });
-  beforeAll(() => {
-    venv = rayVenvForUid(1000, 100);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-rotation-'));
-  });
-  afterAll(() => {
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[rotation] kept ${work} for inspection`);
-  });
+  const scratch = realRayScratch('rotation', say);
+  const { keep } = scratch;
 
   /** A running drill cluster: its Secrets (one dir per Secret, changed in place), pods and deployed templates. */
   class Drill {
@@ -200,18 +179,16 @@ describe.runIf(real)('CA rotation on real Ray', () => {
       readonly scenario: string,
       items: Obj[],
     ) {
-      this.secretsRoot = join(work, scenario, 'secrets');
+      this.secretsRoot = join(scratch.work, scenario, 'secrets');
       const issued = secretDirs(issueCertificates(certManagerObjects(items), this.secretsRoot), NS);
-      const db = join(work, scenario, 'django-ray-database');
-      mkdirSync(db, { recursive: true });
-      writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+      const db = databaseSecret(join(scratch.work, scenario, 'django-ray-database'));
       const t = templates(items);
       this.cluster = PodCluster.create({
-        workDir: join(work, scenario, 'cluster'),
+        workDir: join(scratch.work, scenario, 'cluster'),
         namespace: NS,
         services: serviceTargets(items, { [HEAD]: t.head, [WORKER]: t.worker, [CLIENT]: t.client }),
         secrets: { ...issued, 'django-ray-database': db },
-        rayVenv: venv,
+        rayVenv: scratch.venv,
       });
     }
 
@@ -289,8 +266,7 @@ describe.runIf(real)('CA rotation on real Ray', () => {
         'check',
       );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      if (!line)
-        throw new Error(`client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr.slice(-4000)}`);
+      if (!line) throw new Error(clientFailure('the client', r));
       return JSON.parse(line.slice('RESULT '.length)) as CheckResult;
     }
 
@@ -370,7 +346,7 @@ describe.runIf(real)('CA rotation on real Ray', () => {
 
   it('rotation: CA renewal (rotationPolicy Never) and the three-step key rotation with rolling restarts, no ' +
     'outage', async (ctx) => {
-    keepOnFailure(ctx);
+    keep(ctx);
     const started = Date.now();
     const step0 = renderOk({});
     const t0 = templates(step0);
@@ -459,7 +435,7 @@ describe.runIf(real)('CA rotation on real Ray', () => {
 
   it('rotation without step 1: a new signing CA at once; the restarted worker does not join (the head trusts ' +
     'only the old CA)', async (ctx) => {
-    keepOnFailure(ctx);
+    keep(ctx);
     const started = Date.now();
     const step0 = renderOk({});
     const t0 = templates(step0);

@@ -5,19 +5,16 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import type { IContainer } from 'kubernetes-models/v1';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { requireRealTools } from '../support/realTools.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
-import { expandVars, PodCluster, type PodManifest, PodStartError, podSupport, securityArgs } from './podRunner.js';
+import { expandVars, PodCluster, type PodManifest, PodStartError, securityArgs } from './podRunner.js';
+import { execClient, REPO, realRayRuns } from './realRay.js';
 
-const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
-const support = podSupport();
 // Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
-const real = requireRealTools('real-Ray runner tests', support.ok ? undefined : support.reason);
+const real = realRayRuns('real-Ray runner tests');
 
 function tempDir(prefix: string): string {
   return mkdtempSync(join(tmpdir(), prefix));
@@ -496,29 +493,16 @@ describe.runIf(real)('2-node Ray TLS cluster from pod specs', () => {
         expect(head.logs()).toContain(`Local node IP: ${head.ip}`);
         expect(worker.logs()).toContain(`Local node IP: ${worker.ip}`);
 
-        // Known Ray bug (ray-project/ray#63202, open): the head's client proxier forks a server
-        // per client while gRPC threads are busy, and with grpcio 1.84 the child sometimes dies
-        // right after fork -> "Starting Ray client server failed". It is neither TLS nor this
-        // runner (GRPC_ENABLE_FORK_SUPPORT=false in the head's env makes it go away), so such an
-        // attempt is retried rather than failing the test.
-        const rayClientFlake = /Starting Ray client server failed|client has already been disconnected/;
-        // RAY_ADDRESS as the Django-Ray worker has it; the script takes the nodes the 50 MB moves between.
-        const runClient = () =>
-          client.exec(['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip], {
-            env: { RAY_ADDRESS: 'ray://ray-head:10001' },
-            timeoutMs: 240_000,
-          });
-        let ok = await runClient();
-        for (let attempt = 2; attempt <= 3 && ok.code !== 0 && rayClientFlake.test(ok.stderr); attempt++) {
-          console.log(
-            `[ray smoke] Ray client attempt ${attempt - 1} hit ray#63202 ` +
-              `(${ok.stderr
-                .split('\n')
-                .filter((l) => rayClientFlake.test(l))[0]
-                ?.trim()}); retrying`,
-          );
-          ok = await runClient();
-        }
+        // RAY_ADDRESS as the Django-Ray worker has it; the script takes the nodes the 50 MB moves
+        // between. execClient retries only Ray's own client fork crash (ray#63202, realRay.ts).
+        const ok = await execClient(
+          client,
+          head,
+          ['python', '-c', CLIENT_SCRIPT, head.ip, worker.ip],
+          (m) => console.log(`[ray smoke] ${m}`),
+          'TLS client',
+          { RAY_ADDRESS: 'ray://ray-head:10001' },
+        );
         const resultLine = ok.stdout.split('\n').find((l) => l.startsWith('RESULT '));
         expect(resultLine, `stdout:\n${ok.stdout}\nstderr:\n${ok.stderr}`).toBeDefined();
         console.log(`[ray smoke] TLS client: ${resultLine}`);

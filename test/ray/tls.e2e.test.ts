@@ -19,45 +19,37 @@
 // Run: npx vitest run --config test/ray/vitest.config.ts test/ray/tls.e2e.test.ts (root only;
 // fails otherwise, or skips loudly with RAY_TLS_SKIP_REAL=1). About 3 minutes on 2 cores.
 import { execFileSync } from 'node:child_process';
-import {
-  appendFileSync,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
-import { requireRealTools } from '../support/realTools.js';
 import { CLIENT_SCRIPT, MB50 } from './clientScript.js';
 import { certificateText, issueCertificates, secretDirs, verifySecret } from './issuer.js';
-import { type ExecResult, type Pod, PodCluster, type PodManifest, podFromTemplate, podSupport } from './podRunner.js';
+import { type ExecResult, type Pod, PodCluster, type PodManifest, podFromTemplate } from './podRunner.js';
 import {
   certManagerObjects,
+  clientFailure,
   clientPod,
+  databaseSecret,
+  execClient,
   logLines,
-  rayVenvForUid,
+  realRayRuns,
+  realRayScratch,
   serviceTargets,
   sessionLogs,
   startNode,
   template,
+  waitFor,
 } from './realRay.js';
 
 type Obj = Record<string, any>;
 
 const REPO = resolve(fileURLToPath(import.meta.url), '../../..');
 const NS = 'django-ray';
-const support = podSupport();
 // Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
-const real = requireRealTools('real-Ray tests', support.ok ? undefined : support.reason);
+const real = realRayRuns('real-Ray tests');
 const say = (msg: string) => console.log(`[ray tls] ${msg}`);
 
 // ---------------------------------------------------------------------------------------
@@ -105,49 +97,11 @@ interface ClientResult {
   moved: [number, string];
 }
 
-// Known Ray bug (ray-project/ray#63202): the head's client proxier forks a specific server
-// per client while other threads are inside gRPC, and the child sometimes dies right after
-// fork (the head's ray_client_server.err then says "Other threads are currently calling into
-// gRPC, skipping fork() handlers" and "Check failed: ..."). The client sees "Starting Ray
-// client server failed", or, when the child is already a zombie when the proxier looks at it,
-// "Initialization failure from server ... psutil.ZombieProcess". Not TLS, not the function:
-// such an attempt is retried (at most twice, each logged), never with changed env or commands,
-// and only when the head's log shows the crashed fork.
-const RAY_CLIENT_FLAKE = new RegExp(
-  [
-    String.raw`Starting Ray client server failed`,
-    String.raw`Initialization failure from server:[\s\S]*start_specific_server[\s\S]*ZombieProcess`,
-  ].join('|'),
-);
-const FORK_CRASH = /skipping fork\(\) handlers|Check failed/g;
-
-const clientServerLogs = (head: Pod): string =>
-  Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n');
-const forkCrashes = (head: Pod): number => (clientServerLogs(head).match(FORK_CRASH) ?? []).length;
-
-/** Runs a Ray client command in `client`, retrying only on ray#63202 (see above). */
-async function execClient(
-  client: Pod,
-  head: Pod,
-  argv: string[],
-  label: string,
-  env?: Record<string, string>,
-): Promise<ExecResult> {
-  for (let attempt = 1; ; attempt++) {
-    const crashesBefore = forkCrashes(head);
-    const r = await client.exec(argv, { env, timeoutMs: 240_000 });
-    if (r.code === 0 || attempt > 2 || !RAY_CLIENT_FLAKE.test(r.stderr) || forkCrashes(head) === crashesBefore)
-      return r;
-    const why = logLines(r.stderr, /Starting Ray client server failed|ZombieProcess/)[0];
-    const headLog = logLines(clientServerLogs(head), /Check failed|skipping fork/).pop();
-    say(`${label}: Ray client attempt ${attempt} hit ray#63202 (client: ${why}; head: ${headLog}); retrying`);
-  }
-}
-
+/** The Django-Ray client's tasks and 50 MB object; execClient retries only ray#63202 (realRay.ts). */
 async function runClient(client: Pod, head: Pod, src: string, dst: string, label: string): Promise<ClientResult> {
-  const r = await execClient(client, head, ['python', '-c', CLIENT_SCRIPT, src, dst], label);
+  const r = await execClient(client, head, ['python', '-c', CLIENT_SCRIPT, src, dst], say, label);
   const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-  expect(line, `${label}: client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`).toBeDefined();
+  expect(line, clientFailure(label, r)).toBeDefined();
   say(`${label}: ${line}`);
   expect(r.code).toBe(0);
   return JSON.parse(line!.slice('RESULT '.length)) as ClientResult;
@@ -191,44 +145,11 @@ async function runProbe(
   return { ...r, code: r.timedOut ? null : r.code, command: argv.join(' '), outcome };
 }
 
-/** Polls `fn` until it returns a value other than undefined. */
-async function waitFor<T>(fn: () => T | undefined, timeoutMs: number): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = fn();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
-
 // ---------------------------------------------------------------------------------------
 
 describe.runIf(real)("the function's output on real Ray", () => {
-  let work = '';
-  let venv = '';
-  let failed = false;
-  const keepOnFailure = ({ onTestFailed }: { onTestFailed: (fn: () => void) => void }) =>
-    onTestFailed(() => {
-      failed = true;
-    });
-  beforeAll(() => {
-    venv = rayVenvForUid(1000, 100);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-e2e-'));
-  });
-  afterAll(() => {
-    // Keep the pods' dirs (Ray's logs are in <scenario>/cluster/pods/<pod>/tmp-ray) when a test failed.
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[ray tls] kept ${work} for inspection`);
-  });
-
-  /** The Secret django-ray-database (made outside the manifests; the client pod needs it to exist). */
-  function databaseSecret(): string {
-    const dir = join(work, 'django-ray-database');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
-    return dir;
-  }
+  const scratch = realRayScratch('tls', say);
+  const { keep } = scratch;
 
   function createCluster(
     scenario: string,
@@ -238,18 +159,18 @@ describe.runIf(real)("the function's output on real Ray", () => {
     extra: { podDnsRecords?: boolean } = {},
   ): PodCluster {
     return PodCluster.create({
-      workDir: join(work, scenario, 'cluster'),
+      workDir: join(scratch.work, scenario, 'cluster'),
       namespace: NS,
       services: serviceTargets(items, pods),
-      secrets: { ...issued, 'django-ray-database': databaseSecret() },
-      rayVenv: venv,
+      secrets: { ...issued, 'django-ray-database': databaseSecret(join(scratch.work, 'django-ray-database')) },
+      rayVenv: scratch.venv,
       ...extra,
     });
   }
 
   it('per-pod (default): init containers sign per-pod leaves; 2 nodes run tasks and move 50 MB for a ray:// client; ' +
     'wrong clients fail', async (ctx) => {
-    keepOnFailure(ctx);
+    keep(ctx);
     const started = Date.now();
     const { items } = renderBase();
     const head = template(items, 'ray-head');
@@ -259,7 +180,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
     expect(worker.spec.initContainers?.[0]?.name).toBe('ray-tls-init');
 
     // The emitted cert-manager objects, exactly as emitted: CA chain and client Certificate.
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'per-pod', 'secrets')), NS);
+    const issued = secretDirs(
+      issueCertificates(certManagerObjects(items), join(scratch.work, 'per-pod', 'secrets')),
+      NS,
+    );
     expect(Object.keys(issued).sort()).toEqual(['django-ray-worker-ray-tls-client', 'ray-tls-ca']);
     expect(verifySecret(issued['django-ray-worker-ray-tls-client']!, 'sslclient').ok).toBe(true);
 
@@ -320,7 +244,7 @@ describe.runIf(real)("the function's output on real Ray", () => {
       // (b) Certificates from another, unrelated CA: the emitted cert-manager objects issued a
       // second time make a second self-signed CA and a client certificate signed by it.
       const rogue = secretDirs(
-        issueCertificates(certManagerObjects(items), join(work, 'per-pod', 'rogue-secrets')),
+        issueCertificates(certManagerObjects(items), join(scratch.work, 'per-pod', 'rogue-secrets')),
         NS,
       )['django-ray-worker-ray-tls-client']!;
       expect(verifySecret(rogue, 'sslclient').ok).toBe(true); // a valid client certificate, of the wrong CA
@@ -341,7 +265,7 @@ describe.runIf(real)("the function's output on real Ray", () => {
       expect(other.stderr).toMatch(/ConnectionError: ray client connection timeout/);
       expect(other.stderr).toMatch(/Handshake failed .*CERTIFICATE_VERIFY_FAILED/);
       // (b2) The other CA's key and certificate, but this cluster's ca.crt: the head rejects the client.
-      const mixed = join(work, 'per-pod', 'rogue-leaf-right-ca');
+      const mixed = join(scratch.work, 'per-pod', 'rogue-leaf-right-ca');
       mkdirSync(mixed, { recursive: true });
       for (const f of ['tls.crt', 'tls.key']) writeFileSync(join(mixed, f), readFileSync(join(rogue, f)));
       writeFileSync(join(mixed, 'ca.crt'), readFileSync(join(issued['django-ray-worker-ray-tls-client']!, 'ca.crt')));
@@ -369,7 +293,7 @@ describe.runIf(real)("the function's output on real Ray", () => {
         (o) => o.kind === 'Issuer' || o.metadata.name === 'django-ray-worker-ray-tls-client',
       );
       const expired = secretDirs(
-        issueCertificates(clientCertificate, join(work, 'per-pod', 'expired-secrets'), {
+        issueCertificates(clientCertificate, join(scratch.work, 'per-pod', 'expired-secrets'), {
           expired: ['django-ray-worker-ray-tls-client'],
           secrets: { [`${NS}/ray-tls-ca`]: issued['ray-tls-ca']! },
         }),
@@ -407,7 +331,7 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
   it('shared: the one certificate does not name the pod IP, so not even the head comes up (why the function ' +
     'warns)', async (ctx) => {
-    keepOnFailure(ctx);
+    keep(ctx);
     const started = Date.now();
     const { items, results } = renderBase({ mode: 'shared' });
     const warnings = results.filter((r) => r.severity === 'warning' && /shared mode/.test(String(r.message)));
@@ -415,7 +339,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
     expect(warnings.map((w) => w.resourceRef?.name).sort()).toEqual(['ray-head', 'ray-worker']);
     const head = template(items, 'ray-head');
     const worker = template(items, 'ray-worker');
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'shared', 'secrets')), NS);
+    const issued = secretDirs(
+      issueCertificates(certManagerObjects(items), join(scratch.work, 'shared', 'secrets')),
+      NS,
+    );
     const shared = certificateText(join(issued['ray-tls-certs']!, 'tls.crt'));
     say(`shared: ray-tls-certs SANs: ${sans(shared)}`);
 
@@ -449,7 +376,7 @@ describe.runIf(real)("the function's output on real Ray", () => {
 
   it('pod-dns: nodes advertise <pod-ip>.django-ray.pod.cluster.local under one wildcard certificate; a name outside ' +
     'it is marked dead', async (ctx) => {
-    keepOnFailure(ctx);
+    keep(ctx);
     const started = Date.now();
     const { items } = renderBase({ mode: 'pod-dns' });
     const head = template(items, 'ray-head');
@@ -460,7 +387,10 @@ describe.runIf(real)("the function's output on real Ray", () => {
       expect(tpl.spec.containers[0].command.slice(0, 2)).toEqual(['sh', '-c']);
       expect(tpl.spec.containers[0].command[2]).toContain('--node-ip-address=');
     }
-    const issued = secretDirs(issueCertificates(certManagerObjects(items), join(work, 'pod-dns', 'secrets')), NS);
+    const issued = secretDirs(
+      issueCertificates(certManagerObjects(items), join(scratch.work, 'pod-dns', 'secrets')),
+      NS,
+    );
     expect(Object.keys(issued).sort()).toEqual(['django-ray-worker-ray-tls-client', 'ray-tls-ca', 'ray-tls-nodes']);
     say(`pod-dns: ray-tls-nodes SANs: ${sans(certificateText(join(issued['ray-tls-nodes']!, 'tls.crt')))}`);
 

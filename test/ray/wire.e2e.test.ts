@@ -16,30 +16,30 @@
 // tcpdump; fails when the machine cannot run it, unless RAY_TLS_SKIP_REAL=1).
 
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { BridgeCapture } from './capture.js';
 import { issueCertificates, secretDirs } from './issuer.js';
 import { countOccurrences, type Flow, readPcap, type TlsWalk, tcpFlows, walkTls } from './pcap.js';
 import { type Pod, PodCluster } from './podRunner.js';
 import {
   certManagerObjects,
+  clientFailure,
   clientPod,
+  databaseSecret,
   execClient,
   kustomize,
   NS,
-  rayVenvForUid,
-  realRaySupport,
+  realRayRuns,
+  realRayScratch,
   serviceTargets,
   startNode,
   template,
   tokenSecrets,
 } from './realRay.js';
 
-const support = realRaySupport(['tcpdump']);
-if (!support.run) console.warn(`[wire] SKIPPED (RAY_TLS_SKIP_REAL=1): ${support.reason}`);
+const real = realRayRuns('real-Ray wire test', ['tcpdump']);
 const say = (msg: string) => console.log(`[wire] ${msg}`);
 
 const MIB = 1024 * 1024;
@@ -94,26 +94,11 @@ interface FlowReport {
 
 const mb = (n: number) => `${(n / MIB).toFixed(1)} MB`;
 
-describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tls', () => {
-  let work = '';
-  let venv = '';
-  let failed = false;
-  const clusters: PodCluster[] = [];
+describe.runIf(real)('wire: what crosses the pod network, dev vs dev-tls', () => {
+  const scratch = realRayScratch('wire', say);
   const captures: BridgeCapture[] = [];
-
-  beforeAll(() => {
-    if (support.reason)
-      throw new Error(
-        `real-Ray wire test cannot run here: ${support.reason} (set ` + `RAY_TLS_SKIP_REAL=1 to skip it)`,
-      );
-    venv = rayVenvForUid(1000, 100);
-    work = mkdtempSync(join(tmpdir(), 'ray-tls-wire-'));
-  });
-  afterAll(async () => {
+  afterAll(() => {
     for (const c of captures) c.kill();
-    for (const c of clusters) await c.stop();
-    if (!failed && work) rmSync(work, { recursive: true, force: true });
-    else if (work) console.warn(`[wire] kept ${work} (pcaps, pod logs) for inspection`);
   });
 
   /** Runs head + worker + client of an overlay with the bridge captured; returns the analysis. */
@@ -123,11 +108,8 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const head = template(items, 'ray-head');
     const worker = template(items, 'ray-worker');
     const django = template(items, 'django-ray-worker');
-    const dir = join(work, overlay);
-    mkdirSync(dir, { recursive: true });
-    const db = join(dir, 'django-ray-database');
-    mkdirSync(db);
-    writeFileSync(join(db, 'DATABASE_URL'), 'postgres://unused@localhost:5432/unused');
+    const dir = join(scratch.work, overlay);
+    const db = databaseSecret(join(dir, 'django-ray-database'));
     const issued = certManagerObjects(items).length
       ? secretDirs(issueCertificates(certManagerObjects(items), join(dir, 'secrets')), NS)
       : {};
@@ -135,14 +117,15 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     // the token file RAY_AUTH_TOKEN_PATH from the Secret ray-auth-token, which the user creates (`ray-tls token`).
     const auth = tokenSecrets(items, join(dir, 'auth'));
     expect(Object.keys(auth.secrets)).toEqual(overlay === 'dev-tls' ? ['ray-auth-token'] : []);
-    const cluster = PodCluster.create({
-      workDir: join(dir, 'cluster'),
-      namespace: NS,
-      services: serviceTargets(items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }),
-      secrets: { ...issued, ...auth.secrets, 'django-ray-database': db },
-      rayVenv: venv,
-    });
-    clusters.push(cluster);
+    const cluster = scratch.track(
+      PodCluster.create({
+        workDir: join(dir, 'cluster'),
+        namespace: NS,
+        services: serviceTargets(items, { 'ray-head': head, 'ray-worker-1': worker, 'django-ray-worker': django }),
+        secrets: { ...issued, ...auth.secrets, 'django-ray-database': db },
+        rayVenv: scratch.venv,
+      }),
+    );
     const pcapFile = join(dir, `${overlay}.pcap`);
     const capture = BridgeCapture.onCluster(cluster, pcapFile);
     captures.push(capture);
@@ -161,10 +144,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
         `${overlay} client`,
       );
       const line = r.stdout.split('\n').find((l) => l.startsWith('RESULT '));
-      expect(
-        line,
-        `${overlay}: client failed (exit ${r.code})\nstdout:\n${r.stdout}\nstderr:\n${r.stderr}`,
-      ).toBeDefined();
+      expect(line, clientFailure(`${overlay}: the client`, r)).toBeDefined();
       const result = JSON.parse(line!.slice('RESULT '.length)) as WireResult;
       await new Promise((res) => setTimeout(res, 1000)); // let the last frames (replies, FINs) pass
       const stats = await capture.stop();
@@ -230,9 +210,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
 
   it('wire: dev (no TLS): the marker of the task argument, its result and the 1 MiB object is readable on the pod ' +
     'network', async (ctx) => {
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
+    scratch.keep(ctx);
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev', marker);
     const [head, worker, client] = a.pods as [Pod, Pod, Pod];
@@ -266,9 +244,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
 
   it('wire: dev-tls: the marker is nowhere in the capture; every flow is TLS records carrying the 1 MiB as ' +
     'application data', async (ctx) => {
-    ctx.onTestFailed(() => {
-      failed = true;
-    });
+    scratch.keep(ctx);
     const marker = `RAYTLS-MARKER-${randomBytes(12).toString('hex')}`;
     const a = await deploy('dev-tls', marker);
     const [head, , client] = a.pods as [Pod, Pod, Pod];
@@ -282,7 +258,7 @@ describe.skipIf(!support.run)('wire: what crosses the pod network, dev vs dev-tl
     const putBytes = putFlow.reduce((s, r) => s + r.tls.applicationDataBytes, 0);
     const [token] = a.tokens;
     const tokenHits =
-      token === undefined ? -1 : countOccurrences(readFileSync(join(work, 'dev-tls', 'dev-tls.pcap')), token);
+      token === undefined ? -1 : countOccurrences(readFileSync(join(scratch.work, 'dev-tls', 'dev-tls.pcap')), token);
     say(`dev-tls: Ray auth token (Secret ray-auth-token) hits in the raw pcap: ${tokenHits}`);
     say(
       `dev-tls: marker hits ${a.hits} (raw pcap ${a.rawHits}), TLS records ${a.records} (handshake ${a.handshake}, ` +
