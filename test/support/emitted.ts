@@ -1,8 +1,42 @@
 // Reads what the function emitted, for tests that run it for real.
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { run } from '../../src/function/run.js';
 
 export type Obj = Record<string, any>;
+
+/** A ResourceList of `items`, with a RayTLS functionConfig when `spec` is given (YAML 1.1 quoting). */
+export function resourceList(items: Obj[], spec?: Obj): string {
+  const functionConfig = spec && { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec };
+  return stringify(
+    { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items, ...(functionConfig && { functionConfig }) },
+    { version: '1.1' },
+  );
+}
+
+/** A Ray head Deployment (namespace ray) and a Django-Ray client of it: the smallest cluster with a client. */
+export const RAY_HEAD: Obj = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'ray-head', namespace: 'ray' },
+  spec: {
+    template: {
+      metadata: { labels: { app: 'ray-head' } },
+      spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head'] }] },
+    },
+  },
+};
+export const RAY_CLIENT: Obj = {
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'django', namespace: 'ray' },
+  spec: {
+    template: {
+      spec: {
+        containers: [{ name: 'app', image: 'django:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }],
+      },
+    },
+  },
+};
 
 /** Runs the function over a ResourceList and returns its output items (fails the test on an error). */
 export function render(input: string): Obj[] {

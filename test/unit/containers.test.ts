@@ -1,19 +1,14 @@
 // Least material (issue 22): the node key mount, the trust and the token reach only the
 // containers that talk to Ray; a log shipper sidecar and a `git clone` init container get nothing.
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { run } from '../../src/function/run.js';
 import { showsRay } from '../../src/ray/containers.js';
+import { resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
 const NS = 'ray';
-const list = (items: Obj[], spec: Obj = { auth: 'token' }) =>
-  stringify({
-    apiVersion: 'config.kubernetes.io/v1',
-    kind: 'ResourceList',
-    items,
-    functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-  });
+const list = (items: Obj[], spec: Obj = { auth: 'token' }) => resourceList(items, spec);
 function render(items: Obj[], spec?: Obj): { items: Obj[]; results: Obj[]; stdout: string } {
   const out = run(list(items, spec));
   expect(out.exitCode, out.stderr.join('\n')).toBe(0);

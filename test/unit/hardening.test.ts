@@ -1,23 +1,12 @@
 // Least privilege (issue 17): the init containers' own securityContext, Secret file modes,
 // token authentication in every Ray process, hostNetwork warnings.
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { run } from '../../src/function/run.js';
+import { resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
 
-const list = (items: Obj[], spec?: Obj) =>
-  stringify(
-    {
-      apiVersion: 'config.kubernetes.io/v1',
-      kind: 'ResourceList',
-      items,
-      ...(spec && {
-        functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-      }),
-    },
-    { version: '1.1' },
-  );
 const deployment = (name: string, podSpec: Obj): Obj => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
@@ -40,7 +29,7 @@ const client: Obj = deployment('django', {
   containers: [{ name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }],
 });
 const render = (items: Obj[], spec?: Obj) => {
-  const out = run(list(items, spec));
+  const out = run(resourceList(items, spec));
   return { ...out, items: (parse(out.stdout) as Obj).items as Obj[] };
 };
 const podOf = (items: Obj[], name: string) => items.find((i) => i.metadata.name === name)!.spec.template.spec;

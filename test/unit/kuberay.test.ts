@@ -3,23 +3,15 @@
 // in kinds ray-tls does not know. Inputs as the issue quotes them.
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { parseTokenArgs, TOKEN_HELP } from '../../src/cli/token.js';
 import { run } from '../../src/function/run.js';
+import { resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
 
 const render = (items: Obj[], spec?: Obj) => {
-  const out = run(
-    stringify({
-      apiVersion: 'config.kubernetes.io/v1',
-      kind: 'ResourceList',
-      items,
-      ...(spec && {
-        functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-      }),
-    }),
-  );
+  const out = run(resourceList(items, spec));
   const parsed = (out.stdout ? parse(out.stdout) : {}) as Obj;
   return { ...out, items: (parsed.items ?? []) as Obj[] };
 };

@@ -5,49 +5,14 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { run } from '../../src/function/run.js';
 import { TRUST_SCRIPT } from '../../src/tls/trust.js';
+import { RAY_CLIENT as client, RAY_HEAD as head, resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
-const NS = 'ray';
-const head: Obj = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'ray-head', namespace: NS },
-  spec: {
-    template: {
-      metadata: { labels: { app: 'ray-head' } },
-      spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head'] }] },
-    },
-  },
-};
-const client: Obj = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'django', namespace: NS },
-  spec: {
-    template: {
-      spec: {
-        containers: [
-          { name: 'app', image: 'django-ray:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] },
-        ],
-      },
-    },
-  },
-};
-const withSpec = (items: Obj[], spec: Obj) =>
-  stringify(
-    {
-      apiVersion: 'config.kubernetes.io/v1',
-      kind: 'ResourceList',
-      items,
-      functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-    },
-    { version: '1.1' },
-  );
 const render = (items: Obj[], spec: Obj) => {
-  const out = run(withSpec(items, spec));
+  const out = run(resourceList(items, spec));
   return { ...out, items: (parse(out.stdout) as Obj).items as Obj[] };
 };
 const named = (items: Obj[], kind: string, name: string) =>
@@ -193,9 +158,9 @@ describe('ca.trust', () => {
 describe('the dangerous order', () => {
   const step2 = { ca: { name: 'ray-tls-ca-2', trust: ['ray-tls-ca'] } };
   it('signing with a CA the rendered pods do not trust yet is an error that names step 1', () => {
-    const step0 = run(withSpec([head, client], {}));
+    const step0 = run(resourceList([head, client], {}));
     const list = parse(step0.stdout) as Obj;
-    const again = run(withSpec(list.items, step2));
+    const again = run(resourceList(list.items, step2));
     expect(again.exitCode).toBe(1);
     const errors = again.results.filter((x) => x.severity === 'error');
     expect(errors.map((e) => e.resourceRef?.name).sort()).toEqual(['django', 'ray-head']);
@@ -203,12 +168,12 @@ describe('the dangerous order', () => {
       /trusting only ray-tls-ca; signing with ray-tls-ca-2 now splits the cluster.*Do step 1 of the CA rotation first/,
     );
     // After a compromise there is no overlap to wait for: the user says so.
-    expect(run(withSpec(list.items, { ca: { name: 'ray-tls-ca-2', noOverlap: true } })).exitCode).toBe(0);
+    expect(run(resourceList(list.items, { ca: { name: 'ray-tls-ca-2', noOverlap: true } })).exitCode).toBe(0);
   });
 
   it('after step 1 (every pod trusts both), the switch goes through, and step 3 after it', () => {
-    const step1 = parse(run(withSpec([head, client], { ca: { trust: ['ray-tls-ca-2'] } })).stdout) as Obj;
-    const two = run(withSpec(step1.items, step2));
+    const step1 = parse(run(resourceList([head, client], { ca: { trust: ['ray-tls-ca-2'] } })).stdout) as Obj;
+    const two = run(resourceList(step1.items, step2));
     expect(two.exitCode, two.stderr.join('\n')).toBe(0);
     const items = (parse(two.stdout) as Obj).items as Obj[];
     // The client's leaf now comes from the new CA's Issuer: cert-manager re-issues it.
@@ -216,7 +181,7 @@ describe('the dangerous order', () => {
     expect(pod(items, 'ray-head').volumes.find((v: Obj) => v.name === 'ray-tls-ca').secret.secretName).toBe(
       'ray-tls-ca-2',
     );
-    const three = run(withSpec(items, { ca: { name: 'ray-tls-ca-2' } }));
+    const three = run(resourceList(items, { ca: { name: 'ray-tls-ca-2' } }));
     expect(three.exitCode, three.stderr.join('\n')).toBe(0);
     const final = (parse(three.stdout) as Obj).items as Obj[];
     expect(named(final, 'Certificate', 'ray-tls-ca')).toBeUndefined();

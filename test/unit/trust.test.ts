@@ -8,46 +8,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer, type Server } from 'node:tls';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { checkCommand } from '../../src/cli/check.js';
 import { run } from '../../src/function/run.js';
 import { corporatePki, issueCertificates, secretDirs, siblingCa, splitPem } from '../ray/issuer.js';
+import { RAY_CLIENT as client, RAY_HEAD as head, resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
 const NS = 'ray';
-const head: Obj = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'ray-head', namespace: NS },
-  spec: {
-    template: {
-      metadata: { labels: { app: 'ray-head' } },
-      spec: { containers: [{ name: 'ray-head', image: 'rayproject/ray:2.58.0', command: ['ray', 'start', '--head'] }] },
-    },
-  },
-};
-const client: Obj = {
-  apiVersion: 'apps/v1',
-  kind: 'Deployment',
-  metadata: { name: 'django', namespace: NS },
-  spec: {
-    template: {
-      spec: {
-        containers: [{ name: 'app', image: 'django:1', env: [{ name: 'RAY_ADDRESS', value: 'ray://ray-head:10001' }] }],
-      },
-    },
-  },
-};
 const issuerRef = { ca: { issuerRef: { name: 'corp-issuing', kind: 'ClusterIssuer' } } };
 
 function render(spec: Obj): { items: Obj[]; results: Obj[] } {
-  const list = {
-    apiVersion: 'config.kubernetes.io/v1',
-    kind: 'ResourceList',
-    items: [head, client],
-    functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-  };
-  const out = run(stringify(list));
+  const out = run(resourceList([head, client], spec));
   expect(out.exitCode, out.stderr.join('\n')).toBe(0);
   return parse(out.stdout) as { items: Obj[]; results: Obj[] };
 }

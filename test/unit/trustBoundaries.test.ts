@@ -1,24 +1,13 @@
 // Issue 22 (the function's side): no name can widen a certificate, and no secret from the
 // input comes back in results or on stderr. The hostile inputs are the issue's own.
 import { describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { run } from '../../src/function/run.js';
 import { REDACTED, redact, redactText } from '../../src/krm/redact.js';
+import { resourceList } from '../support/emitted.js';
 
 type Obj = Record<string, any>;
 
-const list = (items: Obj[], spec?: Obj) =>
-  stringify(
-    {
-      apiVersion: 'config.kubernetes.io/v1',
-      kind: 'ResourceList',
-      items,
-      ...(spec && {
-        functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-      }),
-    },
-    { version: '1.1' },
-  );
 const deployment = (name: string, container: Obj, namespace = 'ray'): Obj => ({
   apiVersion: 'apps/v1',
   kind: 'Deployment',
@@ -57,7 +46,7 @@ const HOSTILE = 'x,IP:10.96.0.1,DNS:*.svc.cluster.local,URI:spiffe://evil';
 
 describe('names that reach a certificate are DNS-1035 labels (error result naming the item)', () => {
   it(`a Service named ${HOSTILE} selecting the head: an error on that Service, nothing changed`, () => {
-    const out = run(list([head(), service(HOSTILE)]));
+    const out = run(resourceList([head(), service(HOSTILE)]));
     expect(out.exitCode).toBe(1);
     const errors = out.results.filter((r) => r.severity === 'error');
     expect(errors).toEqual([
@@ -83,29 +72,29 @@ describe('names that reach a certificate are DNS-1035 labels (error result namin
     ['an upper-case letter', 'Ray-head'],
     ['64 characters', 'r'.repeat(64)],
   ])('a Service name with %s selecting a Ray node is an error too', (_, name) => {
-    expect(run(list([head(), service(name)])).exitCode).toBe(1);
+    expect(run(resourceList([head(), service(name)])).exitCode).toBe(1);
   });
 
   it('a badly named Service that selects no Ray pod is not ours to judge: it passes through', () => {
-    const out = run(list([head(), service(HOSTILE, { app: 'other' })]));
+    const out = run(resourceList([head(), service(HOSTILE, { app: 'other' })]));
     expect(out.exitCode).toBe(0);
     expect(out.stdout).toContain(HOSTILE);
   });
 
   it("KubeRay: a headService name, or a cluster name whose '-head-svc' is not a label, is an error", () => {
-    const custom = run(list([rayCluster('rc', 'head,DNS:evil.example')]));
+    const custom = run(resourceList([rayCluster('rc', 'head,DNS:evil.example')]));
     expect(custom.exitCode).toBe(1);
     expect(custom.results.find((r) => r.severity === 'error')).toMatchObject({
       resourceRef: { kind: 'RayCluster', name: 'rc' },
       field: { path: 'spec.headGroupSpec.headService.metadata.name' },
       message: expect.stringMatching(/^headGroupSpec: the head Service "head,DNS:evil.example" would go into/),
     });
-    expect(run(list([rayCluster('my.cluster')])).exitCode).toBe(1);
-    expect(run(list([rayCluster('rc', 'rc-head')])).exitCode).toBe(0);
+    expect(run(resourceList([rayCluster('my.cluster')])).exitCode).toBe(1);
+    expect(run(resourceList([rayCluster('rc', 'rc-head')])).exitCode).toBe(0);
   });
 
   it('a Ray node in a namespace that is not a namespace name is an error', () => {
-    const out = run(list([head({}, 'ns,DNS:evil.example')]));
+    const out = run(resourceList([head({}, 'ns,DNS:evil.example')]));
     expect(out.exitCode).toBe(1);
     expect(out.results.find((r) => r.severity === 'error')?.field).toEqual({ path: 'metadata.namespace' });
   });
@@ -121,7 +110,7 @@ describe('no secret from the input in results or on stderr', () => {
 
   it('a literal RAY_AUTH_TOKEN: a warning saying to use a Secret, and the conflict under auth: token hides it', () => {
     const env = [{ name: 'RAY_AUTH_TOKEN', value: TOKEN }];
-    const plain = run(list([head({ env })]));
+    const plain = run(resourceList([head({ env })]));
     expect(plain.exitCode).toBe(0);
     const warning = plain.results.find((r) => r.message.startsWith('RAY_AUTH_TOKEN is set to a literal value'));
     expect(warning).toMatchObject({
@@ -131,9 +120,9 @@ describe('no secret from the input in results or on stderr', () => {
       message: expect.stringContaining('take it from a Secret (auth: token mounts one as a file'),
     });
     expect(printed(plain)).not.toContain(TOKEN);
-    const auth = run(list([head({ env })]), undefined);
+    const auth = run(resourceList([head({ env })]), undefined);
     expect(auth.exitCode).toBe(0);
-    const withAuth = run(list([head({ env })], { auth: 'token' }));
+    const withAuth = run(resourceList([head({ env })], { auth: 'token' }));
     expect(withAuth.exitCode).toBe(1);
     const conflict = withAuth.results.find((r) => r.severity === 'error');
     expect(conflict?.field).toMatchObject({ currentValue: { name: 'RAY_AUTH_TOKEN', value: REDACTED } });
@@ -141,7 +130,7 @@ describe('no secret from the input in results or on stderr', () => {
   });
 
   it('a PEM key in RAY_TLS_SERVER_KEY comes back as <redacted>; ray-tls own proposal (a path) stays readable', () => {
-    const out = run(list([head({ env: [{ name: 'RAY_TLS_SERVER_KEY', value: PEM }] })]));
+    const out = run(resourceList([head({ env: [{ name: 'RAY_TLS_SERVER_KEY', value: PEM }] })]));
     expect(out.exitCode).toBe(1);
     const conflict = out.results.find((r) => r.severity === 'error');
     expect(conflict?.field).toEqual({
@@ -154,7 +143,7 @@ describe('no secret from the input in results or on stderr', () => {
 
   it('env that is not a list: the whole list is the current value, and its secrets are redacted', () => {
     const env = { RAY_AUTH_TOKEN: TOKEN, DB_PASSWORD: 'hunter2', PLAIN: 'visible' };
-    const out = run(list([head({ env })]));
+    const out = run(resourceList([head({ env })]));
     expect(out.exitCode).toBe(1);
     expect(printed(out)).not.toMatch(new RegExp(`${TOKEN}|hunter2`));
     expect(printed(out)).toContain('visible');
@@ -166,7 +155,7 @@ describe('no secret from the input in results or on stderr', () => {
       '-c',
       `RAY_AUTH_TOKEN=${TOKEN} ray start --head --node-ip-address=1.2.3.4 --redis-password s3cret`,
     ];
-    const out = run(list([head({ command })], { mode: 'pod-dns' }));
+    const out = run(resourceList([head({ command })], { mode: 'pod-dns' }));
     expect(out.exitCode).toBe(1);
     expect(printed(out)).not.toMatch(new RegExp(`${TOKEN}|s3cret`));
     expect(printed(out)).toContain(`RAY_AUTH_TOKEN=${REDACTED}`);
@@ -178,13 +167,16 @@ describe('no secret from the input in results or on stderr', () => {
       image: 'app:1',
       env: [{ name: 'RAY_ADDRESS', value: 'ray://u:pw-42@ray-head:10001' }],
     });
-    const out = run(list([head(), client]));
+    const out = run(resourceList([head(), client]));
     expect(everything(out).replace(/ray:\/\/u:pw-42@ray-head:10001/g, '')).not.toContain('pw-42');
     expect(printed(out)).not.toContain('pw-42');
   });
 
   it('a YAML error does not show the line it is on (which may hold the token)', () => {
-    const text = list([head()]).replace('--block', `--block\n  - {name: RAY_AUTH_TOKEN, value: "${TOKEN}" x: y}`);
+    const text = resourceList([head()]).replace(
+      '--block',
+      `--block\n  - {name: RAY_AUTH_TOKEN, value: "${TOKEN}" x: y}`,
+    );
     const out = run(text);
     expect(out.exitCode).toBe(1);
     expect(out.stderr.join('\n')).toMatch(/^error: .*not valid YAML: .*line \d+, column \d+$/);

@@ -96,10 +96,8 @@ describe('findRayStart reads runner options that take a value', () => {
   });
 });
 
-describe('perPod.validateNode: the init container sets the leaf lifetime and key', () => {
-  const rendered = (
-    parse(
-      run(`apiVersion: config.kubernetes.io/v1
+/** One Ray head Deployment, no config: the function's defaults (per-pod). */
+const HEAD_ONLY = `apiVersion: config.kubernetes.io/v1
 kind: ResourceList
 items:
 - apiVersion: apps/v1
@@ -109,9 +107,10 @@ items:
     template:
       spec:
         containers: [{name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}]
-`).stdout,
-    ).items as Resource[]
-  ).filter((r) => r.kind === 'Deployment');
+`;
+
+describe('perPod.validateNode: the init container sets the leaf lifetime and key', () => {
+  const rendered = (parse(run(HEAD_ONLY).stdout).items as Resource[]).filter((r) => r.kind === 'Deployment');
   const node = (env: Record<string, string>) => {
     const resources = structuredClone(rendered);
     const init = (resources[0] as unknown as { spec: { template: { spec: { initContainers: JsonMap[] } } } }).spec
@@ -155,19 +154,7 @@ items:
   });
 
   it('the validator reports them too, besides the init container that differs from the config', () => {
-    const list = parse(
-      run(`apiVersion: config.kubernetes.io/v1
-kind: ResourceList
-items:
-- apiVersion: apps/v1
-  kind: Deployment
-  metadata: {name: ray-head, namespace: ray}
-  spec:
-    template:
-      spec:
-        containers: [{name: ray-head, image: "rayproject/ray:2.58.0", args: [ray, start, --head]}]
-`).stdout,
-    );
+    const list = parse(run(HEAD_ONLY).stdout);
     const init = list.items[0].spec.template.spec.initContainers[0];
     init.env.find((e: JsonMap) => e.name === 'CERT_KEY_SIZE').value = '1024';
     const out = run(JSON.stringify(list), undefined, true);
