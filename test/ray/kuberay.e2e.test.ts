@@ -22,8 +22,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
-import { run } from '../../src/function/run.js';
 import { buildClusterPods, buildSubmitter, KUBERAY_COMMIT, type KubeRayCluster } from '../support/kubeRayPods.js';
 import { issueCertificates, secretDirs } from './issuer.js';
 import { type Pod, PodCluster, type PodManifest } from './podRunner.js';
@@ -36,6 +34,7 @@ import {
   type Obj,
   realRayRuns,
   realRayScratch,
+  renderItems,
 } from './realRay.js';
 
 // Fails the file when this machine cannot run pods, unless RAY_TLS_SKIP_REAL=1 (then a loud skip).
@@ -94,19 +93,6 @@ const rayJob: Obj = {
     },
   },
 };
-
-function renderItems(items: Obj[], spec: Obj): { items: Obj[]; results: Obj[] } {
-  const list = {
-    apiVersion: 'config.kubernetes.io/v1',
-    kind: 'ResourceList',
-    items,
-    functionConfig: { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec },
-  };
-  const out = run(stringify(list));
-  if (out.exitCode !== 0) throw new Error(`ray-tls failed (exit ${out.exitCode}):\n${out.stderr.join('\n')}`);
-  const parsed = parse(out.stdout) as Obj;
-  return { items: parsed.items as Obj[], results: (parsed.results ?? []) as Obj[] };
-}
 
 const envNames = (c: Obj): string[] => ((c.env ?? []) as Obj[]).map((e) => e.name);
 const envValue = (c: Obj, name: string) => ((c.env ?? []) as Obj[]).find((e) => e.name === name)?.value;

@@ -121,15 +121,18 @@ export function kustomizeDir(dir: string): Obj[] {
 /** `kubectl kustomize k8s/overlays/<overlay>` as objects. */
 export const kustomize = (overlay: string): Obj[] => kustomizeDir(join('k8s/overlays', overlay));
 
-/** `kubectl kustomize DIR` wrapped into a ResourceList (as scripts/start.mjs does), through run(). */
-export function render(dir: string, spec?: Obj): { items: Obj[]; results: Obj[] } {
-  const list: Obj = { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items: kustomizeDir(dir) };
+/** `items` as a ResourceList (as scripts/start.mjs writes it), with a RayTLS config when given, through run(). */
+export function renderItems(items: Obj[], spec?: Obj): { items: Obj[]; results: Obj[] } {
+  const list: Obj = { apiVersion: 'config.kubernetes.io/v1', kind: 'ResourceList', items };
   if (spec) list.functionConfig = { apiVersion: 'ray-tls.io/v1alpha1', kind: 'RayTLS', metadata: { name: 't' }, spec };
   const out = run(stringify(list, { lineWidth: 0, indentSeq: false }));
   if (out.exitCode !== 0) throw new Error(`ray-tls failed (exit ${out.exitCode}):\n${out.stderr.join('\n')}`);
   const parsed = parse(out.stdout) as Obj;
   return { items: parsed.items as Obj[], results: (parsed.results ?? []) as Obj[] };
 }
+
+/** `kubectl kustomize DIR` through the function (renderItems). */
+export const render = (dir: string, spec?: Obj) => renderItems(kustomizeDir(dir), spec);
 
 export function item(items: Obj[], kind: string, name: string): Obj {
   const found = items.find((i) => i.kind === kind && i.metadata?.name === name);
@@ -300,8 +303,8 @@ export function sessionLogs(pod: Pod, name: RegExp): Record<string, string> {
 const CLIENT_SYMPTOM = /Starting Ray client server failed|ZombieProcess|client has already been disconnected/;
 const FORK_CRASH = /skipping fork\(\) handlers|Check failed|epoll_wait error: Bad file descriptor/;
 const CLIENT_TIMEOUT_MS = 240_000;
-const forkCrashLines = (head: Pod): string[] =>
-  logLines(Object.values(sessionLogs(head, /^ray_client_server.*\.err$/)).join('\n'), FORK_CRASH);
+const clientServerLogs = (head: Pod): Record<string, string> => sessionLogs(head, /^ray_client_server.*\.err$/);
+const forkCrashLines = (logs: Record<string, string>): string[] => logLines(Object.values(logs).join('\n'), FORK_CRASH);
 
 /** Runs a Ray client command in `client` (env added to the pod's), retrying only on ray#63202 (above). */
 export async function execClient(
@@ -313,19 +316,19 @@ export async function execClient(
   env?: Record<string, string>,
 ): Promise<ExecResult> {
   for (let attempt = 1; ; attempt++) {
-    const before = forkCrashLines(head).length;
+    const before = forkCrashLines(clientServerLogs(head)).length;
     const r = await client.exec(argv, { env, timeoutMs: CLIENT_TIMEOUT_MS });
     if (r.code === 0) return r;
     const symptom = r.timedOut ? `no answer in ${CLIENT_TIMEOUT_MS / 1000} s` : logLines(r.stderr, CLIENT_SYMPTOM)[0];
-    const crashes = forkCrashLines(head);
+    const logs = clientServerLogs(head);
+    const crashes = forkCrashLines(logs);
     if (attempt <= 2 && symptom && crashes.length > before) {
       say(
         `${label}: Ray client attempt ${attempt} hit ray#63202 (client: ${symptom}; head: ${crashes.at(-1)}); retrying`,
       );
       continue;
     }
-    for (const [f, text] of Object.entries(sessionLogs(head, /^ray_client_server.*\.err$/)))
-      say(`${label} failed; the head's ${f} ends:\n${text.slice(-2000)}`);
+    for (const [f, text] of Object.entries(logs)) say(`${label} failed; the head's ${f} ends:\n${text.slice(-2000)}`);
     return r;
   }
 }
